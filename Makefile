@@ -1,0 +1,62 @@
+# `make run`: install what is missing, migrate, seed, serve web + Celery worker + beat.
+# `make test`: install the same way and run the whole test suite.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+# What WeasyPrint needs for fast Chinese PDFs (HarfBuzz subsetting, a CJK font).
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fontconfig
+# What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
+TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
+
+.PHONY: run test deps system-run system-test translations migrate seed doctor bench clean
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system packages (run as root or install them):$$missing" >&2; fi; \
+	fi
+endef
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+deps: $(VENV)/.installed
+
+system-run:
+	$(call apt_install,$(RUN_PACKAGES))
+
+system-test:
+	$(call apt_install,$(TEST_PACKAGES))
+
+translations: deps
+	@$(BIN)/pybabel compile -q -d rating/translations 2>/dev/null || $(BIN)/pybabel compile -d rating/translations
+
+migrate: deps
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) demo seed
+
+run: system-run deps translations seed
+	exec $(BIN)/honcho -f Procfile start
+
+doctor: deps
+	$(FLASK) doctor
+
+test: system-test deps translations
+	$(BIN)/python -m pytest
+
+bench: system-test deps translations
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,132 @@
+"""Shared pieces of the benchmarks: throwaway servers, a migrated app, bulk seeding, timing."""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from tests.support.servers import PostgresServer, RedisServer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@contextmanager
+def environment(name: str):
+    """PostgreSQL + Redis of our own, and the app migrated on them; yields (app, env)."""
+    postgres = PostgresServer().start()
+    redis = RedisServer().start()
+    instance = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    env = {
+        "DATABASE_URL": postgres.create_database(f"bench_{name}"),
+        "CELERY_BROKER_URL": redis.url(0),
+        "INSTANCE_PATH": str(instance),
+        "STORAGE_DIR": str(instance / "storage"),
+        "SECRET_KEY": "bench",
+        "SWEEP_GRACE_SECONDS": "3600",
+    }
+    os.environ.update(env)
+    from flask_migrate import upgrade
+
+    from rating import create_app
+    from rating.services.guide import shipped_edition_paths
+    from rating.services.reference import install_edition_file, load_divisions
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        load_divisions()
+        for path in shipped_edition_paths():
+            install_edition_file(path)
+    try:
+        yield app, {**os.environ, **env}, redis, instance
+    finally:
+        postgres.destroy()
+        redis.destroy()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict:
+    return {"p50_ms": round(statistics.median(values) * 1000, 1), "p99_ms": round(percentile(values, 99) * 1000, 1)}
+
+
+def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
+    """Firms with complete applications, inserted in bulk (the benchmarks measure scoring, not filing)."""
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Application, CloudService, Enterprise, Payment
+    from rating.services.uscc import uscc_from_serial
+    from tests.factories import good_application, make_batch
+
+    with app.app_context():
+        batch = make_batch("js-2024", closes_in_days=30)
+        template = good_application(batch, 3)
+        from rating.services import answers as codec
+        from rating.services.reference import get_edition
+
+        edition = get_edition(batch.edition_code)
+        stored = {code: codec.to_storage(edition.indicator(code), _typed(edition.indicator(code), value))
+                  for code, value in template["answers"].items()}
+        counties = ["320402", "320404", "320411", "320412", "320413", "320481"]
+        now = clock.now()
+        ids = []
+        for start in range(0, count, 500):
+            chunk = []
+            for n in range(start, min(count, start + 500)):
+                firm = Enterprise(name=f"基准企业{n}", uscc=uscc_from_serial(10_000 + n, division=counties[n % 6]),
+                                  district_code=counties[n % 6], industry="C", scale="small",
+                                  contact_name="王工", contact_phone="0519-1234567", email=f"b{n}@bench.test")
+                application = Application(
+                    enterprise=firm, batch=batch, target_level=3, status=status, answers=stored,
+                    submission_round=1 if status != "draft" else 0,
+                    submitted_at=now if status != "draft" else None, score_requested_at=now,
+                    services=[CloudService(position=i, provider=s["provider"], service_name=s["service_name"],
+                                           category=s["category"], deployment=s["deployment"],
+                                           started_on=_date(s["started_on"]), ended_on=None,
+                                           payments=[Payment(paid_on=_date(p["paid_on"]), amount=p["amount"])
+                                                     for p in s["payments"]])
+                              for i, s in enumerate(template["cloud_services"])],
+                )
+                chunk.append(application)
+            db.session.add_all(chunk)
+            db.session.commit()
+            ids.extend(a.id for a in chunk)
+        return ids
+
+
+def _date(text: str):
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def _typed(indicator, value):
+    from datetime import date
+    from decimal import Decimal
+
+    if indicator.type == "decimal":
+        return Decimal(str(value))
+    if indicator.type == "date":
+        return date.fromisoformat(value)
+    return value
+
+
+@contextmanager
+def timer():
+    started = time.perf_counter()
+    box = {}
+    yield box
+    box["seconds"] = time.perf_counter() - started
+
+
+__all__ = ["environment", "seed_applications", "summary", "percentile", "timer", "RESULTS", "timedelta"]

@@ -1,0 +1,104 @@
+"""Scoring pipeline: applications scored per second by 2 worker processes, against the
+no-op task floor drained by the same workers in the same run, and submit→scored latency
+at a steady submission rate."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select, update
+
+from bench.common import environment, seed_applications, summary
+from tests.support.servers import worker
+
+
+def _drain(redis, timeout: float) -> None:
+    import redis as redis_lib
+
+    client = redis_lib.Redis.from_url(redis.url(0))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.llen("celery") == 0 and client.hlen("unacked") == 0:
+            return
+        time.sleep(0.02)
+    raise TimeoutError("queue not drained")
+
+
+def _wait_scored(app, count: int, timeout: float) -> None:
+    from rating.extensions import db
+    from rating.models import Application
+
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while time.monotonic() < deadline:
+            done = db.session.execute(
+                select(func.count()).where(Application.status == "in_review")).scalar_one()
+            db.session.rollback()
+            if done >= count:
+                return
+            time.sleep(0.05)
+    raise TimeoutError(f"only {done} of {count} scored")
+
+
+def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> dict:
+    with environment("scoring") as (app, env, redis, instance):
+        ids = seed_applications(app, count)
+        steady_ids = seed_applications(app, int(rate * steady_seconds), status="draft")
+        proc = worker(env, instance, concurrency=2)
+        try:
+            from workers.tasks import noop, score_application
+
+            with app.app_context():
+                started = time.perf_counter()
+                for n in range(count):
+                    noop.delay(n)
+                _drain(redis, 600)
+                noop_seconds = time.perf_counter() - started
+
+                started = time.perf_counter()
+                for application_id in ids:
+                    score_application.delay(application_id)
+                _wait_scored(app, count, 1800)
+                score_seconds = time.perf_counter() - started
+
+                latencies = _steady(app, steady_ids, rate, score_application)
+        finally:
+            proc.stop()
+    noop_rate, score_rate = count / noop_seconds, count / score_seconds
+    return {
+        "applications": count,
+        "noop_tasks_per_s": round(noop_rate, 1),
+        "scored_per_s": round(score_rate, 1),
+        "ratio_to_noop": round(score_rate / noop_rate, 2),
+        "steady_rate_per_s": rate,
+        "steady_latency": summary(latencies),
+    }
+
+
+def _steady(app, ids: list[int], rate: float, task) -> list[float]:
+    """Submit at a steady rate (as the submit use case does: commit, then publish)."""
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Application, ApplicationScore
+
+    start = time.perf_counter()
+    for n, application_id in enumerate(ids):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        db.session.execute(
+            update(Application).where(Application.id == application_id)
+            .values(status="submitted", submission_round=1, submitted_at=clock.now(),
+                    score_requested_at=clock.now(), version=Application.version + 1))
+        db.session.commit()
+        task.delay(application_id)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        rows = db.session.execute(
+            select(Application.submitted_at, ApplicationScore.scored_at)
+            .join(ApplicationScore, ApplicationScore.application_id == Application.id)
+            .where(Application.id.in_(ids))).all()
+        db.session.rollback()
+        if len(rows) == len(ids):
+            return [(scored - submitted).total_seconds() for submitted, scored in rows]
+        time.sleep(0.2)
+    raise TimeoutError("steady submissions not all scored")

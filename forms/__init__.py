@@ -1,0 +1,1 @@
+"""WTForms classes: fields and field validation only. HTML views and the JSON API share them."""

@@ -1,0 +1,65 @@
+"""Fields and validators with messages a bureau clerk reads naturally."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, DecimalField, IntegerField
+from wtforms.validators import ValidationError
+
+
+# What a JSON value of the wrong type becomes in formdata: no field accepts it.
+INVALID = "\x00invalid"
+_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
+
+
+def plain_text(form, field):
+    """Refuse control characters (and a JSON value of the wrong type)."""
+    if isinstance(field.data, str) and any(ch in _CONTROL for ch in field.data):
+        raise ValidationError(_l("数据类型不正确或含有不允许的控制字符。"))
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal that refuses NaN and infinities (Decimal accepts both)."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if isinstance(self.data, Decimal) and not self.data.is_finite():
+            self.data = None
+            raise ValueError(_l("请输入有效的数字。"))
+
+
+class LocalIntegerField(IntegerField):
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("请输入整数。"))
+
+
+class LocalDateField(DateField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("请输入正确的日期，格式为 YYYY-MM-DD。"))
+
+
+class Between:
+    """NumberRange with Chinese messages and a unit."""
+
+    def __init__(self, minimum=None, maximum=None, unit: str | None = None):
+        self.minimum, self.maximum, self.unit = minimum, maximum, unit or ""
+
+    def __call__(self, form, field):
+        value = field.data
+        if value is None:
+            return
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(_l("不能小于 %(n)s%(unit)s。", n=self.minimum, unit=self.unit))
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(_l("不能大于 %(n)s%(unit)s。", n=self.maximum, unit=self.unit))

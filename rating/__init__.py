@@ -1,0 +1,138 @@
+"""The star-rated cloud-adoption enterprise certification system."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, g, request, session
+
+from rating import config as config_module
+from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config_module.from_environment(app.instance_path))
+    if test_config:
+        celery_overrides = test_config.pop("CELERY", None)
+        app.config.from_mapping(test_config)
+        if celery_overrides:
+            app.config["CELERY"] = {**app.config["CELERY"], **celery_overrides}
+    check_production_settings(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_template_filters(app)
+    register_commands(app)
+    return app
+
+
+def check_production_settings(app: Flask) -> None:
+    if os.environ.get("RATING_ENV") == "production" and not os.environ.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set when RATING_ENV=production")
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in ("zh_Hans_CN", "en"):
+        session["lang"] = wanted
+        return wanted
+    if request.path.startswith("/api/"):
+        return "en" if request.accept_languages.best_match(["zh", "en"]) == "en" else "zh_Hans_CN"
+    return session.get("lang") or "zh_Hans_CN"
+
+
+def register_extensions(app: Flask) -> None:
+    from rating import models  # noqa: F401  (tables known to Alembic and the session)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "rating" / "translations"),
+    )
+    # Limits shared by all web processes through Redis when there is one; if Redis
+    # dies, each process falls back to counting in memory rather than failing logins.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    celery_init_app(app)
+
+    from rating.services.accounts import load_user, load_user_from_request
+
+    login_manager.user_loader(load_user)
+    login_manager.request_loader(load_user_from_request)
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("请先登录。")
+
+
+def register_blueprints(app: Flask) -> None:
+    from rating.views import api, applications, auth, health, main
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(applications.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    # The JSON API authenticates with bearer tokens only, so there is no cookie for a
+    # forged cross-site request to ride on; browser forms keep CSRF.
+    csrf.exempt(api.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from rating import errors
+
+    errors.register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.context_processor
+    def template_globals():
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale()), "request_id": g.get("request_id")}
+
+
+def register_template_filters(app: Flask) -> None:
+    from rating import clock
+    from rating.models import ApplicationStatus, Stage
+
+    def localtime(moment) -> str:
+        return clock.local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["status_label"] = lambda value: ApplicationStatus(value).label if value else ""
+    app.jinja_env.filters["stage_label"] = lambda value: Stage(value).label if value else ""
+
+
+def register_commands(app: Flask) -> None:
+    from rating import cli
+
+    cli.register(app)

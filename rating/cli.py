@@ -1,0 +1,96 @@
+"""Commands: `flask --app wsgi demo seed | users create | guides load | doctor | reference load`."""
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from rating import clock
+from rating.errors import ServiceError
+from rating.extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(reference_cli)
+    app.cli.add_command(guides_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(doctor)
+
+
+reference_cli = AppGroup("reference", help="Reference data (divisions).")
+guides_cli = AppGroup("guides", help="Guide editions (the rubric).")
+users_cli = AppGroup("users", help="Staff accounts.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@reference_cli.command("load")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def reference_load(path: Path | None) -> None:
+    """Load the division codes (default: the shipped Jiangsu list)."""
+    from rating.services.reference import DIVISIONS_CSV, load_divisions
+
+    click.echo(f"divisions: {load_divisions(path or DIVISIONS_CSV)}")
+
+
+@guides_cli.command("load")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def guides_load(files: tuple[Path, ...]) -> None:
+    """Load guide editions from YAML files (default: the shipped editions)."""
+    from rating.services.guide import shipped_edition_paths
+    from rating.services.reference import install_edition_file
+
+    failed = False
+    for path in files or shipped_edition_paths():
+        try:
+            click.echo(f"{path.name}: {install_edition_file(path)}")
+        except ServiceError as exc:
+            failed = True
+            click.echo(f"{path.name}: {exc.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["reviewer", "expert", "official", "admin"]))
+@click.option("--jurisdiction", "jurisdiction_code")
+@click.option("--name")
+def users_create(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> None:
+    """Create a staff account scoped to a division code."""
+    from rating.services.accounts import create_staff
+
+    try:
+        user = create_staff(email, password, role, jurisdiction_code, name)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(f"created {user.role} {user.email} ({user.jurisdiction_code or 'all'})")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Idempotent demo data: reference data, editions, an open batch, demo accounts."""
+    from rating.services.demo import seed
+
+    for line in seed():
+        click.echo(line)
+
+
+@click.command("doctor")
+def doctor() -> None:
+    """Check database, broker, CJK font, HarfBuzz subsetting and WeasyPrint."""
+    from rating.services.doctor import run_checks
+
+    problems = 0
+    for name, ok, detail in run_checks():
+        click.echo(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
+        problems += 0 if ok else 1
+    if problems:
+        click.echo(f"{problems} problem(s) found.", err=True)
+        sys.exit(1)

@@ -1,0 +1,99 @@
+"""Configuration: defaults for the embedded single-machine setup, overridden by the environment.
+
+Every variable of API.md is read here and nowhere else, so one look tells an operator
+what the system listens to.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _transport_options(broker_url: str) -> dict:
+    options: dict = {"visibility_timeout": 600}
+    if broker_url.startswith("redis"):
+        # Fail fast when Redis is down: the web request must not hang; the sweeper
+        # publishes what could not be published.
+        options.update(socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=True)
+    return options
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the configuration mapping from the environment and the instance folder."""
+    instance = Path(instance_path)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'rating.sqlite'}"
+    if database_url.startswith("postgres://"):
+        # Heroku-style URLs name a dialect SQLAlchemy 2 no longer accepts.
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    broker_url = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance / 'celery-broker.sqlite'}"
+    debug = os.environ.get("FLASK_DEBUG") in ("1", "true", "True")
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        # A stable key per instance folder keeps sessions valid across restarts of the
+        # embedded setup; production must set SECRET_KEY (checked in create_app).
+        key_file = instance / "secret_key"
+        if key_file.exists():
+            secret_key = key_file.read_text().strip()
+        else:
+            instance.mkdir(parents=True, exist_ok=True)
+            secret_key = secrets.token_hex(32)
+            key_file.write_text(secret_key)
+            key_file.chmod(0o600)
+    engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        # SQLite is shared by the web server, worker and beat processes: wait for locks
+        # instead of failing at once.
+        engine_options["connect_args"] = {"timeout": 30}
+    return {
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance / "storage"),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+        "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
+        "LOGIN_FAILURE_LIMIT": 10,
+        "LOGIN_LOCK_MINUTES": 15,
+        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
+        "LANGUAGES": ("zh_Hans_CN", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") in ("1", "true"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "DEBUG": debug,
+        "CELERY": {
+            "broker_url": broker_url,
+            "task_ignore_result": True,
+            # A job is acknowledged only when it finished: a killed worker's job returns
+            # to the queue instead of vanishing.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "task_soft_time_limit": 60,
+            "task_time_limit": 90,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": _transport_options(broker_url),
+            "timezone": os.environ.get("TIMEZONE") or "Asia/Shanghai",
+            "beat_schedule": {
+                "sweep-unscored": {
+                    "task": "workers.tasks.sweep_unscored",
+                    "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
+            },
+        },
+        "SWEEP_GRACE_SECONDS": _int("SWEEP_GRACE_SECONDS", 60),
+    }

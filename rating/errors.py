@@ -1,0 +1,109 @@
+"""Errors raised by services, and how they reach people (JSON for the API, pages for HTML)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A use case refused: carries the API error code, HTTP status and a clear message."""
+
+    code = "validation_error"
+    status = 422
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.fields = fields or {}
+
+
+class ValidationFailed(ServiceError):
+    code, status = "validation_error", 422
+
+
+class Ineligible(ServiceError):
+    code, status = "ineligible", 422
+
+
+class Conflict(ServiceError):
+    code, status = "conflict", 409
+
+
+class NotFound(ServiceError):
+    code, status = "not_found", 404
+
+
+class Forbidden(ServiceError):
+    code, status = "forbidden", 403
+
+
+class Unauthorized(ServiceError):
+    code, status = "unauthorized", 401
+
+
+class TooLarge(ServiceError):
+    code, status = "too_large", 413
+
+
+class RateLimited(ServiceError):
+    code, status = "rate_limited", 429
+
+
+_HTTP_CODES = {
+    400: ("validation_error", _l("请求格式不正确。")),
+    401: ("unauthorized", _l("请先登录或提供有效的访问令牌。")),
+    403: ("forbidden", _l("您没有权限执行此操作。")),
+    404: ("not_found", _l("未找到请求的内容。")),
+    405: ("validation_error", _l("不支持该请求方法。")),
+    409: ("conflict", _l("操作与当前状态冲突。")),
+    413: ("too_large", _l("上传的文件或请求过大。")),
+    415: ("validation_error", _l("请求内容类型不受支持。")),
+    422: ("validation_error", _l("提交的数据有误。")),
+    429: ("rate_limited", _l("请求过于频繁，请稍后再试。")),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_response(code: str, message: str, status: int, fields: dict | None = None):
+    body = {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+    return jsonify(body), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        if wants_json():
+            return error_response(exc.code, exc.message, exc.status, exc.fields)
+        return render_template("error.html", message=exc.message, status=exc.status), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        code, default_message = _HTTP_CODES.get(status, ("validation_error", _l("请求无法处理。")))
+        message = str(default_message)
+        if status == 413:
+            limit_mb = app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            message = _("文件过大：单个文件不能超过 %(mb)s MB。", mb=limit_mb)
+        if wants_json():
+            response, _status = error_response(code, message, status)
+            if status == 405 and exc.get_response().headers.get("Allow"):
+                response.headers["Allow"] = exc.get_response().headers["Allow"]
+            return response, status
+        return render_template("error.html", message=message, status=status), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        message = _("系统暂时无法处理您的请求，请稍后重试；您已保存的内容不会丢失。")
+        if wants_json():
+            return error_response("internal_error", message, 500)
+        return render_template("error.html", message=message, status=500), 500

@@ -1,0 +1,24 @@
+"""The persistent model, one module per aggregate."""
+from rating.models.application import (  # noqa: F401
+    Application,
+    ApplicationScore,
+    CloudService,
+    Evidence,
+    Payment,
+    StatusChange,
+)
+from rating.models.enterprise import BlacklistEntry, Enterprise  # noqa: F401
+from rating.models.enums import (  # noqa: F401
+    ApplicationStatus,
+    Deployment,
+    JurisdictionLevel,
+    RatingStatus,
+    Role,
+    Scale,
+    ServiceCategory,
+    Stage,
+)
+from rating.models.guide import Batch, GuideEdition  # noqa: F401
+from rating.models.jurisdiction import Jurisdiction  # noqa: F401
+from rating.models.rating import Rating  # noqa: F401
+from rating.models.user import ApiToken, User  # noqa: F401

@@ -1,0 +1,59 @@
+"""Firms and the blacklist."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rating.extensions import db
+from rating.models.enums import INDUSTRY_SECTIONS, Scale
+from rating.models.types import UTCDateTime, utcnow
+
+_SECTIONS = ", ".join(f"'{s}'" for s in INDUSTRY_SECTIONS)
+
+
+class Enterprise(db.Model):
+    __tablename__ = "enterprises"
+    __table_args__ = (
+        CheckConstraint("length(uscc) = 18", name="uscc_length"),
+        CheckConstraint(f"industry IN ({_SECTIONS})", name="industry"),
+        CheckConstraint(f"scale IN ({Scale.sql_in()})", name="scale"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    industry: Mapped[str] = mapped_column(String(1))
+    scale: Mapped[str] = mapped_column(String(8))
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(30))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    district = relationship("Jurisdiction")
+    users = relationship("User", back_populates="enterprise")
+
+    def __repr__(self) -> str:
+        return f"<Enterprise {self.uscc} {self.name}>"
+
+
+class BlacklistEntry(db.Model):
+    """A firm or a cloud service provider barred from the certification."""
+
+    __tablename__ = "blacklist_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "(enterprise_id IS NOT NULL) <> (provider_name IS NOT NULL)", name="one_party"
+        ),
+        Index("ix_blacklist_entries_provider_name", "provider_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    provider_name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,50 @@
+"""Who may see and do what: scope follows the division tree (county ⊂ city ⊂ province)."""
+from __future__ import annotations
+
+from sqlalchemy import Select, false, select
+
+from rating.models import Application, Enterprise, Jurisdiction, JurisdictionLevel, Role, User
+
+
+def is_staff(user: User) -> bool:
+    return user.is_authenticated and user.role != Role.enterprise
+
+
+def scope_applications(query: Select, user: User) -> Select:
+    """Restrict a query over Application to what `user` may see."""
+    if not user.is_authenticated:
+        return query.where(false())
+    if user.role == Role.admin:
+        return query
+    if user.role == Role.enterprise:
+        return query.where(Application.enterprise_id == user.enterprise_id)
+    scope = user.jurisdiction
+    if scope is None:
+        return query.where(false())
+    district = select(Enterprise.id).join(Jurisdiction, Enterprise.district_code == Jurisdiction.code)
+    if scope.level == JurisdictionLevel.province:
+        district = district.where(Jurisdiction.province_code == scope.code)
+    elif scope.level == JurisdictionLevel.city:
+        district = district.where(Jurisdiction.city_code == scope.code)
+    else:
+        district = district.where(Enterprise.district_code == scope.code)
+    return query.where(Application.enterprise_id.in_(district))
+
+
+def can_view_application(user: User, application: Application) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.role == Role.admin:
+        return True
+    if user.role == Role.enterprise:
+        return application.enterprise_id == user.enterprise_id
+    scope = user.jurisdiction
+    return scope is not None and scope.contains(application.enterprise.district)
+
+
+def can_edit_application(user: User, application: Application) -> bool:
+    return (
+        user.is_authenticated
+        and user.role == Role.enterprise
+        and application.enterprise_id == user.enterprise_id
+    )

@@ -1,0 +1,92 @@
+"""Idempotent demo data: reference data, editions, a batch open today, demo accounts."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from rating import clock
+from rating.extensions import db
+from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
+from rating.services.accounts import hash_password
+from rating.services.guide import shipped_edition_paths
+from rating.services.reference import install_edition_file, load_divisions
+from rating.services.uscc import uscc_from_serial
+
+DEMO_PASSWORD = "Demo2026pass"
+PROVINCE = "320000"
+
+STAFF = [
+    ("admin@demo.rating.test", Role.admin, None, "系统管理员"),
+    ("province@demo.rating.test", Role.official, PROVINCE, "省工信厅 王处长"),
+    ("city-reviewer@demo.rating.test", Role.reviewer, "320400", "常州市工信局 李审核"),
+    ("county-reviewer@demo.rating.test", Role.reviewer, "320402", "天宁区工信局 张审核"),
+    ("expert@demo.rating.test", Role.expert, "320400", "评审专家 陈工"),
+]
+
+FIRMS = [
+    # email, name, serial, district, held level
+    ("firm@demo.rating.test", "常州示范智能制造有限公司", 1, "320402", None),
+    ("firm3@demo.rating.test", "常州云上精密机械股份有限公司", 2, "320411", 3),
+]
+
+
+def _demo_batch(edition_code: str) -> Batch:
+    today = clock.today()
+    zone = clock.zone()
+    existing = db.session.execute(
+        select(Batch).where(Batch.province_code == PROVINCE, Batch.year == today.year, Batch.number == 1)
+    ).scalar_one_or_none()
+    opens_at = datetime.combine(today - timedelta(days=1), time(0, 0), zone)
+    closes_at = datetime.combine(today + timedelta(days=60), time(17, 30), zone)
+    batch = existing or Batch(province_code=PROVINCE, year=today.year, number=1)
+    if existing is None or not existing.is_open_at(clock.now()):
+        # Keep the demo batch open today, whenever the seed runs.
+        batch.name = f"{today.year}年度江苏省星级上云企业第一批（演示）"
+        batch.edition_code = edition_code
+        batch.opens_at = opens_at
+        batch.closes_at = closes_at
+        batch.usage_cutoff = closes_at.date()
+        batch.investment_from = date(today.year - 1, 1, 1)
+        batch.investment_to = closes_at.date()
+        db.session.add(batch)
+    return batch
+
+
+def seed() -> list[str]:
+    lines = [f"divisions: {load_divisions()}"]
+    for path in shipped_edition_paths():
+        lines.append(f"edition {path.stem}: {install_edition_file(path)}")
+    batch = _demo_batch("js-2024")
+    for email, role, jurisdiction, name in STAFF:
+        if db.session.execute(select(User.id).where(User.email == email)).first() is None:
+            db.session.add(User(email=email, password_hash=hash_password(DEMO_PASSWORD), name=name,
+                                role=role, jurisdiction_code=jurisdiction))
+    today = clock.today()
+    for email, name, serial, district, level in FIRMS:
+        uscc = uscc_from_serial(serial, division=district)
+        firm = db.session.execute(select(Enterprise).where(Enterprise.uscc == uscc)).scalar_one_or_none()
+        if firm is None:
+            firm = Enterprise(name=name, uscc=uscc, district_code=district, industry="C", scale="medium",
+                              contact_name="联系人", contact_phone="0519-88886666", email=email)
+            db.session.add(firm)
+        if db.session.execute(select(User.id).where(User.email == email)).first() is None:
+            db.session.add(User(email=email, password_hash=hash_password(DEMO_PASSWORD), name=name,
+                                role=Role.enterprise, enterprise=firm))
+        if level is not None:
+            db.session.flush()
+            exists = db.session.execute(
+                select(Rating.id).where(Rating.enterprise_id == firm.id, Rating.level == level)
+            ).first()
+            if exists is None:
+                granted = date(today.year, 1, 15) if today >= date(today.year, 1, 15) else today
+                db.session.add(Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
+                                      valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
+                                      status=RatingStatus.valid))
+    db.session.commit()
+    lines.append(f"batch {batch.id}: {batch.name} ({batch.edition_code}), open until "
+                 f"{clock.local(batch.closes_at):%Y-%m-%d %H:%M}")
+    lines.append(f"demo accounts (password {DEMO_PASSWORD}):")
+    lines += [f"  {role.value:<10} {email}" for email, role, _j, _n in STAFF]
+    lines += [f"  enterprise {email}" for email, *_rest in FIRMS]
+    return lines

@@ -1,0 +1,129 @@
+"""Reference data: divisions, guide editions and batches."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from rating import clock
+from rating.errors import Conflict, NotFound, ValidationFailed
+from rating.extensions import db
+from rating.models import Batch, GuideEdition, Jurisdiction, JurisdictionLevel
+from rating.services.guide import Edition, EditionError, load_edition_file, parse_edition
+
+DIVISIONS_CSV = Path(__file__).resolve().parent.parent / "data" / "jiangsu-divisions.csv"
+
+
+def load_divisions(path: Path = DIVISIONS_CSV) -> int:
+    """Upsert the division tree from a CSV of code,name,level,parent_code. Returns rows written."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    by_code = {r["code"]: r for r in rows}
+
+    def ancestor(code: str, level: str) -> str | None:
+        row = by_code.get(code)
+        while row is not None and row["level"] != level:
+            row = by_code.get(row["parent_code"] or "")
+        return row["code"] if row else None
+
+    # Parents before children so that foreign keys hold at every flush.
+    order = {JurisdictionLevel.province: 0, JurisdictionLevel.city: 1, JurisdictionLevel.county: 2}
+    written = 0
+    for row in sorted(rows, key=lambda r: order[r["level"]]):
+        record = db.session.get(Jurisdiction, row["code"]) or Jurisdiction(code=row["code"])
+        record.name = row["name"]
+        record.level = row["level"]
+        record.parent_code = row["parent_code"] or None
+        record.province_code = ancestor(row["code"], JurisdictionLevel.province) or row["code"]
+        record.city_code = ancestor(row["code"], JurisdictionLevel.city)
+        db.session.add(record)
+        db.session.flush()
+        written += 1
+    db.session.commit()
+    return written
+
+
+def jurisdictions() -> list[Jurisdiction]:
+    return list(db.session.execute(select(Jurisdiction).order_by(Jurisdiction.code)).scalars())
+
+
+def counties() -> list[Jurisdiction]:
+    return list(
+        db.session.execute(
+            select(Jurisdiction)
+            .where(Jurisdiction.level == JurisdictionLevel.county)
+            .order_by(Jurisdiction.code)
+        ).scalars()
+    )
+
+
+def install_edition(edition: Edition) -> str:
+    """Store an edition. Returns 'created', 'updated' or 'unchanged'.
+
+    An edition that a batch uses is frozen: its applications were scored against it.
+    """
+    record = db.session.get(GuideEdition, edition.code)
+    if record is not None and record.sha256 == edition.sha256:
+        return "unchanged"
+    if record is not None:
+        in_use = db.session.execute(
+            select(Batch.id).where(Batch.edition_code == edition.code).limit(1)
+        ).first()
+        if in_use:
+            raise Conflict(
+                _("指南版本 %(code)s 已被申报批次使用，不能修改；请以新的版本代码发布。", code=edition.code)
+            )
+        status = "updated"
+    else:
+        record = GuideEdition(code=edition.code)
+        status = "created"
+    record.title = edition.title
+    record.version = edition.version
+    record.document = dict(edition.document)
+    record.sha256 = edition.sha256
+    db.session.add(record)
+    db.session.commit()
+    return status
+
+
+def install_edition_file(path: Path) -> str:
+    try:
+        edition = load_edition_file(path)
+    except EditionError as exc:
+        raise ValidationFailed(_("指南文件 %(path)s 有误：%(error)s", path=str(path), error=str(exc)))
+    return install_edition(edition)
+
+
+_EDITIONS: dict[tuple[str, str], Edition] = {}
+
+
+def get_edition(code: str) -> Edition:
+    """The parsed edition, cached per content hash (an edition in use never changes)."""
+    sha = db.session.execute(select(GuideEdition.sha256).where(GuideEdition.code == code)).scalar()
+    if sha is None:
+        raise NotFound(_("未找到指南版本 %(code)s。", code=code))
+    edition = _EDITIONS.get((code, sha))
+    if edition is None:
+        document = db.session.execute(
+            select(GuideEdition.document).where(GuideEdition.code == code)
+        ).scalar_one()
+        edition = _EDITIONS[(code, sha)] = parse_edition(document)
+    return edition
+
+
+def batches() -> list[Batch]:
+    return list(db.session.execute(select(Batch).order_by(Batch.opens_at.desc())).scalars())
+
+
+def get_batch(batch_id: int) -> Batch:
+    batch = db.session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(_("未找到申报批次。"))
+    return batch
+
+
+def open_batches() -> list[Batch]:
+    now = clock.now()
+    return [b for b in batches() if b.is_open_at(now)]

@@ -1,0 +1,131 @@
+"""Content-addressed file storage under STORAGE_DIR and upload content checks.
+
+Files are stored by SHA-256, never under a name a user chose, and are served only
+through views that check permission; the original name is metadata.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from rating.errors import TooLarge, ValidationFailed
+
+CHUNK = 1024 * 1024
+# A zip whose members expand beyond these is refused as a possible zip bomb.
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 100
+MAX_ZIP_MEMBERS = 5000
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+    content_type: str
+    path: Path
+
+
+def storage_root() -> Path:
+    return Path(current_app.config["STORAGE_DIR"])
+
+
+def path_for(sha256: str, kind: str = "evidence") -> Path:
+    return storage_root() / kind / sha256[:2] / sha256[2:4] / sha256
+
+
+def safe_filename(name: str | None) -> str:
+    """Keep a readable original name (Chinese included) without paths or control characters."""
+    name = (name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    return name[:200] or "file"
+
+
+def _zip_kind(head: bytes, spool) -> str | None:
+    spool.seek(0)
+    try:
+        with zipfile.ZipFile(spool) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                return None
+            expanded = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+            if expanded > MAX_UNZIPPED_BYTES or expanded / packed > MAX_ZIP_RATIO:
+                return None
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    if "xl/workbook.xml" in names:
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    if "word/document.xml" in names:
+        return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return None
+
+
+def sniff_content_type(head: bytes, spool) -> str | None:
+    """The type by content (magic bytes), or None when it is not an accepted kind."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(head, spool)
+    return None
+
+
+def store_upload(stream, kind: str = "evidence") -> StoredFile:
+    """Copy an upload to storage by hash. Raises TooLarge / ValidationFailed; writes nothing then."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    digest = hashlib.sha256()
+    size = 0
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)
+    try:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(_("文件过大：单个文件不能超过 %(mb)s MB。", mb=limit // (1024 * 1024)))
+            digest.update(chunk)
+            spool.write(chunk)
+        if size == 0:
+            raise ValidationFailed(_("文件为空，请重新选择。"), {"file": [_("文件为空。")]})
+        spool.seek(0)
+        head = spool.read(16)
+        content_type = sniff_content_type(head, spool)
+        if content_type is None:
+            message = _("仅支持 PDF、PNG、JPEG、XLSX、DOCX 格式的文件（按文件内容识别）。")
+            raise ValidationFailed(message, {"file": [message]})
+        sha = digest.hexdigest()
+        target = path_for(sha, kind)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            spool.seek(0)
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := spool.read(CHUNK):
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp_name, target)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+        return StoredFile(sha256=sha, size=size, content_type=content_type, path=target)
+    finally:
+        spool.close()
+
+
+def read_bytes(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)

@@ -1,0 +1,55 @@
+"""The JSON API under /api/v1 (API.md). Bearer tokens only; no cookies, so no CSRF."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, request
+from flask_babel import gettext as _
+
+from rating.errors import Forbidden, Unauthorized, ValidationFailed
+
+bp = Blueprint("api", __name__)
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ValidationFailed(_("请求体必须是有效的 JSON（Content-Type: application/json）。"))
+    if not isinstance(body, dict):
+        raise ValidationFailed(_("请求体必须是 JSON 对象。"))
+    return body
+
+
+def token_required(*roles: str):
+    """Require a valid bearer token, optionally one of `roles`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not g.get("api_user"):
+                raise Unauthorized(_("缺少或无效的访问令牌，请重新获取。"))
+            if roles and g.api_user.role not in roles:
+                raise Forbidden(_("您没有权限执行此操作。"))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@bp.before_request
+def authenticate_bearer():
+    # current_user resolves through the request loader (bearer tokens); a session
+    # cookie is never honoured here.
+    from rating.services.accounts import load_user_from_request
+
+    g.api_user = load_user_from_request(request)
+    if request.headers.get("Authorization") and g.api_user is None:
+        raise Unauthorized(_("访问令牌无效或已过期，请重新获取。"))
+
+
+def api_user():
+    return g.api_user
+
+
+from rating.views.api import accounts, applications, reference  # noqa: E402,F401

@@ -1,0 +1,47 @@
+"""Tokens and firm self-registration."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from forms.accounts import EnterpriseRegistrationForm
+from forms.jsondata import flatten_errors
+from rating.errors import ValidationFailed
+from rating.extensions import limiter
+from rating.services import accounts, reference
+from rating.views.api import bp, json_body
+
+REGISTRATION_KEYS = ("name", "uscc", "district_code", "industry", "scale", "contact_name",
+                     "contact_phone", "email", "password")
+
+
+@bp.post("/tokens")
+@limiter.limit("120 per minute")
+def create_token():
+    body = json_body()
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise ValidationFailed(_("请提供邮箱和密码。"), {"email": [_("请输入邮箱。")]})
+    user = accounts.authenticate(email, password)
+    token, expires_at = accounts.issue_token(user)
+    return {"token": token, "expires_at": expires_at.isoformat()}, 201
+
+
+@bp.post("/enterprises")
+@limiter.limit("30 per minute")
+def register_enterprise():
+    body = json_body()
+    formdata = MultiDict()
+    for key in REGISTRATION_KEYS:
+        value = body.get(key)
+        if value is not None:
+            formdata.add(key, value if isinstance(value, str) else "\x00invalid")
+    form = EnterpriseRegistrationForm(
+        formdata=formdata, meta={"csrf": False},
+        district_choices=[(c.code, c.name) for c in reference.counties()],
+    )
+    if not form.validate():
+        raise ValidationFailed(_("注册信息有误，请检查标出的项目。"), flatten_errors(form.errors))
+    enterprise, _user = accounts.register_enterprise(form.data)
+    return {"id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
+            "district_code": enterprise.district_code}, 201

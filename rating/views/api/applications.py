@@ -1,0 +1,134 @@
+"""Filing through the API: the same form classes and services as the HTML pages."""
+from __future__ import annotations
+
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from forms.application import application_form_class
+from forms.jsondata import application_formdata, flatten_errors
+from rating.errors import Forbidden, ValidationFailed
+from rating.extensions import db
+from rating.models import Application, ApplicationStatus, Role, Stage
+from rating.permissions import can_edit_application, scope_applications
+from rating.services import applications as filing
+from rating.services.reference import get_batch, get_edition
+from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.api.serialize import application_json, evidence_json, summary_json
+from rating.views.common import input_from_form, visible_application
+from workers.tasks import request_scoring
+
+PAGE_SIZE = 50
+
+
+def _validated_input(edition, body: dict):
+    multi = frozenset(i.code for i in edition.indicators if i.type == "multi_choice")
+    formdata, codes, services_given = application_formdata(body, multi)
+    form = application_form_class(edition)(formdata=formdata, meta={"csrf": False})
+    if not form.validate():
+        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
+    return input_from_form(form, codes, services_given)
+
+
+def _editable(application_id: int) -> Application:
+    application = visible_application(api_user(), application_id)
+    if not can_edit_application(api_user(), application):
+        raise Forbidden(_("只有申报企业本身可以修改申报。"))
+    return application
+
+
+@bp.post("/applications")
+@token_required(Role.enterprise)
+def create_application():
+    body = json_body()
+    batch_id = body.get("batch_id")
+    if not isinstance(batch_id, int) or isinstance(batch_id, bool):
+        raise ValidationFailed(_("请选择申报批次。"), {"batch_id": [_("申报批次不存在。")]})
+    if not isinstance(body.get("target_level"), int) or isinstance(body.get("target_level"), bool):
+        raise ValidationFailed(_("请选择申报星级。"), {"target_level": [_("请选择申报星级。")]})
+    batch = get_batch(batch_id)
+    data = _validated_input(get_edition(batch.edition_code), body)
+    data.batch_id = batch.id
+    outcome = filing.create_application(api_user(), data)
+    return application_json(outcome.application), 201
+
+
+@bp.patch("/applications/<int:application_id>")
+@token_required(Role.enterprise)
+def update_application(application_id: int):
+    application = _editable(application_id)
+    body = json_body()
+    data = _validated_input(get_edition(application.batch.edition_code), body)
+    outcome = filing.update_application(api_user(), application, data)
+    return application_json(outcome.application)
+
+
+@bp.post("/applications/<int:application_id>/evidence")
+@token_required(Role.enterprise)
+def upload_evidence(application_id: int):
+    application = _editable(application_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed(_("请选择要上传的文件。"), {"file": [_("请选择要上传的文件。")]})
+    evidence = filing.add_evidence(api_user(), application, upload.stream, upload.filename,
+                                   request.form.get("indicator_code") or None)
+    return evidence_json(evidence), 201
+
+
+@bp.post("/applications/<int:application_id>/submit")
+@token_required(Role.enterprise)
+def submit_application(application_id: int):
+    application = _editable(application_id)
+    body = json_body()
+    version = body.get("version")
+    outcome = filing.submit_application(
+        api_user(), application, body.get("pledge") is True,
+        expected_version=version if isinstance(version, int) else None,
+    )
+    if outcome.enqueue_scoring:
+        request_scoring(outcome.application.id)
+    return {"id": outcome.application.id, "status": outcome.application.status,
+            "version": outcome.application.version}, 202
+
+
+@bp.post("/applications/<int:application_id>/withdraw")
+@token_required(Role.enterprise)
+def withdraw_application(application_id: int):
+    application = _editable(application_id)
+    body = request.get_json(silent=True) or {}
+    comment = body.get("comment") if isinstance(body, dict) and isinstance(body.get("comment"), str) else None
+    outcome = filing.withdraw_application(api_user(), application, comment)
+    return {"id": outcome.application.id, "status": outcome.application.status}
+
+
+@bp.get("/applications/<int:application_id>")
+@token_required()
+def get_application(application_id: int):
+    return application_json(visible_application(api_user(), application_id))
+
+
+@bp.get("/applications")
+@token_required()
+def list_applications():
+    status = request.args.get("status") or None
+    stage = request.args.get("stage") or None
+    fields = {}
+    if status and status not in ApplicationStatus.values():
+        fields["status"] = [_("状态不正确。")]
+    if stage and stage not in Stage.values():
+        fields["stage"] = [_("审核阶段不正确。")]
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        fields["page"] = [_("页码必须是正整数。")]
+    if fields:
+        raise ValidationFailed(_("查询参数有误。"), fields)
+    query = scope_applications(select(Application), api_user())
+    if status:
+        query = query.where(Application.status == status)
+    if stage:
+        query = query.where(Application.stage == stage)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(
+        query.order_by(Application.id.desc()).limit(PAGE_SIZE).offset((int(page) - 1) * PAGE_SIZE)
+    ).scalars()
+    return {"items": [summary_json(a) for a in rows], "total": total, "page": int(page)}

@@ -1,0 +1,91 @@
+"""Application → the JSON of API.md."""
+from __future__ import annotations
+
+from flask_babel import gettext
+
+from rating import clock
+from rating.services import answers as answer_codec
+from rating.services.reference import get_edition
+from rating.services.scoring import ScoreResult
+
+
+def money(value) -> float | int:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def score_json(application) -> dict | None:
+    current = application.current_score
+    if current is None:
+        return None
+    return ScoreResult.from_storage(current.detail).to_dict(gettext)
+
+
+def history_json(application) -> list[dict]:
+    return [
+        {
+            "at": clock.local(h.at).isoformat(),
+            "actor": h.actor.name if h.actor is not None else "system",
+            "action": h.action,
+            "from_status": h.from_status,
+            "to_status": h.to_status,
+            "from_stage": h.from_stage,
+            "to_stage": h.to_stage,
+            "comment": h.comment,
+        }
+        for h in application.history
+    ]
+
+
+def evidence_json(evidence) -> dict:
+    return {
+        "id": evidence.id,
+        "filename": evidence.filename,
+        "size": evidence.size,
+        "sha256": evidence.sha256,
+        "content_type": evidence.content_type,
+        "indicator_code": evidence.indicator_code,
+        "uploaded_at": clock.local(evidence.uploaded_at).isoformat(),
+    }
+
+
+def services_json(application) -> list[dict]:
+    return [
+        {
+            "provider": s.provider,
+            "service_name": s.service_name,
+            "category": s.category,
+            "deployment": s.deployment,
+            "started_on": s.started_on.isoformat(),
+            "ended_on": s.ended_on.isoformat() if s.ended_on else None,
+            "payments": [{"paid_on": p.paid_on.isoformat(), "amount": money(p.amount)} for p in s.payments],
+        }
+        for s in application.services
+    ]
+
+
+def summary_json(application) -> dict:
+    current = application.current_score
+    return {
+        "id": application.id,
+        "enterprise_id": application.enterprise_id,
+        "enterprise_name": application.enterprise.name,
+        "batch_id": application.batch_id,
+        "target_level": application.target_level,
+        "status": application.status,
+        "stage": application.stage,
+        "version": application.version,
+        "submitted_at": clock.local(application.submitted_at).isoformat() if application.submitted_at else None,
+        "total_score": money(current.total) if current else None,
+    }
+
+
+def application_json(application) -> dict:
+    edition = get_edition(application.batch.edition_code)
+    return {
+        **summary_json(application),
+        "answers": answer_codec.for_api(edition, application.answers),
+        "cloud_services": services_json(application),
+        "evidence": [evidence_json(e) for e in application.evidence],
+        "score": score_json(application),
+        "history": history_json(application),
+    }

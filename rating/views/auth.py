@@ -1,0 +1,73 @@
+"""Log in, log out, firm registration (HTML)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
+
+from forms.accounts import HtmlRegistrationForm, LoginForm
+from rating.errors import ServiceError
+from rating.extensions import limiter
+from rating.services import accounts, reference
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("120 per minute", methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except ServiceError as exc:
+            form.password.errors.append(exc.message)
+            return render_template("auth/login.html", form=form), exc.status
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("您已退出登录。"), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def register():
+    form = HtmlRegistrationForm(district_choices=district_choices())
+    if form.validate_on_submit():
+        try:
+            _enterprise, user = accounts.register_enterprise(form.data)
+        except ServiceError as exc:
+            for name, messages in exc.fields.items():
+                if name in form:
+                    form[name].errors = list(form[name].errors) + messages
+            flash(exc.message, "error")
+            return render_template("auth/register.html", form=form), exc.status
+        login_user(user)
+        flash(_("注册成功，欢迎使用。"), "success")
+        return redirect(url_for("applications.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+def district_choices() -> list[tuple[str, str]]:
+    by_code = {j.code: j for j in reference.jurisdictions()}
+    choices = [("", _("请选择"))]
+    for county in reference.counties():
+        city = by_code.get(county.city_code or "")
+        choices.append((county.code, f"{city.name if city else ''} · {county.name}（{county.code}）"))
+    return choices

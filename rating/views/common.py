@@ -1,0 +1,61 @@
+"""What HTML views and API views share: form → use-case input, loading with scope checks."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from rating.errors import NotFound
+from rating.extensions import db
+from rating.models import Application
+from rating.permissions import can_view_application
+from rating.services.applications import ApplicationInput, PaymentInput, ServiceInput
+
+
+def services_from_form(form) -> list[ServiceInput]:
+    services = []
+    for entry in form.cloud_services.entries:
+        row = entry.form
+        services.append(
+            ServiceInput(
+                provider=row.provider.data.strip(),
+                service_name=row.service_name.data.strip(),
+                category=row.category.data,
+                deployment=row.deployment.data,
+                started_on=row.started_on.data,
+                ended_on=row.ended_on.data,
+                payments=tuple(
+                    PaymentInput(paid_on=p.form.paid_on.data, amount=p.form.amount.data)
+                    for p in row.payments.entries
+                ),
+            )
+        )
+    return services
+
+
+def input_from_form(form, answer_codes, services_given: bool) -> ApplicationInput:
+    """The use-case input from a validated application form.
+
+    `answer_codes` are the answers the request carried (None: none given); HTML posts
+    pass every code shown, so an emptied field clears its answer.
+    """
+    answers = None
+    if answer_codes is not None:
+        fields = form.answers.form
+        # An unknown code is passed on as None: the service names it in its error.
+        answers = {code: fields[code].data if code in fields else None for code in answer_codes}
+    return ApplicationInput(
+        target_level=form.target_level.data if form.target_level.raw_data else None,
+        answers=answers,
+        services=services_from_form(form) if services_given else None,
+        version=form.version.data,
+    )
+
+
+def visible_application(user, application_id: int) -> Application:
+    """The application if `user` may see it; 404 otherwise (no existence leak)."""
+    application = db.session.execute(
+        select(Application).where(Application.id == application_id)
+    ).scalar_one_or_none()
+    if application is None or not can_view_application(user, application):
+        raise NotFound(_("未找到该申报。"))
+    return application

@@ -1,0 +1,34 @@
+"""Home page and language switch."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from rating.models import Role
+from rating.services import reference
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated and current_user.role == Role.enterprise:
+        return redirect(url_for("applications.dashboard"))
+    return render_template("index.html", batches=reference.open_batches())
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code in ("zh_Hans_CN", "en"):
+        session["lang"] = code
+    target = request.referrer or url_for("main.index")
+    # Only same-site referrers: never an open redirect.
+    if not target.startswith(request.host_url):
+        target = url_for("main.index")
+    return redirect(target)
+
+
+@bp.get("/hello")
+def hello():
+    """The floor endpoint that benchmarks compare real pages against."""
+    return "hello"

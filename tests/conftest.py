@@ -1,0 +1,118 @@
+"""Fixtures: throwaway PostgreSQL and Redis per run, the app migrated on them, clients."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.support.servers import PostgresServer, RedisServer
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def app_env(postgres, redis_server, tmp_path_factory) -> dict[str, str]:
+    """The environment of the app under test, shared with the worker and web processes we start."""
+    instance = tmp_path_factory.mktemp("instance")
+    env = {
+        "DATABASE_URL": postgres.create_database("rating_test"),
+        "CELERY_BROKER_URL": redis_server.url(1),
+        "INSTANCE_PATH": str(instance),
+        "STORAGE_DIR": str(instance / "storage"),
+        "SECRET_KEY": "test-secret-key",
+        "TIMEZONE": "Asia/Shanghai",
+        "SWEEP_GRACE_SECONDS": "3",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    }
+    os.environ.update(env)
+    return {**os.environ, **env}
+
+
+@pytest.fixture(scope="session")
+def _app(app_env):
+    from flask_migrate import upgrade
+
+    from rating import create_app
+    from rating.services.guide import shipped_edition_paths
+    from rating.services.reference import install_edition_file, load_divisions
+
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        upgrade()
+        load_divisions()
+        for path in shipped_edition_paths():
+            install_edition_file(path)
+    return app
+
+
+REFERENCE_TABLES = {"jurisdictions", "guide_editions", "alembic_version"}
+
+
+def reset_database(app) -> None:
+    from rating.extensions import db, limiter
+
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        limiter.reset()
+
+
+@pytest.fixture()
+def app(_app, redis_server):
+    reset_database(_app)
+    import redis
+
+    redis.Redis.from_url(redis_server.url(1)).flushdb()
+    with _app.app_context():
+        yield _app
+        from rating.extensions import db
+
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture()
+def api(client):
+    from tests.factories import Api
+
+    return Api(client)
+
+
+@pytest.fixture()
+def log_dir(tmp_path) -> Path:
+    return tmp_path

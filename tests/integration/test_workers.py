@@ -1,0 +1,139 @@
+"""Scoring by real Celery worker processes on PostgreSQL and Redis, with faults injected."""
+from __future__ import annotations
+
+import io
+import signal
+import time
+
+import psutil
+import pytest
+from sqlalchemy import func, select
+
+from rating.extensions import db
+from rating.models import Application, ApplicationScore, StatusChange
+from tests.factories import PDF_BYTES, good_application, make_batch
+from tests.support.servers import BIN, Process, worker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def batch(app):
+    return make_batch("js-2024")
+
+
+@pytest.fixture()
+def worker_env(app_env):
+    return {**app_env, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "3"}
+
+
+@pytest.fixture()
+def beat(worker_env, log_dir):
+    proc = Process([str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO",
+                    "--schedule", str(log_dir / "beat-schedule")], worker_env, "beat", log_dir)
+    proc.start().wait_for_log("beat: Starting")
+    yield proc
+    proc.stop()
+
+
+def submit_many(api, batch, count: int) -> list[int]:
+    from rating.services.reference import get_edition
+
+    needs_evidence = [i.code for i in get_edition(batch.edition_code).indicators_for(3) if i.evidence_required]
+    ids = []
+    for _ in range(count):
+        _firm, token = api.register_firm()
+        body = api.post("/applications", good_application(batch, 3), token=token).get_json()
+        for code in needs_evidence:
+            api.client.post(f"/api/v1/applications/{body['id']}/evidence",
+                            data={"file": (io.BytesIO(PDF_BYTES), "e.pdf"), "indicator_code": code},
+                            headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
+        response = api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token)
+        assert response.status_code == 202, response.get_json()
+        ids.append(body["id"])
+    return ids
+
+
+def status_counts() -> dict[str, int]:
+    db.session.rollback()  # see what the workers committed
+    rows = db.session.execute(select(Application.status, func.count()).group_by(Application.status)).all()
+    return dict(rows)
+
+
+def wait_until_scored(count: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if status_counts().get("in_review", 0) == count:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"not all scored in {timeout}s: {status_counts()}")
+
+
+def assert_scored_exactly_once(ids: list[int]) -> None:
+    db.session.rollback()
+    scores = dict(db.session.execute(
+        select(ApplicationScore.application_id, func.count()).group_by(ApplicationScore.application_id)).all())
+    scored_entries = dict(db.session.execute(
+        select(StatusChange.application_id, func.count()).where(StatusChange.action == "scored")
+        .group_by(StatusChange.application_id)).all())
+    assert {i: scores.get(i) for i in ids} == {i: 1 for i in ids}
+    assert {i: scored_entries.get(i) for i in ids} == {i: 1 for i in ids}
+
+
+def test_worker_scores_submissions(api, batch, worker_env, log_dir):
+    proc = worker(worker_env, log_dir)
+    try:
+        ids = submit_many(api, batch, 3)
+        wait_until_scored(3, timeout=60)
+    finally:
+        proc.stop()
+    assert_scored_exactly_once(ids)
+
+
+def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
+    ids = submit_many(api, batch, 30)
+    proc = worker(worker_env, log_dir, concurrency=2)
+    try:
+        children = []
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline:
+            children = psutil.Process(proc.process.pid).children(recursive=True)
+            time.sleep(0.05)
+        while status_counts().get("in_review", 0) < 3:
+            time.sleep(0.02)
+        for child in children:
+            child.send_signal(signal.SIGKILL)
+        wait_until_scored(30, timeout=120)
+    finally:
+        proc.stop()
+    assert_scored_exactly_once(ids)
+
+
+def test_whole_worker_killed_then_sweeper_recovers(api, batch, worker_env, log_dir, beat):
+    ids = submit_many(api, batch, 30)
+    first = worker(worker_env, log_dir, name="first")
+    while status_counts().get("in_review", 0) < 3:
+        time.sleep(0.02)
+    first.kill(signal.SIGKILL)
+    assert status_counts().get("submitted", 0) > 0, "the kill came too late to test anything"
+    second = worker(worker_env, log_dir, name="second")
+    try:
+        wait_until_scored(30, timeout=120)
+    finally:
+        second.stop()
+    assert_scored_exactly_once(ids)
+
+
+def test_broker_down_during_submission(api, batch, worker_env, log_dir, beat, redis_server):
+    proc = worker(worker_env, log_dir)
+    try:
+        redis_server.stop()
+        started = time.monotonic()
+        ids = submit_many(api, batch, 5)
+        assert time.monotonic() - started < 60, "submissions must not hang while the broker is down"
+        assert status_counts() == {"submitted": 5}
+        redis_server.start()
+        wait_until_scored(5, timeout=120)
+    finally:
+        proc.stop()
+    assert_scored_exactly_once(ids)
