@@ -53,8 +53,13 @@ class Message:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def render(self, translate: Callable[[str], str] = lambda s: s) -> str:
+        params = dict(self.params)
         text = translate(self.template)
-        return text % dict(self.params) if self.params else text
+        try:
+            return text % params if params else text
+        except (KeyError, ValueError, TypeError):
+            # A translation whose placeholders do not fit must not break the page.
+            return self.template % params if params else self.template
 
     def to_storage(self) -> dict:
         return {"t": self.template, "p": {k: _plain(v) for k, v in self.params.items()}}

@@ -174,6 +174,10 @@ def edit(application_id: int):
             form.cloud_services.entries[int(add_payment)].form.payments.append_entry()
         if not form.cloud_services.entries:
             form.cloud_services.append_entry()
+        for entry in form.cloud_services.entries:
+            # One empty payment row to fill in; blank rows are dropped on save.
+            if not entry.form.payments.entries:
+                entry.form.payments.append_entry()
         return _render_edit(application, edition, form)
     formdata = compact_rows(request.form)
     form = _form_for(application, edition, formdata)
