@@ -1,11 +1,13 @@
 """Fixtures: throwaway PostgreSQL and Redis per run, the app migrated on them, clients."""
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.support.servers import PostgresServer, RedisServer
@@ -52,6 +54,7 @@ def _app(app_env):
     from rating.services.reference import install_edition_file, load_divisions
 
     app = create_app({"TESTING": True})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
         load_divisions()
@@ -71,6 +74,14 @@ def reset_database(app) -> None:
         db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         db.session.commit()
         limiter.reset()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as under a real server: the test's own app
+    context (and its `g`, logged-in user and database session) is not shared with it."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture()

@@ -1,0 +1,167 @@
+"""The firm's HTML pages on PostgreSQL: CSRF, registration, the form, evidence, submission."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from rating.services.uscc import uscc_from_serial
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
+
+
+@pytest.fixture()
+def batch(app):
+    return make_batch("js-2024")
+
+
+def register(client, **overrides):
+    page = client.get("/register")
+    data = {"csrf_token": csrf_token(page.text), "name": "常州星级测试有限公司", "uscc": uscc_from_serial(42),
+            "district_code": "320402", "industry": "C", "scale": "small", "contact_name": "王工",
+            "contact_phone": "0519-12345678", "email": "page@example.com", "password": PASSWORD,
+            "confirm": PASSWORD, **overrides}
+    return client.post("/register", data=data, follow_redirects=True)
+
+
+def new_application(client, batch):
+    page = client.get("/applications/")
+    response = client.post("/applications/new", data={"csrf_token": csrf_token(page.text), "batch_id": batch.id,
+                                                        "target_level": 3}, follow_redirects=True)
+    assert response.status_code == 200
+    return int(re.search(r"/applications/(\d+)/edit", response.request.path).group(1)), response
+
+
+def test_pages_are_chinese_by_default_and_english_on_request(client):
+    assert "企业注册" in client.get("/").text
+    client.get("/lang/en")
+    page = client.get("/")
+    assert 'lang="en"' in page.text
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_forms_need_csrf(client, batch):
+    response = client.post("/register", data={"name": "x"})
+    assert response.status_code == 400
+    register(client)
+    assert client.post("/applications/new", data={"batch_id": batch.id, "target_level": 3}).status_code in (302, 400)
+    assert client.get("/applications/").text.count("#") == 0 or "还没有申报" in client.get("/applications/").text
+
+
+def test_registration_error_then_corrected(client, app):
+    bad = register(client, uscc="91320402MA1234567X")
+    assert bad.status_code == 200
+    assert "校验码" in bad.text or "不正确" in bad.text
+    assert "常州星级测试有限公司" in bad.text  # what was typed is kept
+    good = register(client)
+    assert "我的申报" in good.text
+
+
+def test_duplicate_registration_is_explained(client, app):
+    register(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/", follow_redirects=True).text)})
+    again = register(client, email="other@example.com")
+    assert again.status_code == 409
+    assert "已注册" in again.text
+
+
+def test_invalid_number_is_shown_and_nothing_saved(client, batch):
+    register(client)
+    application_id, page = new_application(client, batch)
+    data = {"csrf_token": csrf_token(page.text), "target_level": "3", "answers-business_app_count": "很多",
+            "answers-platform_iip": "true"}
+    response = client.post(f"/applications/{application_id}/edit", data=data)
+    assert response.status_code == 422
+    assert "请输入整数" in response.text
+    assert 'value="很多"' in response.text  # the typed value stays for correction
+    from rating.extensions import db
+    from rating.models import Application
+
+    db.session.expire_all()
+    assert db.session.get(Application, application_id).answers == {}
+
+
+def test_save_draft_and_see_it_again(client, batch):
+    register(client)
+    application_id, page = new_application(client, batch)
+    data = {"csrf_token": csrf_token(page.text), "target_level": "3", "answers-business_app_count": "12",
+            "answers-platform_iip": "true", "answers-infra_compute": ["vm", "gpu"],
+            "cloud_services-0-provider": "天翼云", "cloud_services-0-service_name": "云主机",
+            "cloud_services-0-category": "iaas", "cloud_services-0-deployment": "public",
+            "cloud_services-0-started_on": "2023-01-01", "cloud_services-0-ended_on": "",
+            "cloud_services-0-payments-0-paid_on": "2024-01-01", "cloud_services-0-payments-0-amount": "120000",
+            "cloud_services-1-provider": "", "cloud_services-1-service_name": "",
+            "cloud_services-1-category": "iaas", "cloud_services-1-deployment": "public",
+            "cloud_services-1-started_on": "", "cloud_services-1-ended_on": ""}
+    response = client.post(f"/applications/{application_id}/edit", data=data, follow_redirects=True)
+    assert response.status_code == 200
+    assert "草稿已保存" in response.text
+    assert 'value="12"' in response.text and 'value="天翼云"' in response.text
+    assert response.text.count('name="cloud_services-') > 0
+    assert "cloud_services-1-provider" not in response.text  # the blank row was dropped
+
+
+def test_upload_and_download_evidence_in_scope(client, app, batch):
+    register(client)
+    application_id, page = new_application(client, batch)
+    response = client.post(f"/applications/{application_id}/evidence",
+                           data={"csrf_token": csrf_token(page.text), "indicator_code": "platform_iip",
+                                 "file": (io.BytesIO(PDF_BYTES), "平台合同.pdf")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert "已上传：平台合同.pdf" in response.text
+    link = re.search(rf"/applications/{application_id}/evidence/(\d+)\"", response.text)
+    download = client.get(f"/applications/{application_id}/evidence/{link.group(1)}")
+    assert download.status_code == 200 and download.data == PDF_BYTES
+    assert "attachment" in download.headers["Content-Disposition"]
+    other = app.test_client()
+    register(other, uscc=uscc_from_serial(43), email="other@example.com")
+    assert other.get(f"/applications/{application_id}/evidence/{link.group(1)}").status_code == 404
+    assert other.get(f"/applications/{application_id}").status_code == 404
+    assert other.get(f"/applications/{application_id}/edit").status_code == 404
+    reviewer = make_staff("reviewer", "320402")
+    staff = app.test_client()
+    login = staff.get("/login")
+    staff.post("/login", data={"csrf_token": csrf_token(login.text), "email": reviewer.email, "password": PASSWORD})
+    assert staff.get(f"/applications/{application_id}").status_code == 200
+    assert staff.get(f"/applications/{application_id}/evidence/{link.group(1)}").status_code == 200
+    assert staff.get(f"/applications/{application_id}/edit").status_code == 403
+
+
+def test_disguised_upload_is_refused_with_a_message(client, batch):
+    register(client)
+    application_id, page = new_application(client, batch)
+    response = client.post(f"/applications/{application_id}/evidence",
+                           data={"csrf_token": csrf_token(page.text),
+                                 "file": (io.BytesIO(b"#!/bin/sh\nrm -rf /"), "invoice.pdf")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert "仅支持 PDF、PNG、JPEG、XLSX、DOCX" in response.text
+
+
+def test_incomplete_submission_lists_what_is_missing(client, batch):
+    register(client)
+    application_id, page = new_application(client, batch)
+    response = client.post(f"/applications/{application_id}/submit",
+                           data={"csrf_token": csrf_token(page.text), "pledge": "y"})
+    assert response.status_code == 422
+    assert "请填写此项" in response.text and "诚信承诺" in response.text
+
+
+def test_login_lockout_message(client, app):
+    register(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/", follow_redirects=True).text)})
+    for _ in range(10):
+        page = client.get("/login")
+        client.post("/login", data={"csrf_token": csrf_token(page.text), "email": "page@example.com",
+                                    "password": "wrong-password1"})
+    page = client.get("/login")
+    response = client.post("/login", data={"csrf_token": csrf_token(page.text), "email": "page@example.com",
+                                           "password": PASSWORD})
+    assert response.status_code == 429
+    assert "锁定" in response.text
