@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, request, session
 
 from rating import config as config_module
 from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
@@ -115,9 +115,11 @@ def register_security_headers(app: Flask) -> None:
 
     @app.context_processor
     def template_globals():
-        from flask_babel import get_locale
+        from flask_babel import get_locale, gettext
 
-        return {"current_locale": str(get_locale()), "request_id": g.get("request_id")}
+        # `translate` renders stored score messages (templates + parameters) in the
+        # reader's language; Jinja's own `_` cannot be passed to Python code.
+        return {"current_locale": str(get_locale()), "translate": gettext}
 
 
 def register_template_filters(app: Flask) -> None:

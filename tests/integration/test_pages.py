@@ -165,3 +165,28 @@ def test_login_lockout_message(client, app):
                                            "password": PASSWORD})
     assert response.status_code == 429
     assert "锁定" in response.text
+
+
+def test_scored_application_page_explains_the_score(client, app, api, batch):
+    from rating.services import scoring_runs
+    from tests.integration.test_filing_api import file_everything
+
+    firm, token = api.register_firm()
+    body = file_everything(api, token, batch)
+    api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token)
+    scoring_runs.score_application(body["id"])
+    login = client.get("/login")
+    email = api.get(f"/applications/{body['id']}", token=token).get_json()["enterprise_name"]
+    assert email
+    from rating.extensions import db
+    from rating.models import User
+
+    user = db.session.query(User).filter_by(enterprise_id=firm["id"]).one()
+    client.post("/login", data={"csrf_token": csrf_token(login.text), "email": user.email, "password": PASSWORD})
+    page = client.get(f"/applications/{body['id']}")
+    assert page.status_code == 200
+    assert "满足申报条件" in page.text and "门槛条件" in page.text and "逐项得分" in page.text
+    assert "审核中" in page.text
+    client.get("/lang/en")
+    english = client.get(f"/applications/{body['id']}")
+    assert english.status_code == 200
