@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
+from forms.fields import plain_text
 from rating.models.enums import INDUSTRY_SECTIONS, Scale
 from rating.services.uscc import UsccError, validate_uscc
 
@@ -32,7 +33,7 @@ def password_policy(form, field):
 
 
 class EnterpriseRegistrationForm(FlaskForm):
-    name = StringField(_l("企业名称"), validators=[DataRequired(_l("请输入企业名称。")), Length(max=200)],
+    name = StringField(_l("企业名称"), validators=[DataRequired(_l("请输入企业名称。")), plain_text, Length(max=200)],
                        filters=[strip])
     uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(_l("请输入统一社会信用代码。"))],
                        filters=[strip])
@@ -43,7 +44,7 @@ class EnterpriseRegistrationForm(FlaskForm):
                            validators=[DataRequired(_l("请选择行业门类。"))])
     scale = SelectField(_l("企业规模"), choices=[(s.value, s.label) for s in Scale],
                         validators=[DataRequired(_l("请选择企业规模。"))])
-    contact_name = StringField(_l("联系人"), validators=[DataRequired(_l("请输入联系人姓名。")), Length(max=50)],
+    contact_name = StringField(_l("联系人"), validators=[DataRequired(_l("请输入联系人姓名。")), plain_text, Length(max=50)],
                                filters=[strip])
     contact_phone = StringField(
         _l("联系电话"),

@@ -17,12 +17,13 @@ def _int(name: str, default: int) -> int:
 
 
 def _transport_options(broker_url: str) -> dict:
-    options: dict = {"visibility_timeout": 600}
-    if broker_url.startswith("redis"):
-        # Fail fast when Redis is down: the web request must not hang; the sweeper
-        # publishes what could not be published.
-        options.update(socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=True)
-    return options
+    if not broker_url.startswith("redis"):
+        # The SQLAlchemy transport hands its options to create_engine(): none apply.
+        return {}
+    # Unacknowledged jobs of a dead worker return after the visibility timeout; fail
+    # fast when Redis is down so a web request never hangs (the sweeper publishes later).
+    return {"visibility_timeout": 600, "socket_connect_timeout": 2, "socket_timeout": 5,
+            "retry_on_timeout": True}
 
 
 def from_environment(instance_path: str) -> dict:

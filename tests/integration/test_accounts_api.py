@@ -162,3 +162,19 @@ def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_reports_a_dead_broker(client, redis_server):
+    redis_server.stop()
+    try:
+        response = client.get("/healthz")
+    finally:
+        redis_server.start()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "down", "database": "ok", "broker": "down"}
+
+
+def test_control_characters_in_names_are_refused(api):
+    response = api.post("/enterprises", registration(name="常州\x00公司"))
+    assert response.status_code == 422
+    assert "name" in response.get_json()["error"]["fields"]

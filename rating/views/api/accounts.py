@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from forms.accounts import EnterpriseRegistrationForm
+from forms.fields import INVALID
 from forms.jsondata import flatten_errors
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
@@ -35,7 +36,7 @@ def register_enterprise():
     for key in REGISTRATION_KEYS:
         value = body.get(key)
         if value is not None:
-            formdata.add(key, value if isinstance(value, str) else "\x00invalid")
+            formdata.add(key, value if isinstance(value, str) else INVALID)
     form = EnterpriseRegistrationForm(
         formdata=formdata, meta={"csrf": False},
         district_choices=[(c.code, c.name) for c in reference.counties()],
