@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from rating import clock
 from rating.errors import ServiceError
-from rating.extensions import db
 
 
 def register(app: Flask) -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Batch, Rating, RatingStatus, Role, User
+from rating.models import Batch, Rating, RatingStatus, User
 from rating.services.accounts import hash_password
 from rating.services.guide import Edition
 from rating.services.reference import get_edition

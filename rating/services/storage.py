@@ -6,7 +6,6 @@ through views that check permission; the original name is metadata.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 import unicodedata
@@ -126,6 +125,3 @@ def store_upload(stream, kind: str = "evidence") -> StoredFile:
     finally:
         spool.close()
 
-
-def read_bytes(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)

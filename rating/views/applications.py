@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm, application_form_class
@@ -82,7 +83,9 @@ def compact_rows(formdata: MultiDict) -> MultiDict:
 def dashboard():
     enterprise = current_user.enterprise
     rows = db.session.execute(
-        select(Application).where(Application.enterprise_id == enterprise.id).order_by(Application.id.desc())
+        select(Application).where(Application.enterprise_id == enterprise.id)
+        .options(selectinload(Application.batch), selectinload(Application.scores))
+        .order_by(Application.id.desc())
     ).scalars().all()
     held = held_levels(enterprise.id, clock.today())
     options = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from forms.application import application_form_class
 from forms.jsondata import application_formdata, flatten_errors
@@ -129,6 +130,7 @@ def list_applications():
         query = query.where(Application.stage == stage)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.session.execute(
-        query.order_by(Application.id.desc()).limit(PAGE_SIZE).offset((int(page) - 1) * PAGE_SIZE)
+        query.options(selectinload(Application.enterprise), selectinload(Application.scores))
+        .order_by(Application.id.desc()).limit(PAGE_SIZE).offset((int(page) - 1) * PAGE_SIZE)
     ).scalars()
     return {"items": [summary_json(a) for a in rows], "total": total, "page": int(page)}

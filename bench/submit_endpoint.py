@@ -1,0 +1,93 @@
+"""Submit endpoint throughput: complete drafts submitted through gunicorn by a load generator,
+against GET /hello of the same app in the same run."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench.common import environment, seed_applications, summary
+from tests.support.servers import free_port, web
+
+CONCURRENCY = 16
+
+
+def _prepare(app, count: int) -> list[tuple[int, str]]:
+    """Complete drafts with evidence, each with its firm's user and API token."""
+    from datetime import timedelta
+
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import ApiToken, Application, Evidence, User
+    from rating.services.reference import get_edition
+
+    ids = seed_applications(app, count, status="draft")
+    pairs = []
+    with app.app_context():
+        applications = db.session.query(Application).filter(Application.id.in_(ids)).all()
+        edition = get_edition(applications[0].batch.edition_code)
+        needs = [i.code for i in edition.indicators_for(3) if i.evidence_required]
+        for n, application in enumerate(applications):
+            user = User(email=f"bench{n}@bench.test", password_hash="x", name="bench", role="enterprise",
+                        enterprise_id=application.enterprise_id)
+            raw = f"bench-token-{n}"
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(ApiToken(token_hash=hashlib.sha256(raw.encode()).hexdigest(), user_id=user.id,
+                                    expires_at=clock.now() + timedelta(hours=2)))
+            for code in needs:
+                db.session.add(Evidence(application_id=application.id, indicator_code=code, filename="e.pdf",
+                                        content_type="application/pdf", size=100, sha256="0" * 64))
+            pairs.append((application.id, raw))
+        db.session.commit()
+    return pairs
+
+
+def _load(requests_to_make, concurrency: int = CONCURRENCY) -> dict:
+    local = threading.local()
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def one(call):
+        nonlocal errors
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        started = time.perf_counter()
+        response = call(local.session)
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
+            if response.status_code >= 400:
+                errors += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, requests_to_make))
+    seconds = time.perf_counter() - started
+    return {"requests": len(latencies), "per_s": round(len(latencies) / seconds, 1), "errors": errors,
+            **summary(latencies)}
+
+
+def run(count: int = 2000) -> dict:
+    with environment("submit") as (app, env, _redis, instance):
+        pairs = _prepare(app, count)
+        port = free_port()
+        server = web(env, instance, port, workers=2)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            warm = [lambda s: s.get(f"{base}/hello")] * 200
+            _load(warm)
+            hello = _load([lambda s: s.get(f"{base}/hello")] * count)
+            submit = _load([
+                (lambda s, i=i, t=t: s.post(f"{base}/api/v1/applications/{i}/submit", json={"pledge": True},
+                                            headers={"Authorization": f"Bearer {t}"}))
+                for i, t in pairs
+            ])
+        finally:
+            server.stop()
+    return {"concurrency": CONCURRENCY, "gunicorn": "2 workers × 4 threads", "hello": hello, "submit": submit,
+            "ratio_to_hello": round(submit["per_s"] / hello["per_s"], 2)}
