@@ -10,7 +10,7 @@ RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 
-.PHONY: run test deps system-run system-test translations migrate seed doctor bench clean
+.PHONY: run test deps system-run system-test translations messages migrate seed doctor bench clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -39,6 +39,11 @@ system-test:
 
 translations: deps
 	@$(BIN)/pybabel compile -q -d rating/translations 2>/dev/null || $(BIN)/pybabel compile -d rating/translations
+
+# After changing user-facing strings: refresh the English catalog, then translate what is new.
+messages: deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext --no-location --sort-output -o /tmp/rating-messages.pot .
+	$(BIN)/pybabel update -i /tmp/rating-messages.pot -d rating/translations --no-fuzzy-matching
 
 migrate: deps
 	$(FLASK) db upgrade

@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: throwaway servers, a migrated app, bulk seeding, timing."""
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from tests.support.servers import PostgresServer, RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
+_SERIALS = itertools.count(10_000)
 
 
 @contextmanager
@@ -83,9 +85,10 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
         for start in range(0, count, 500):
             chunk = []
             for n in range(start, min(count, start + 500)):
-                firm = Enterprise(name=f"基准企业{n}", uscc=uscc_from_serial(10_000 + n, division=counties[n % 6]),
+                serial = next(_SERIALS)
+                firm = Enterprise(name=f"基准企业{serial}", uscc=uscc_from_serial(serial, division=counties[n % 6]),
                                   district_code=counties[n % 6], industry="C", scale="small",
-                                  contact_name="王工", contact_phone="0519-1234567", email=f"b{n}@bench.test")
+                                  contact_name="王工", contact_phone="0519-1234567", email=f"b{serial}@bench.test")
                 application = Application(
                     enterprise=firm, batch=batch, target_level=3, status=status, answers=stored,
                     submission_round=1 if status != "draft" else 0,
