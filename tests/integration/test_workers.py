@@ -60,13 +60,17 @@ def status_counts() -> dict[str, int]:
     return dict(rows)
 
 
-def wait_until_scored(count: int, timeout: float = 120.0) -> None:
+def wait_until_scored(count: int, timeout: float = 180.0, log_dir=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if status_counts().get("in_review", 0) == count:
             return
         time.sleep(0.3)
-    raise AssertionError(f"not all scored in {timeout}s: {status_counts()}")
+    logs = ""
+    if log_dir is not None:
+        for path in sorted(log_dir.glob("*.log")):
+            logs += f"\n--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+    raise AssertionError(f"not all scored in {timeout}s: {status_counts()}{logs}")
 
 
 def assert_scored_exactly_once(ids: list[int]) -> None:
@@ -84,7 +88,7 @@ def test_worker_scores_submissions(api, batch, worker_env, log_dir):
     proc = worker(worker_env, log_dir)
     try:
         ids = submit_many(api, batch, 3)
-        wait_until_scored(3, timeout=60)
+        wait_until_scored(3, log_dir=log_dir)
     finally:
         proc.stop()
     assert_scored_exactly_once(ids)
@@ -103,7 +107,7 @@ def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
             time.sleep(0.02)
         for child in children:
             child.send_signal(signal.SIGKILL)
-        wait_until_scored(30, timeout=120)
+        wait_until_scored(30, log_dir=log_dir)
     finally:
         proc.stop()
     assert_scored_exactly_once(ids)
@@ -118,7 +122,7 @@ def test_whole_worker_killed_then_sweeper_recovers(api, batch, worker_env, log_d
     assert status_counts().get("submitted", 0) > 0, "the kill came too late to test anything"
     second = worker(worker_env, log_dir, name="second")
     try:
-        wait_until_scored(30, timeout=120)
+        wait_until_scored(30, log_dir=log_dir)
     finally:
         second.stop()
     assert_scored_exactly_once(ids)
@@ -133,7 +137,7 @@ def test_broker_down_during_submission(api, batch, worker_env, log_dir, beat, re
         assert time.monotonic() - started < 60, "submissions must not hang while the broker is down"
         assert status_counts() == {"submitted": 5}
         redis_server.start()
-        wait_until_scored(5, timeout=120)
+        wait_until_scored(5, log_dir=log_dir)
     finally:
         proc.stop()
     assert_scored_exactly_once(ids)

@@ -1,0 +1,70 @@
+"""Commands of API.md: users create, guides load (editions in use are frozen), demo seed, doctor."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from rating.errors import Conflict
+from rating.services.guide import parse_edition
+from rating.services.reference import get_edition, install_edition
+from tests.factories import make_batch
+
+
+def test_users_create(runner, api):
+    result = runner.invoke(args=["users", "create", "--email", "Reviewer@Bureau.example", "--password", "Secret123",
+                                 "--role", "reviewer", "--jurisdiction", "320402", "--name", "张审核"])
+    assert result.exit_code == 0, result.output
+    assert api.post("/tokens", {"email": "reviewer@bureau.example", "password": "Secret123"}).status_code == 201
+    again = runner.invoke(args=["users", "create", "--email", "reviewer@bureau.example", "--password", "x",
+                                "--role", "reviewer", "--jurisdiction", "320402"])
+    assert again.exit_code != 0 and "已注册" in again.output
+    unknown = runner.invoke(args=["users", "create", "--email", "a@b.example", "--password", "x",
+                                  "--role", "official", "--jurisdiction", "999999"])
+    assert unknown.exit_code != 0 and "999999" in unknown.output
+
+
+def test_edition_in_use_is_frozen(app):
+    edition = get_edition("js-2022")
+    changed = copy.deepcopy(dict(edition.document))
+    changed["levels"]["3"]["pass_score"] = 10
+    assert install_edition(parse_edition(changed)) == "updated"   # not used yet
+    make_batch("js-2024")
+    used = copy.deepcopy(dict(get_edition("js-2024").document))
+    used["levels"]["3"]["pass_score"] = 10
+    with pytest.raises(Conflict):
+        install_edition(parse_edition(used))
+    assert install_edition(get_edition("js-2024")) == "unchanged"
+    install_edition(edition)
+
+
+def test_guides_load_reports_bad_files(runner, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("code: x\nlevels: nope\n", encoding="utf-8")
+    result = runner.invoke(args=["guides", "load", str(bad)])
+    assert result.exit_code == 1
+    assert "levels" in result.output
+
+
+def test_demo_seed_is_idempotent(runner):
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["demo", "seed"])
+    assert second.exit_code == 0
+    assert "firm@demo.rating.test" in second.output
+    from sqlalchemy import func, select
+
+    from rating.extensions import db
+    from rating.models import Batch, User
+
+    assert db.session.execute(select(func.count(User.id))).scalar_one() == 7
+    batches = db.session.execute(select(Batch)).scalars().all()
+    assert len(batches) == 1 and batches[0].year == __import__("rating.clock").clock.today().year
+
+
+def test_doctor(runner):
+    result = runner.invoke(args=["doctor"])
+    assert "[ok] database" in result.output
+    # `make test` installs libharfbuzz-subset0 and fonts-noto-cjk, so every check passes.
+    assert "[ok] HarfBuzz subsetting" in result.output and "[ok] CJK font" in result.output
+    assert "FAIL" not in result.output and result.exit_code == 0, result.output
