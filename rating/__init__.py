@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 
 from rating import config as config_module
 from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
@@ -42,6 +42,8 @@ def check_production_settings(app: Flask) -> None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "zh_Hans_CN"  # commands and workers speak the default language
     wanted = request.args.get("lang")
     if wanted in ("zh_Hans_CN", "en"):
         session["lang"] = wanted

@@ -40,7 +40,7 @@ def test_edition_in_use_is_frozen(app):
 
 def test_guides_load_reports_bad_files(runner, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("code: x\nlevels: nope\n", encoding="utf-8")
+    bad.write_text("code: x\ndimensions: []\nlevels: nope\n", encoding="utf-8")
     result = runner.invoke(args=["guides", "load", str(bad)])
     assert result.exit_code == 1
     assert "levels" in result.output
