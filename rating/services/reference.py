@@ -113,6 +113,18 @@ def get_edition(code: str) -> Edition:
     return edition
 
 
+_FROZEN: dict[str, Edition] = {}
+
+
+def edition_of_batch(code: str) -> Edition:
+    """The edition a batch uses. Such an edition can no longer change (install_edition
+    refuses), so it is cached by code without asking the database again."""
+    edition = _FROZEN.get(code)
+    if edition is None:
+        edition = _FROZEN[code] = get_edition(code)
+    return edition
+
+
 def batches() -> list[Batch]:
     return list(db.session.execute(select(Batch).order_by(Batch.opens_at.desc())).scalars())
 

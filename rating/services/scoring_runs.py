@@ -1,17 +1,15 @@
 """Scoring a submitted application (run by a worker) and sweeping up lost jobs.
 
-Exactly-once: the score row is unique per (application, submission round); the
-application row is locked (PostgreSQL) and version-checked, so a job that runs twice,
-or two workers racing, leave one score and one history entry.
+Exactly-once: the move to review is a conditional UPDATE on (status, version) and the
+score row is unique per (application, submission round), so a job that runs twice, or
+two workers racing, leave one score and one history entry.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from rating import clock
 from rating.extensions import db
@@ -19,97 +17,115 @@ from rating.models import (
     Application,
     ApplicationScore,
     ApplicationStatus,
+    Batch,
     CloudService,
     Evidence,
+    Payment,
+    StatusChange,
     Stage,
 )
 from rating.services import answers as answer_codec
-from rating.services.applications import record
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 
 
-def shared_evidence_hashes(application: Application) -> set[str]:
-    """Hashes of this application's files that another firm also uploaded."""
-    mine = {e.sha256 for e in application.evidence}
-    if not mine:
-        return set()
-    rows = db.session.execute(
-        select(Evidence.sha256)
-        .join(Application, Evidence.application_id == Application.id)
-        .where(Evidence.sha256.in_(mine), Application.enterprise_id != application.enterprise_id)
-        .distinct()
-    ).scalars()
-    return set(rows)
+# Built once: constructing statements costs more than running them on this hot path.
+_MINE = Evidence.__table__.alias("mine")
+_THEIRS = Evidence.__table__.alias("theirs")
+_SHARED = (
+    select(_THEIRS.c.sha256)
+    .join(_MINE, _MINE.c.sha256 == _THEIRS.c.sha256)
+    .join(Application, Application.id == _THEIRS.c.application_id)
+    .where(_MINE.c.application_id == bindparam("application_id"),
+           Application.enterprise_id != bindparam("enterprise_id"))
+    .distinct()
+)
+_SERVICES = (
+    select(CloudService.id, CloudService.provider, CloudService.service_name, CloudService.category,
+           CloudService.deployment, CloudService.started_on, CloudService.ended_on,
+           Payment.paid_on, Payment.amount)
+    .outerjoin(Payment, Payment.service_id == CloudService.id)
+    .where(CloudService.application_id == bindparam("application_id"))
+    .order_by(CloudService.position, CloudService.id, Payment.id)
+)
+_APPLICATION = (
+    select(Application.status, Application.version, Application.enterprise_id, Application.target_level,
+           Application.answers, Application.submission_round, Application.resume_stage,
+           Batch.edition_code, Batch.usage_cutoff, Batch.investment_from, Batch.investment_to)
+    .join(Batch, Batch.id == Application.batch_id)
+    .where(Application.id == bindparam("application_id"))
+)
+_MOVE_TO_REVIEW = (
+    update(Application)
+    .where(Application.id == bindparam("application_id"), Application.status == ApplicationStatus.submitted,
+           Application.version == bindparam("seen_version"))
+    .values(status=ApplicationStatus.in_review, stage=bindparam("new_stage"), resume_stage=None,
+            version=bindparam("next_version"), updated_at=bindparam("moved_at"))
+    .execution_options(synchronize_session=False)
+)
+_INSERT_SCORE = insert(ApplicationScore)
+_INSERT_CHANGE = insert(StatusChange)
+
+
+def _services(application_id: int) -> list[ServiceIn]:
+    rows = db.session.execute(_SERVICES, {"application_id": application_id}).all()
+    services: dict[int, tuple] = {}
+    payments: dict[int, list[PaymentIn]] = {}
+    for row in rows:
+        services.setdefault(row.id, row[1:7])
+        if row.paid_on is not None:
+            payments.setdefault(row.id, []).append(PaymentIn(paid_on=row.paid_on, amount=row.amount))
+    return [ServiceIn(*fields, payments=tuple(payments.get(sid, ()))) for sid, fields in services.items()]
 
 
 def score_application(application_id: int) -> str:
-    """Score the current submission round and route it to its review stage."""
-    query = (
-        select(Application)
-        .where(Application.id == application_id)
-        .options(
-            selectinload(Application.services).selectinload(CloudService.payments),
-            selectinload(Application.evidence),
-        )
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Application)
-    application = db.session.execute(query).scalar_one_or_none()
-    if application is None:
+    """Score the current submission round and route it to its review stage.
+
+    Plain statements rather than ORM loading: this runs once per submission on the
+    workers' hot path. The status-and-version guard on the UPDATE makes a second run,
+    or a concurrent one, change nothing.
+    """
+    row = db.session.execute(_APPLICATION, {"application_id": application_id}).one_or_none()
+    if row is None:
         return "missing"
-    if application.status != ApplicationStatus.submitted:
+    if row.status != ApplicationStatus.submitted:
         db.session.rollback()
         return "skipped"
-    batch = application.batch
-    edition = get_edition(batch.edition_code)
-    services = [
-        ServiceIn(
-            provider=s.provider,
-            service_name=s.service_name,
-            category=s.category,
-            deployment=s.deployment,
-            started_on=s.started_on,
-            ended_on=s.ended_on,
-            payments=tuple(PaymentIn(paid_on=p.paid_on, amount=p.amount) for p in s.payments),
-        )
-        for s in application.services
-    ]
+    edition = edition_of_batch(row.edition_code)
+    shared = set(db.session.execute(
+        _SHARED, {"application_id": application_id, "enterprise_id": row.enterprise_id}).scalars())
     result = score(
         edition,
-        application.target_level,
-        answer_codec.for_scoring(edition, application.answers),
-        services,
-        BatchWindow(
-            usage_cutoff=batch.usage_cutoff,
-            investment_from=batch.investment_from,
-            investment_to=batch.investment_to,
-        ),
-        shared_evidence_hashes=shared_evidence_hashes(application),
+        row.target_level,
+        answer_codec.for_scoring(edition, row.answers),
+        _services(application_id),
+        BatchWindow(usage_cutoff=row.usage_cutoff, investment_from=row.investment_from,
+                    investment_to=row.investment_to),
+        shared_evidence_hashes=shared,
     )
-    db.session.add(
-        ApplicationScore(
-            application_id=application.id,
-            round=application.submission_round,
-            level=application.target_level,
-            edition_code=edition.code,
-            edition_sha256=edition.sha256,
-            total=result.total,
-            max=result.max,
-            passed=result.passed,
-            investment_yuan=result.investment_yuan,
-            usage_months=result.usage_months,
-            detail=result.to_storage(),
-        )
-    )
-    application.status = ApplicationStatus.in_review
-    application.stage = application.resume_stage or Stage.county
-    application.resume_stage = None
-    record(application, None, "scored", ApplicationStatus.submitted, None,
-           f"{result.total}/{result.max}")
+    now = clock.now()
+    stage = row.resume_stage or Stage.county
+    moved = db.session.execute(_MOVE_TO_REVIEW, {
+        "application_id": application_id, "seen_version": row.version, "next_version": row.version + 1,
+        "new_stage": stage, "moved_at": now,
+    })
+    if moved.rowcount != 1:
+        db.session.rollback()
+        return "duplicate"
+    db.session.execute(_INSERT_SCORE, {
+        "application_id": application_id, "round": row.submission_round, "level": row.target_level,
+        "edition_code": edition.code, "edition_sha256": edition.sha256, "total": result.total,
+        "max": result.max, "passed": result.passed, "investment_yuan": result.investment_yuan,
+        "usage_months": result.usage_months, "detail": result.to_storage(), "scored_at": now,
+    })
+    db.session.execute(_INSERT_CHANGE, {
+        "application_id": application_id, "at": now, "actor_id": None, "action": "scored",
+        "from_status": ApplicationStatus.submitted, "to_status": ApplicationStatus.in_review,
+        "from_stage": None, "to_stage": stage, "comment": f"{result.total}/{result.max}",
+    })
     try:
         db.session.commit()
-    except (IntegrityError, StaleDataError):
+    except IntegrityError:
         # Another run of the same job got there first.
         db.session.rollback()
         return "duplicate"
