@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -48,6 +49,7 @@ def environment(name: str):
     finally:
         postgres.destroy()
         redis.destroy()
+        shutil.rmtree(instance, ignore_errors=True)
 
 
 def percentile(values: list[float], q: float) -> float:
