@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: throwaway servers, a migrated app, bulk seeding, timing."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
@@ -10,6 +11,8 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import text
 
 from tests.support.servers import PostgresServer, RedisServer
 
@@ -68,7 +71,7 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
     """Firms with complete applications, inserted in bulk (the benchmarks measure scoring, not filing)."""
     from rating import clock
     from rating.extensions import db
-    from rating.models import Application, CloudService, Enterprise, Payment
+    from rating.models import Application, CloudService, Enterprise, Evidence, Payment
     from rating.services.uscc import uscc_from_serial
     from tests.factories import good_application, make_batch
 
@@ -79,6 +82,7 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
         from rating.services.reference import get_edition
 
         edition = get_edition(batch.edition_code)
+        needs_evidence = [i.code for i in edition.indicators_for(3) if i.evidence_required]
         stored = {code: codec.to_storage(edition.indicator(code), _typed(edition.indicator(code), value))
                   for code, value in template["answers"].items()}
         counties = ["320402", "320404", "320411", "320412", "320413", "320481"]
@@ -91,8 +95,11 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
                 firm = Enterprise(name=f"基准企业{serial}", uscc=uscc_from_serial(serial, division=counties[n % 6]),
                                   district_code=counties[n % 6], industry="C", scale="small",
                                   contact_name="王工", contact_phone="0519-1234567", email=f"b{serial}@bench.test")
+                evidence = [Evidence(indicator_code=code, filename=f"{code}.pdf", content_type="application/pdf",
+                                     size=1000, sha256=hashlib.sha256(f"{serial}-{code}".encode()).hexdigest())
+                            for code in needs_evidence]
                 application = Application(
-                    enterprise=firm, batch=batch, target_level=3, status=status, answers=stored,
+                    enterprise=firm, batch=batch, target_level=3, status=status, answers=stored, evidence=evidence,
                     submission_round=1 if status != "draft" else 0,
                     submitted_at=now if status != "draft" else None, score_requested_at=now,
                     services=[CloudService(position=i, provider=s["provider"], service_name=s["service_name"],
@@ -106,6 +113,10 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
             db.session.add_all(chunk)
             db.session.commit()
             ids.extend(a.id for a in chunk)
+        # A live database has statistics (autovacuum); bulk-loaded tables have none yet.
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
         return ids
 
 

@@ -21,15 +21,12 @@ def _prepare(app, count: int) -> list[tuple[int, str]]:
 
     from rating import clock
     from rating.extensions import db
-    from rating.models import ApiToken, Application, Evidence, User
-    from rating.services.reference import get_edition
+    from rating.models import ApiToken, Application, User
 
     ids = seed_applications(app, count, status="draft")
     pairs = []
     with app.app_context():
         applications = db.session.query(Application).filter(Application.id.in_(ids)).all()
-        edition = get_edition(applications[0].batch.edition_code)
-        needs = [i.code for i in edition.indicators_for(3) if i.evidence_required]
         for n, application in enumerate(applications):
             user = User(email=f"bench{n}@bench.test", password_hash="x", name="bench", role="enterprise",
                         enterprise_id=application.enterprise_id)
@@ -38,9 +35,6 @@ def _prepare(app, count: int) -> list[tuple[int, str]]:
             db.session.flush()
             db.session.add(ApiToken(token_hash=hashlib.sha256(raw.encode()).hexdigest(), user_id=user.id,
                                     expires_at=clock.now() + timedelta(hours=2)))
-            for code in needs:
-                db.session.add(Evidence(application_id=application.id, indicator_code=code, filename="e.pdf",
-                                        content_type="application/pdf", size=100, sha256="0" * 64))
             pairs.append((application.id, raw))
         db.session.commit()
     return pairs

@@ -6,7 +6,7 @@ the reviewer read them in their own language later.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -163,7 +163,8 @@ def _money(value: Decimal) -> str:
 
 
 def score(edition: Edition, level: int, answers: Mapping[str, Any], services: Sequence[ServiceIn],
-          batch: BatchWindow, *, shared_evidence_hashes: Collection[str] = ()) -> ScoreResult:
+          batch: BatchWindow, *, shared_evidence: int = 0) -> ScoreResult:
+    """`shared_evidence`: how many of the firm's files another firm also uploaded."""
     rule = edition.levels[level]
     items: list[Item] = []
     for indicator in edition.indicators_for(level):
@@ -201,7 +202,7 @@ def score(edition: Edition, level: int, answers: Mapping[str, Any], services: Se
     maximum = sum((i.max for i in items), Decimal(0)).quantize(CENT)
 
     gates = _gates(edition, level, rule, answers, services, batch, investment, outside, dimensions, total)
-    flags = _flags(answers, services, batch, all_payments, shared_evidence_hashes)
+    flags = _flags(answers, services, batch, all_payments, shared_evidence)
     return ScoreResult(
         level=level, total=total, max=maximum, passed=all(g.passed for g in gates if g.blocking),
         investment_yuan=investment, usage_months=usage, gates=tuple(gates), items=tuple(items),
@@ -267,7 +268,7 @@ def _flags(answers, services, batch, all_payments, shared) -> list[Flag]:
                                   {"declared": _money(Decimal(declared)), "paid": _money(paid)})))
     if shared:
         flags.append(Flag("shared_evidence",
-                          Message(N_("%(n)s 份证明材料与其他企业上传的文件完全相同"), {"n": len(shared)})))
+                          Message(N_("%(n)s 份证明材料与其他企业上传的文件完全相同"), {"n": shared})))
     late = [s for s in services if s.started_on > batch.usage_cutoff]
     if late:
         flags.append(Flag("service_starts_after_cutoff",

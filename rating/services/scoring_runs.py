@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, distinct, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rating import clock
@@ -32,13 +32,17 @@ from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 # Built once: constructing statements costs more than running them on this hot path.
 _MINE = Evidence.__table__.alias("mine")
 _THEIRS = Evidence.__table__.alias("theirs")
-_SHARED = (
-    select(_THEIRS.c.sha256)
-    .join(_MINE, _MINE.c.sha256 == _THEIRS.c.sha256)
-    .join(Application, Application.id == _THEIRS.c.application_id)
-    .where(_MINE.c.application_id == bindparam("application_id"),
-           Application.enterprise_id != bindparam("enterprise_id"))
-    .distinct()
+_OTHER = Application.__table__.alias("other")
+# How many of this application's files another firm also uploaded (an anomaly flag),
+# counted in the same round trip as the application itself.
+_SHARED_COUNT = (
+    select(func.count(distinct(_THEIRS.c.sha256)))
+    .select_from(_MINE)
+    .join(_THEIRS, _THEIRS.c.sha256 == _MINE.c.sha256)
+    .join(_OTHER, _OTHER.c.id == _THEIRS.c.application_id)
+    .where(_MINE.c.application_id == Application.id, _OTHER.c.enterprise_id != Application.enterprise_id)
+    .correlate(Application)
+    .scalar_subquery()
 )
 _SERVICES = (
     select(CloudService.id, CloudService.provider, CloudService.service_name, CloudService.category,
@@ -51,7 +55,8 @@ _SERVICES = (
 _APPLICATION = (
     select(Application.status, Application.version, Application.enterprise_id, Application.target_level,
            Application.answers, Application.submission_round, Application.resume_stage,
-           Batch.edition_code, Batch.usage_cutoff, Batch.investment_from, Batch.investment_to)
+           Batch.edition_code, Batch.usage_cutoff, Batch.investment_from, Batch.investment_to,
+           _SHARED_COUNT.label("shared_evidence"))
     .join(Batch, Batch.id == Application.batch_id)
     .where(Application.id == bindparam("application_id"))
 )
@@ -92,8 +97,6 @@ def score_application(application_id: int) -> str:
         db.session.rollback()
         return "skipped"
     edition = edition_of_batch(row.edition_code)
-    shared = set(db.session.execute(
-        _SHARED, {"application_id": application_id, "enterprise_id": row.enterprise_id}).scalars())
     result = score(
         edition,
         row.target_level,
@@ -101,7 +104,7 @@ def score_application(application_id: int) -> str:
         _services(application_id),
         BatchWindow(usage_cutoff=row.usage_cutoff, investment_from=row.investment_from,
                     investment_to=row.investment_to),
-        shared_evidence_hashes=shared,
+        shared_evidence=row.shared_evidence,
     )
     now = clock.now()
     stage = row.resume_stage or Stage.county

@@ -14,10 +14,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def live_server(app, app_env, tmp_path):
     port = free_port()
     server = web(app_env, tmp_path, port, workers=1)
-    scorer = worker(app_env, tmp_path)
-    yield f"http://127.0.0.1:{port}"
-    scorer.stop()
-    server.stop()
+    try:
+        scorer = worker(app_env, tmp_path)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            scorer.stop()
+    finally:
+        server.stop()
 
 
 @pytest.fixture()

@@ -29,13 +29,17 @@ def embedded(tmp_path):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
     port = free_port()
-    processes = [web(env, tmp_path, port), worker(env, tmp_path)]
-    beat = Process([str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--schedule",
-                    str(tmp_path / "beat-schedule")], env, "beat", tmp_path)
-    processes.append(beat.start())
-    yield f"http://127.0.0.1:{port}", done.stdout
-    for process in processes:
-        process.stop()
+    processes = []
+    try:
+        # Appended one by one: if one fails to start, the others are still stopped.
+        processes.append(web(env, tmp_path, port))
+        processes.append(worker(env, tmp_path))
+        processes.append(Process([str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--schedule",
+                                  str(tmp_path / "beat-schedule")], env, "beat", tmp_path).start())
+        yield f"http://127.0.0.1:{port}", done.stdout
+    finally:
+        for process in processes:
+            process.stop()
 
 
 def test_embedded_default_files_and_scores(embedded):

@@ -54,6 +54,13 @@ def submit_many(api, batch, count: int) -> list[int]:
     return ids
 
 
+def scored_at_least(count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while status_counts().get("in_review", 0) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} scored after {timeout}s: {status_counts()}"
+        time.sleep(0.02)
+
+
 def status_counts() -> dict[str, int]:
     db.session.rollback()  # see what the workers committed
     rows = db.session.execute(select(Application.status, func.count()).group_by(Application.status)).all()
@@ -103,8 +110,7 @@ def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
         while not children and time.monotonic() < deadline:
             children = psutil.Process(proc.process.pid).children(recursive=True)
             time.sleep(0.05)
-        while status_counts().get("in_review", 0) < 3:
-            time.sleep(0.02)
+        scored_at_least(3)
         for child in children:
             child.send_signal(signal.SIGKILL)
         wait_until_scored(30, log_dir=log_dir)
@@ -116,8 +122,11 @@ def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
 def test_whole_worker_killed_then_sweeper_recovers(api, batch, worker_env, log_dir, beat):
     ids = submit_many(api, batch, 30)
     first = worker(worker_env, log_dir, name="first")
-    while status_counts().get("in_review", 0) < 3:
-        time.sleep(0.02)
+    try:
+        scored_at_least(3)
+    except AssertionError:
+        first.stop()
+        raise
     first.kill(signal.SIGKILL)
     assert status_counts().get("submitted", 0) > 0, "the kill came too late to test anything"
     second = worker(worker_env, log_dir, name="second")

@@ -176,7 +176,12 @@ def worker(env: dict[str, str], log_dir: Path, name: str = "worker", concurrency
     proc = Process([str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
                     "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip",
                     "--without-mingle"], env, name, log_dir)
-    proc.start().wait_for_log("ready.")
+    proc.start()
+    try:
+        proc.wait_for_log("ready.")
+    except BaseException:
+        proc.stop()
+        raise
     return proc
 
 
@@ -184,5 +189,9 @@ def web(env: dict[str, str], log_dir: Path, port: int, name: str = "web", worker
     proc = Process([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                     "--threads", "4", "wsgi:app"], env, name, log_dir)
     proc.start()
-    wait_for_port(port)
+    try:
+        wait_for_port(port)
+    except BaseException:
+        proc.stop()
+        raise
     return proc

@@ -220,7 +220,7 @@ def test_flags():
     answers["declared_investment_yuan"] = Decimal(2_000_000)
     late = ServiceIn("某云", "晚开通服务", "saas", "public", date(2024, 7, 1), None,
                      (PaymentIn(date(2024, 1, 1), Decimal(100)),))
-    result = score(ed, 3, answers, services + [late], WINDOW, shared_evidence_hashes={"a" * 64})
+    result = score(ed, 3, answers, services + [late], WINDOW, shared_evidence=1)
     codes = {f.code for f in result.flags}
     assert codes == {"declared_investment_mismatch", "shared_evidence", "service_starts_after_cutoff",
                      "payment_before_service_start"}
