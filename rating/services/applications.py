@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -37,7 +36,8 @@ from rating.services import answers as answer_codec
 from rating.services import storage
 from rating.services.eligibility import check_progression
 from rating.services.guide import Edition
-from rating.services.reference import get_edition
+from rating.services.scoring import ServiceIn
+from rating.services.reference import get_batch, get_edition
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +50,6 @@ OPEN = (
 )
 
 
-@dataclass(frozen=True)
-class PaymentInput:
-    paid_on: date
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class ServiceInput:
-    provider: str
-    service_name: str
-    category: str
-    deployment: str
-    started_on: date
-    ended_on: date | None
-    payments: tuple[PaymentInput, ...] = ()
-
-
 @dataclass
 class ApplicationInput:
     """Validated form data; None means "not given" (PATCH keeps the old value)."""
@@ -74,7 +57,7 @@ class ApplicationInput:
     batch_id: int | None = None
     target_level: int | None = None
     answers: dict[str, Any] | None = None  # code → normalised value (None clears)
-    services: list[ServiceInput] | None = None
+    services: list[ServiceIn] | None = None
     version: int | None = None
 
 
@@ -220,7 +203,7 @@ def _commit(conflict_message: str) -> None:
 
 def create_application(user: User, data: ApplicationInput) -> Outcome:
     enterprise = user.enterprise
-    batch = db.session.get(Batch, data.batch_id) if data.batch_id is not None else None
+    batch = get_batch(data.batch_id) if data.batch_id is not None else None
     if batch is None:
         raise ValidationFailed(_("请选择申报批次。"), {"batch_id": [_("申报批次不存在。")]})
     if data.target_level is None:

@@ -130,7 +130,8 @@ def batches() -> list[Batch]:
 
 
 def get_batch(batch_id: int) -> Batch:
-    batch = db.session.get(Batch, batch_id)
+    in_range = isinstance(batch_id, int) and 0 < batch_id <= 2**31 - 1
+    batch = db.session.get(Batch, batch_id) if in_range else None
     if batch is None:
         raise NotFound(_("未找到申报批次。"))
     return batch

@@ -23,7 +23,7 @@ from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
 from rating.services.reference import get_edition
 from rating.services.scoring import ScoreResult
-from rating.views.common import input_from_form, visible_application
+from rating.views.common import input_from_form, valid_id, visible_application
 from workers.tasks import request_scoring
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
@@ -228,7 +228,7 @@ def upload_evidence(application_id: int):
 @enterprise_required
 def delete_evidence(application_id: int, evidence_id: int):
     application = _own_application(application_id)
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = db.session.get(Evidence, evidence_id) if valid_id(evidence_id) else None
     if evidence is None or evidence.application_id != application.id or not ConfirmForm().validate_on_submit():
         abort(404)
     try:
@@ -242,7 +242,7 @@ def delete_evidence(application_id: int, evidence_id: int):
 @login_required
 def download_evidence(application_id: int, evidence_id: int):
     application = visible_application(current_user, application_id)
-    evidence = db.session.get(Evidence, evidence_id)
+    evidence = db.session.get(Evidence, evidence_id) if valid_id(evidence_id) else None
     if evidence is None or evidence.application_id != application.id:
         abort(404)
     path = storage.path_for(evidence.sha256)

@@ -8,15 +8,16 @@ from rating.errors import NotFound
 from rating.extensions import db
 from rating.models import Application
 from rating.permissions import can_view_application
-from rating.services.applications import ApplicationInput, PaymentInput, ServiceInput
+from rating.services.applications import ApplicationInput
+from rating.services.scoring import PaymentIn, ServiceIn
 
 
-def services_from_form(form) -> list[ServiceInput]:
+def services_from_form(form) -> list[ServiceIn]:
     services = []
     for entry in form.cloud_services.entries:
         row = entry.form
         services.append(
-            ServiceInput(
+            ServiceIn(
                 provider=row.provider.data.strip(),
                 service_name=row.service_name.data.strip(),
                 category=row.category.data,
@@ -24,7 +25,7 @@ def services_from_form(form) -> list[ServiceInput]:
                 started_on=row.started_on.data,
                 ended_on=row.ended_on.data,
                 payments=tuple(
-                    PaymentInput(paid_on=p.form.paid_on.data, amount=p.form.amount.data)
+                    PaymentIn(paid_on=p.form.paid_on.data, amount=p.form.amount.data)
                     for p in row.payments.entries
                 ),
             )
@@ -51,8 +52,19 @@ def input_from_form(form, answer_codes, services_given: bool) -> ApplicationInpu
     )
 
 
+# Primary keys are 32-bit: a larger number in a URL or body is simply not found,
+# rather than an out-of-range error from the database.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def visible_application(user, application_id: int) -> Application:
     """The application if `user` may see it; 404 otherwise (no existence leak)."""
+    if not valid_id(application_id):
+        raise NotFound(_("未找到该申报。"))
     application = db.session.execute(
         select(Application).where(Application.id == application_id)
     ).scalar_one_or_none()

@@ -422,3 +422,18 @@ def test_staff_cannot_file(api, batch):
     reviewer = make_staff("reviewer", "320402")
     response = api.post("/applications", {"batch_id": batch.id, "target_level": 3}, token=api.token(reviewer.email))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/applications/99999999999999999999", "/applications/2147483648",
+                                  "/applications?page=99999999999999999999"])
+def test_out_of_range_numbers_are_4xx(api, batch, firm, path):
+    _firm, token = firm
+    response = api.get(path, token=token)
+    assert response.status_code in (404, 422)
+    assert response.get_json()["error"]["code"] in ("not_found", "validation_error")
+
+
+def test_out_of_range_batch_is_422(api, batch, firm):
+    _firm, token = firm
+    response = api.post("/applications", {"batch_id": 2**40, "target_level": 3}, token=token)
+    assert response.status_code in (404, 422)

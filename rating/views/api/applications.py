@@ -119,7 +119,7 @@ def list_applications():
     if stage and stage not in Stage.values():
         fields["stage"] = [_("审核阶段不正确。")]
     page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
         fields["page"] = [_("页码必须是正整数。")]
     if fields:
         raise ValidationFailed(_("查询参数有误。"), fields)
