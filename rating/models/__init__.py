@@ -21,4 +21,5 @@ from rating.models.enums import (  # noqa: F401
 from rating.models.guide import Batch, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
 from rating.models.rating import Rating  # noqa: F401
+from rating.models.review import ScoreAdjustment  # noqa: F401
 from rating.models.user import ApiToken, User  # noqa: F401

@@ -1,0 +1,25 @@
+"""Reviewers' decisions."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import FieldList, Form, FormField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from forms.fields import FiniteDecimalField, plain_text
+
+
+class AdjustmentForm(Form):
+    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), Length(max=64)])
+    points = FiniteDecimalField(_l("调整后分数"), places=2, validators=[InputRequired(_l("请填写分数。"))])
+    reason = TextAreaField(_l("调整理由"), validators=[DataRequired(_l("请说明调整理由。")), plain_text,
+                                                   Length(max=2000)])
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField(_l("决定"), choices=[("forward", _l("报送上级")), ("approve", _l("审核通过")),
+                                                 ("return", _l("退回修改")), ("reject", _l("不予通过"))],
+                           validators=[DataRequired(_l("请选择决定。"))])
+    comment = TextAreaField(_l("意见"), validators=[Optional(), plain_text, Length(max=4000)])
+    version = IntegerField(validators=[InputRequired(_l("缺少版本号。"))])
+    adjustments = FieldList(FormField(AdjustmentForm), max_entries=100)
