@@ -12,13 +12,14 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm, application_form_class
+from forms.review import DecisionForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application
 from rating.services import applications as filing
-from rating.services import reference, storage
+from rating.services import reference, reviews, storage
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
 from rating.services.reference import get_edition
@@ -294,9 +295,14 @@ def show(application_id: int):
     edition = get_edition(application.batch.edition_code)
     current = application.current_score
     result = ScoreResult.from_storage(current.detail) if current else None
+    decision_form = None
+    if reviews.can_review(current_user, application):
+        decision_form = DecisionForm(version=application.version)
+        allowed = reviews.allowed_decisions(application)
+        decision_form.decision.choices = [c for c in decision_form.decision.choices if c[0] in allowed]
     return render_template(
         "applications/show.html", application=application, edition=edition, result=result,
         score=current, confirm_form=ConfirmForm(),
         can_edit=can_edit_application(current_user, application),
-        statuses=ApplicationStatus,
+        statuses=ApplicationStatus, decision_form=decision_form,
     )

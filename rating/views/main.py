@@ -14,6 +14,8 @@ bp = Blueprint("main", __name__)
 def index():
     if current_user.is_authenticated and current_user.role == Role.enterprise:
         return redirect(url_for("applications.dashboard"))
+    if current_user.is_authenticated and current_user.role == Role.reviewer:
+        return redirect(url_for("reviews.queue"))
     return render_template("index.html", batches=reference.open_batches())
 
 

@@ -190,3 +190,39 @@ def test_scored_application_page_explains_the_score(client, app, api, batch):
     client.get("/lang/en")
     english = client.get(f"/applications/{body['id']}")
     assert english.status_code == 200
+
+
+def _login(client, email):
+    page = client.get("/login")
+    return client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD},
+                       follow_redirects=True)
+
+
+def test_reviewer_pages_are_scoped(app, api, batch):
+    from tests.integration.test_reviews_api import scored
+
+    application_id, firm_token = scored(api, batch, 3)
+    own, other, city = (make_staff("reviewer", code) for code in ("320402", "320411", "320400"))
+    reviewer = app.test_client()
+    assert f"#{application_id}" in _login(reviewer, own.email).text          # lands on the queue
+    page = reviewer.get(f"/applications/{application_id}")
+    assert "审核决定" in page.text and 'value="approve"' not in page.text   # county: forward/return/reject
+
+    outsider = app.test_client()
+    _login(outsider, other.email)
+    assert outsider.get(f"/applications/{application_id}").status_code == 404
+    assert outsider.post(f"/reviews/{application_id}/decide", data={}).status_code in (400, 404)
+
+    upper = app.test_client()
+    _login(upper, city.email)
+    page = upper.get(f"/applications/{application_id}")
+    assert page.status_code == 200 and "审核决定" not in page.text        # not the city's stage yet
+    response = upper.post(f"/reviews/{application_id}/decide",
+                          data={"csrf_token": csrf_token(page.text), "decision": "approve", "version": "99"},
+                          follow_redirects=True)
+    assert "已被他人处理" in response.text
+    assert api.get(f"/applications/{application_id}", token=firm_token).get_json()["status"] == "in_review"
+
+    firm = app.test_client()
+    register(firm, uscc=uscc_from_serial(44), email="x@example.com")
+    assert firm.get("/reviews/").status_code == 403
