@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# As in the Procfile: without the event heartbeat, gossip and mingle a worker resumes
+# consuming after Redis restarts (celery/celery#8030, #8091).
+WORKER_FLAGS = ("--without-heartbeat", "--without-gossip", "--without-mingle")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -174,8 +179,8 @@ class Process:
 
 def worker(env: dict[str, str], log_dir: Path, name: str = "worker", concurrency: int = 2) -> Process:
     proc = Process([str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
-                    "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip",
-                    "--without-mingle"], env, name, log_dir)
+                    "--concurrency", str(concurrency), "--hostname", f"{name}@%h", *WORKER_FLAGS],
+                   env, name, log_dir)
     proc.start()
     try:
         proc.wait_for_log("ready.")
