@@ -17,12 +17,14 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(doctor)
+    app.cli.add_command(audit_cli)
 
 
 reference_cli = AppGroup("reference", help="Reference data (divisions).")
 guides_cli = AppGroup("guides", help="Guide editions (the rubric).")
 users_cli = AppGroup("users", help="Staff accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 
 @reference_cli.command("load")
@@ -67,6 +69,11 @@ def users_create(email: str, password: str, role: str, jurisdiction_code: str | 
     except ServiceError as exc:
         raise click.ClickException(exc.message)
     click.echo(f"created {user.role} {user.email} ({user.jurisdiction_code or 'all'})")
+    if user.role == "reviewer":
+        # Work that waited for an eligible reviewer here is assigned now.
+        from workers.tasks import publish_soft, route_waiting
+
+        publish_soft(route_waiting, user.jurisdiction_code)
 
 
 @demo_cli.command("seed")
@@ -90,3 +97,16 @@ def doctor() -> None:
     if problems:
         click.echo(f"{problems} problem(s) found.", err=True)
         sys.exit(1)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit non-zero naming the first broken entry."""
+    from rating.services.audit import verify
+
+    checked, broken = verify()
+    if broken is not None:
+        click.echo(f"audit chain broken at entry {broken.entry_id}: {broken.reason} "
+                   f"({checked} entries before it are intact)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain intact: {checked} entries")

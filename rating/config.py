@@ -94,7 +94,18 @@ def from_environment(instance_path: str) -> dict:
                     "task": "workers.tasks.sweep_unscored",
                     "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
                 },
+                "route-waiting": {
+                    "task": "workers.tasks.route_waiting",
+                    "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
+                "review-deadlines": {
+                    "task": "workers.tasks.review_deadlines",
+                    "schedule": 300.0,
+                },
             },
         },
         "SWEEP_GRACE_SECONDS": _int("SWEEP_GRACE_SECONDS", 60),
+        "REVIEW_REMINDER_HOURS": _int("REVIEW_REMINDER_HOURS", 48),
+        # Ratings are valid this many years from the day they are granted (DOMAIN.md).
+        "RATING_VALIDITY_YEARS": _int("RATING_VALIDITY_YEARS", 3),
     }

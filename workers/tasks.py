@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.services import scoring_runs
+from rating.services import routing, scoring_runs
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,42 @@ RETRYABLE = (OperationalError, DBAPIError)
     time_limit=90,
 )
 def score_application(application_id: int) -> str:
-    return scoring_runs.score_application(int(application_id))
+    outcome = scoring_runs.score_application(int(application_id))
+    if outcome == "scored":
+        publish_soft(route_application, application_id)
+    return outcome
+
+
+@shared_task(
+    name="workers.tasks.route_application",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=RETRYABLE,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=20,
+    time_limit=60,
+)
+def route_application(application_id: int) -> str:
+    return routing.route(int(application_id))
+
+
+@shared_task(name="workers.tasks.route_waiting", acks_late=True, time_limit=300)
+def route_waiting(owner: str | None = None) -> dict[str, int]:
+    """Assign whatever waits without a reviewer (inside `owner`, or everywhere)."""
+    counts = routing.route_waiting(owner=owner)
+    if counts.get("unassigned"):
+        log.warning("%d application(s) wait for an eligible reviewer", counts["unassigned"])
+    return counts
+
+
+@shared_task(name="workers.tasks.review_deadlines", acks_late=True, time_limit=300)
+def review_deadlines() -> dict[str, int]:
+    """Remind reviewers before their due dates and flag overdue work (each once)."""
+    hours = current_app.config["REVIEW_REMINDER_HOURS"]
+    marked = routing.deadlines(timedelta(hours=hours))
+    return {key: len(ids) for key, ids in marked.items()}
 
 
 @shared_task(name="workers.tasks.sweep_unscored", acks_late=True, time_limit=120)
@@ -47,20 +83,29 @@ def noop(value: int | None = None) -> int | None:
     return value
 
 
+def publish_soft(task, *args) -> bool:
+    """Publish a job; when the broker is down, log and let the beat sweepers catch up."""
+    try:
+        task.apply_async(
+            args,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        )
+        return True
+    except Exception:  # noqa: BLE001  (any broker failure: a sweeper covers it)
+        log.warning("could not publish %s%r; a sweeper will", task.name, args, exc_info=True)
+        return False
+
+
+def request_routing(application_id: int) -> bool:
+    """After a forward committed: route the application to its new stage's reviewers."""
+    return publish_soft(route_application, application_id)
+
+
 def request_scoring(application_id: int) -> bool:
     """Publish the scoring job after the submit committed.
 
     A broker that is down must not fail the firm's submission: the application is
     already saved as submitted, and the beat sweeper publishes the job later.
     """
-    try:
-        score_application.apply_async(
-            (application_id,),
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
-        )
-        return True
-    except Exception:  # noqa: BLE001  (any broker failure: the sweeper covers it)
-        log.warning("could not publish scoring for application %s; the sweeper will", application_id,
-                    exc_info=True)
-        return False
+    return publish_soft(score_application, application_id)

@@ -1,4 +1,5 @@
 """The persistent model, one module per aggregate."""
+from rating.models.audit import AuditEntry, AuditHead  # noqa: F401
 from rating.models.application import (  # noqa: F401
     Application,
     ApplicationScore,
@@ -20,6 +21,12 @@ from rating.models.enums import (  # noqa: F401
 )
 from rating.models.guide import Batch, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
+from rating.models.publicity import Objection, PublicityEntry, PublicityNotice  # noqa: F401
 from rating.models.rating import Rating  # noqa: F401
-from rating.models.review import ScoreAdjustment  # noqa: F401
+from rating.models.review import (  # noqa: F401
+    BatchQuota,
+    ReviewAssignment,
+    ReviewerConflict,
+    ScoreAdjustment,
+)
 from rating.models.user import ApiToken, User  # noqa: F401

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
@@ -30,6 +30,8 @@ class Enterprise(db.Model):
     contact_name: Mapped[str] = mapped_column(String(50))
     contact_phone: Mapped[str] = mapped_column(String(30))
     email: Mapped[str] = mapped_column(String(254))
+    # The group (集团) the firm belongs to, if any: reviewers declare conflicts by group.
+    group_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     district = relationship("Jurisdiction")
@@ -48,6 +50,14 @@ class BlacklistEntry(db.Model):
             "(enterprise_id IS NOT NULL) <> (provider_name IS NOT NULL)", name="one_party"
         ),
         Index("ix_blacklist_entries_provider_name", "provider_name"),
+        # One active entry per party; lifting an entry keeps it as history.
+        Index("uq_blacklist_entries_active_enterprise", "enterprise_id", unique=True,
+              postgresql_where=text("lifted_at IS NULL AND enterprise_id IS NOT NULL"),
+              sqlite_where=text("lifted_at IS NULL AND enterprise_id IS NOT NULL")),
+        Index("uq_blacklist_entries_active_provider", "provider_name", unique=True,
+              postgresql_where=text("lifted_at IS NULL AND provider_name IS NOT NULL"),
+              sqlite_where=text("lifted_at IS NULL AND provider_name IS NOT NULL")),
+        CheckConstraint("(lifted_at IS NULL) = (lifted_by_id IS NULL)", name="lifted"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,3 +67,7 @@ class BlacklistEntry(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    enterprise = relationship("Enterprise")

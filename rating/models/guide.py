@@ -27,6 +27,8 @@ class Batch(db.Model):
         CheckConstraint("closes_at > opens_at", name="window"),
         CheckConstraint("investment_to >= investment_from", name="investment_window"),
         UniqueConstraint("province_code", "year", "number", name="uq_batches_province_year_number"),
+        CheckConstraint("county_review_days > 0 AND city_review_days > 0 AND province_review_days > 0",
+                        name="review_days"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,9 +42,16 @@ class Batch(db.Model):
     usage_cutoff: Mapped[date] = mapped_column(Date)
     investment_from: Mapped[date] = mapped_column(Date)
     investment_to: Mapped[date] = mapped_column(Date)
+    # Calendar days each review stage has, from the moment an application reaches it.
+    county_review_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    city_review_days: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    province_review_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     edition = relationship("GuideEdition")
+
+    def review_days(self, stage: str) -> int:
+        return getattr(self, f"{stage}_review_days")
 
     def is_open_at(self, moment: datetime) -> bool:
         return self.opens_at <= moment < self.closes_at

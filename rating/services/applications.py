@@ -33,6 +33,7 @@ from rating.models import (
     User,
 )
 from rating.services import answers as answer_codec
+from rating.services import audit, routing
 from rating.services import storage
 from rating.services.eligibility import check_progression
 from rating.services.guide import Edition
@@ -83,11 +84,13 @@ class Outcome:
 
 
 def record(application: Application, actor: User | None, action: str, from_status: str | None,
-           from_stage: str | None, comment: str | None = None) -> None:
+           from_stage: str | None, comment: str | None = None, **audit_data) -> None:
+    """History for the firm and reviewers, and the same change in the audit chain."""
+    actor_id = actor.id if actor is not None else None
     db.session.add(
         StatusChange(
             application=application,
-            actor_id=actor.id if actor is not None else None,
+            actor_id=actor_id,
             action=action,
             from_status=from_status,
             to_status=application.status,
@@ -96,6 +99,11 @@ def record(application: Application, actor: User | None, action: str, from_statu
             comment=comment,
         )
     )
+    if application.id is None:
+        db.session.flush()
+    audit.append(f"application.{action}", "application", application.id, actor_id,
+                 from_status=from_status, to_status=application.status, from_stage=from_stage,
+                 to_stage=application.stage, comment=comment, **audit_data)
 
 
 def held_levels(enterprise_id: int, on: date) -> set[int]:
@@ -360,6 +368,7 @@ def withdraw_application(user: User, application: Application, comment: str | No
     from_status, from_stage = application.status, application.stage
     application.status = ApplicationStatus.withdrawn
     application.stage = None
+    routing.close_open(application.id, "left_stage")
     record(application, user, "withdraw", from_status, from_stage, comment)
     _commit(_("申报已被他人修改，请刷新后重试。"))
     return Outcome(application)

@@ -11,23 +11,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from rating import clock
-from rating.errors import Conflict, Forbidden, ValidationFailed
+from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
 from rating.extensions import db
 from rating.models import (
     Application,
     ApplicationStatus,
+    BatchQuota,
     Enterprise,
-    Jurisdiction,
     JurisdictionLevel,
+    ReviewAssignment,
     Role,
     ScoreAdjustment,
     Stage,
     StatusChange,
     User,
 )
+from rating.permissions import scope_applications
+from rating.services import audit, routing
 from rating.services.reference import get_edition
 
 STAGE_ORDER = (Stage.county, Stage.city, Stage.province)
@@ -65,7 +68,8 @@ def can_review(user: User, application: Application) -> bool:
         return False
     scope = user.jurisdiction
     return (scope is not None and scope.level == STAGE_LEVEL[application.stage]
-            and scope.contains(application.enterprise.district))
+            and scope.contains(application.enterprise.district)
+            and not routing.has_conflict(user, application))
 
 
 def decide(user: User, application: Application, decision: str, comment: str | None, version: int | None,
@@ -90,6 +94,8 @@ def decide(user: User, application: Application, decision: str, comment: str | N
     if decision in ("return", "reject") and not comment:
         raise ValidationFailed(_("退回或不通过时必须填写意见。"), {"comment": [_("请填写意见。")]})
     _check_adjustments(application, adjustments)
+    if decision == "approve":
+        _check_quota(application)
     from_status, from_stage = application.status, application.stage
     if decision == "forward":
         status, stage = ApplicationStatus.in_review, next_stage(application.stage)
@@ -109,6 +115,7 @@ def decide(user: User, application: Application, decision: str, comment: str | N
     if moved.rowcount != 1:
         db.session.rollback()
         raise Conflict(_("该申报已被他人处理或修改，请刷新后查看最新状态。"), {"version": [_("版本已过期。")]})
+    routing.close_open(application.id, "decided")
     for item in adjustments:
         db.session.add(ScoreAdjustment(application_id=application.id, round=application.submission_round,
                                        stage=from_stage, indicator_code=item.code, points=item.points,
@@ -116,6 +123,11 @@ def decide(user: User, application: Application, decision: str, comment: str | N
     db.session.add(StatusChange(application_id=application.id, actor_id=user.id, action=decision,
                                 from_status=from_status, to_status=status, from_stage=from_stage,
                                 to_stage=stage, comment=comment or None))
+    audit.append(f"application.{decision}", "application", application.id, user.id,
+                 from_status=from_status, to_status=str(status), from_stage=from_stage,
+                 to_stage=stage and str(stage), comment=comment or None, version=version + 1,
+                 adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
+                              for a in adjustments])
     db.session.commit()
     db.session.refresh(application)
     return application
@@ -137,30 +149,71 @@ def _check_adjustments(application: Application, adjustments) -> None:
         raise ValidationFailed(_("评分调整有误。"), fields)
 
 
-def queue(user: User) -> list[Application]:
-    """In-review applications at the stage the reviewer's jurisdiction owns, inside it."""
-    if user.role != Role.reviewer or user.jurisdiction is None:
-        return []
-    scope = user.jurisdiction
-    stage = {v: k for k, v in STAGE_LEVEL.items()}[scope.level]
-    query = (
-        select(Application)
+APPROVED_OR_LATER = (ApplicationStatus.approved, ApplicationStatus.publicity, ApplicationStatus.held,
+                     ApplicationStatus.rated)
+
+
+def _check_quota(application: Application) -> None:
+    """Refuse an approval beyond the batch's cap for the firm's county and the level.
+
+    The quota row is locked while counting, so concurrent approvals in one county take
+    turns and cannot overshoot the cap together.
+    """
+    district = application.enterprise.district_code
+    quota = db.session.execute(
+        select(BatchQuota).where(BatchQuota.batch_id == application.batch_id,
+                                 BatchQuota.district_code == district,
+                                 BatchQuota.level == application.target_level).with_for_update()
+    ).scalar_one_or_none()
+    if quota is None:
+        return
+    approved = db.session.execute(
+        select(func.count()).select_from(Application)
         .join(Enterprise, Enterprise.id == Application.enterprise_id)
-        .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
-        .where(Application.status == ApplicationStatus.in_review, Application.stage == stage)
-        .order_by(Application.updated_at)
+        .where(Application.batch_id == application.batch_id, Enterprise.district_code == district,
+               Application.target_level == application.target_level,
+               Application.status.in_(APPROVED_OR_LATER))
+    ).scalar_one()
+    if approved >= quota.cap:
+        db.session.rollback()
+        how = (_("名额上限 %(cap)s 家", cap=quota.cap) if quota.max_count is not None else
+               _("名额上限为基数 %(base)s 家的 %(percent)s%%，即 %(cap)s 家", base=quota.base_count,
+                 percent=quota.percent.normalize(), cap=quota.cap))
+        raise Ineligible(
+            _("%(county)s本批次%(level)s星级已通过 %(count)s 家，%(how)s，不能再通过。",
+              county=application.enterprise.district.name, level=application.target_level,
+              count=approved, how=how),
+            {"decision": [_("已达名额上限。")]},
+        )
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    application: Application
+    assignment: ReviewAssignment | None
+
+
+def queue(user: User, limit: int = 500) -> list[QueueItem]:
+    """A reviewer's open assignments, oldest due first; an official's in-review applications in scope."""
+    if user.role == Role.reviewer:
+        rows = db.session.execute(
+            select(Application, ReviewAssignment)
+            .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
+            .where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
+                   Application.status == ApplicationStatus.in_review)
+            .order_by(ReviewAssignment.due_at, Application.id)
+            .limit(limit)
+        ).all()
+        return [QueueItem(a, r) for a, r in rows]
+    if user.role not in (Role.official, Role.admin):
+        return []
+    query = (
+        select(Application, ReviewAssignment)
+        .outerjoin(ReviewAssignment, (ReviewAssignment.application_id == Application.id)
+                   & ReviewAssignment.closed_at.is_(None))
+        .where(Application.status == ApplicationStatus.in_review)
+        .order_by(Application.updated_at, Application.id)
+        .limit(limit)
     )
-    if scope.level == JurisdictionLevel.province:
-        query = query.where(Jurisdiction.province_code == scope.code)
-    elif scope.level == JurisdictionLevel.city:
-        query = query.where(Jurisdiction.city_code == scope.code)
-    else:
-        query = query.where(Enterprise.district_code == scope.code)
-    return list(db.session.execute(query).scalars())
-
-
-def entered_stage_at(application: Application):
-    for change in reversed(application.history):
-        if change.to_stage == application.stage and change.to_status == ApplicationStatus.in_review:
-            return change.at
-    return application.updated_at
+    query = scope_applications(query, user)
+    return [QueueItem(a, r) for a, r in db.session.execute(query).all()]

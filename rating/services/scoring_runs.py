@@ -25,6 +25,7 @@ from rating.models import (
     Stage,
 )
 from rating.services import answers as answer_codec
+from rating.services import audit
 from rating.services.reference import edition_of_batch
 from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 
@@ -126,6 +127,10 @@ def score_application(application_id: int) -> str:
         "from_status": ApplicationStatus.submitted, "to_status": ApplicationStatus.in_review,
         "from_stage": None, "to_stage": stage, "comment": f"{result.total}/{result.max}",
     })
+    audit.append("application.scored", "application", application_id, None, at=now,
+                 from_status=ApplicationStatus.submitted.value, to_status=ApplicationStatus.in_review.value,
+                 to_stage=str(stage), round=row.submission_round, total=str(result.total),
+                 max=str(result.max), passed=result.passed, edition=edition.code)
     try:
         db.session.commit()
     except IntegrityError:

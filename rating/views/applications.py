@@ -17,9 +17,9 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
-from rating.permissions import can_edit_application
+from rating.permissions import can_edit_application, is_staff
 from rating.services import applications as filing
-from rating.services import reference, reviews, storage
+from rating.services import blacklist, reference, reviews, routing, storage
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
 from rating.services.reference import get_edition
@@ -305,4 +305,6 @@ def show(application_id: int):
         score=current, confirm_form=ConfirmForm(),
         can_edit=can_edit_application(current_user, application),
         statuses=ApplicationStatus, decision_form=decision_form,
+        alerts=blacklist.alerts(application) if is_staff(current_user) and application.status in filing.OPEN else [],
+        assignment=routing.open_assignment(application.id) if is_staff(current_user) else None,
     )

@@ -7,9 +7,11 @@ from flask_login import current_user, login_required
 
 from forms.review import DecisionForm
 from rating.errors import ServiceError
-from rating.models import Role
+from rating import clock
+from rating.models import ApplicationStatus, Role
 from rating.services import reviews
 from rating.views.common import visible_application
+from workers.tasks import request_routing
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
@@ -17,10 +19,9 @@ bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 @bp.get("/")
 @login_required
 def queue():
-    if current_user.role != Role.reviewer:
+    if current_user.role not in (Role.reviewer, Role.official, Role.admin):
         abort(403)
-    return render_template("reviews/queue.html", applications=reviews.queue(current_user),
-                           entered=reviews.entered_stage_at)
+    return render_template("reviews/queue.html", items=reviews.queue(current_user), now=clock.now())
 
 
 @bp.post("/<int:application_id>/decide")
@@ -38,5 +39,7 @@ def decide(application_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
+    if application.status == ApplicationStatus.in_review:
+        request_routing(application.id)
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))

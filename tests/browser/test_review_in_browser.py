@@ -18,9 +18,9 @@ def log_in(page, base: str, email: str) -> None:
 
 def test_county_forwards_and_city_approves(app, api, live_server, browser):
     batch = make_batch("js-2024")
-    application_id, firm_token = scored(api, batch, 3)
     county = make_staff("reviewer", "320402")
     city = make_staff("reviewer", "320400")
+    application_id, firm_token = scored(api, batch, 3)   # scored and routed to the county reviewer
 
     page = browser.new_context(locale="zh-CN").new_page()
     log_in(page, live_server, county.email)

@@ -201,8 +201,8 @@ def _login(client, email):
 def test_reviewer_pages_are_scoped(app, api, batch):
     from tests.integration.test_reviews_api import scored
 
-    application_id, firm_token = scored(api, batch, 3)
     own, other, city = (make_staff("reviewer", code) for code in ("320402", "320411", "320400"))
+    application_id, firm_token = scored(api, batch, 3)
     reviewer = app.test_client()
     assert f"#{application_id}" in _login(reviewer, own.email).text          # lands on the queue
     page = reviewer.get(f"/applications/{application_id}")

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from rating.services import scoring_runs
+from rating.services import routing, scoring_runs
 from tests.factories import grant_rating, make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 
@@ -35,6 +35,7 @@ def scored(api, batch, level: int) -> tuple[int, str]:
     body = file_everything(api, token, batch, level)
     assert api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token).status_code == 202
     assert scoring_runs.score_application(body["id"]) == "scored"
+    routing.route(body["id"])
     return body["id"], token
 
 
@@ -175,6 +176,9 @@ def test_queues(api, batch, staff):
     assert api.get("/reviews/queue", token=staff["city"]).get_json() == []
     decide(api, staff["county"], application_id, "forward")
     assert api.get("/reviews/queue", token=staff["county"]).get_json() == []
+    assert api.get("/reviews/queue", token=staff["city"]).get_json() == []    # not routed yet
+    assert routing.route(application_id) == "assigned"
     entry = api.get("/reviews/queue", token=staff["city"]).get_json()[0]
     assert entry["stage"] == "city" and entry["target_level"] == 3 and entry["assigned_at"].endswith("+08:00")
+    assert entry["due_at"] > entry["assigned_at"] and entry["overdue"] is False
     assert api.get("/reviews/queue", token=_firm).status_code == 403

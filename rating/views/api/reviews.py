@@ -9,10 +9,11 @@ from forms.jsondata import flatten_errors
 from forms.review import DecisionForm
 from rating import clock
 from rating.errors import ValidationFailed
-from rating.models import Role
-from rating.services import reviews
+from rating.models import ApplicationStatus, Role
+from rating.services import reviews, routing
 from rating.views.api import api_user, bp, json_body, token_required
-from rating.views.common import visible_application
+from rating.views.common import staff_scope, valid_id, visible_application
+from workers.tasks import request_routing
 
 
 def _scalar(value) -> str:
@@ -46,21 +47,63 @@ def decide(application_id: int):
                    for e in form.adjustments.entries]
     application = reviews.decide(api_user(), application, form.decision.data, form.comment.data,
                                  form.version.data, adjustments)
+    if application.status == ApplicationStatus.in_review:
+        request_routing(application.id)
     return {"status": application.status, "stage": application.stage, "version": application.version}, 201
 
 
 @bp.get("/reviews/queue")
 @token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
 def review_queue():
-    return [
-        {
-            "application_id": a.id,
-            "enterprise_name": a.enterprise.name,
-            "target_level": a.target_level,
-            "stage": a.stage,
-            "assigned_at": clock.local(reviews.entered_stage_at(a)).isoformat(),
-            "due_at": None,
-            "version": a.version,
-        }
-        for a in reviews.queue(api_user())
-    ]
+    return [queue_item_json(item) for item in reviews.queue(api_user())]
+
+
+def queue_item_json(item: reviews.QueueItem) -> dict:
+    application, assignment = item.application, item.assignment
+    return {
+        "application_id": application.id,
+        "enterprise_name": application.enterprise.name,
+        "target_level": application.target_level,
+        "stage": application.stage,
+        "assigned_at": clock.local(assignment.assigned_at).isoformat() if assignment else None,
+        "due_at": clock.local(assignment.due_at).isoformat() if assignment else None,
+        "reviewer_id": assignment.reviewer_id if assignment else None,
+        "overdue": bool(assignment and assignment.due_at <= clock.now()),
+        "version": application.version,
+    }
+
+
+@bp.get("/reviews/overview")
+@token_required(Role.official, Role.admin)
+def review_overview():
+    """Per jurisdiction and stage: in review, unassigned (no eligible reviewer), overdue."""
+    return {"rows": routing.overview(staff_scope(api_user()))}
+
+
+@bp.post("/applications/<int:application_id>/assignment")
+@token_required(Role.official, Role.admin)
+def reassign(application_id: int):
+    application = visible_application(api_user(), application_id)
+    body = json_body()
+    reviewer_id = body.get("reviewer_id")
+    if not valid_id(reviewer_id):
+        raise ValidationFailed(_("请指定审核人员。"), {"reviewer_id": [_("审核人员不正确。")]})
+    reason = body.get("reason")
+    assignment = routing.reassign(api_user(), application, reviewer_id, reason if isinstance(reason, str) else "")
+    return {"application_id": application.id, "reviewer_id": assignment.reviewer_id,
+            "assigned_at": clock.local(assignment.assigned_at).isoformat(),
+            "due_at": clock.local(assignment.due_at).isoformat()}, 201
+
+
+@bp.post("/reviewer-conflicts")
+@token_required(Role.reviewer, Role.expert)
+def declare_conflict():
+    body = json_body()
+    enterprise_id = body.get("enterprise_id")
+    if enterprise_id is not None and not valid_id(enterprise_id):
+        raise ValidationFailed(_("企业不存在。"), {"enterprise_id": [_("企业不存在。")]})
+    texts = {key: body.get(key) if isinstance(body.get(key), str) else None
+             for key in ("group_name", "provider_name", "note")}
+    conflict = routing.declare_conflict(api_user(), enterprise_id, texts["group_name"], texts["provider_name"],
+                                        texts["note"])
+    return {"id": conflict.id}, 201

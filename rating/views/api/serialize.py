@@ -5,6 +5,8 @@ from flask_babel import gettext
 
 from rating import clock
 from rating.services import answers as answer_codec
+from rating.services import blacklist
+from rating.services.applications import OPEN
 from rating.services.reference import get_edition
 from rating.services.scoring import ScoreResult
 
@@ -88,4 +90,5 @@ def application_json(application) -> dict:
         "evidence": [evidence_json(e) for e in application.evidence],
         "score": score_json(application),
         "history": history_json(application),
+        "alerts": blacklist.alerts(application) if application.status in OPEN else [],
     }

@@ -1,0 +1,116 @@
+"""Appending to the hash-chained audit log, and verifying the chain.
+
+Call `append` inside the transaction that makes the change: the entry commits or rolls
+back with it. The head row is locked by an UPDATE first, so concurrent transactions
+append one after the other (PostgreSQL row lock; SQLite's single writer).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import bindparam, insert, select, text, update
+
+from rating import clock
+from rating.extensions import db
+from rating.models.audit import GENESIS, AuditEntry, AuditHead
+
+_BUMP = text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+_INSERT = insert(AuditEntry)
+_SET_TIP = update(AuditHead).where(AuditHead.id == 1).values(last_hash=bindparam("tip"))
+
+
+def canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def chain_hash(prev_hash: str, payload: str) -> str:
+    return hashlib.sha256((prev_hash + "\n" + payload).encode("utf-8")).hexdigest()
+
+
+def ensure_head() -> None:
+    """Create the head row if the table is new (migrations also insert it)."""
+    if db.session.get(AuditHead, 1) is None:
+        db.session.add(AuditHead(id=1, seq=0, last_hash=GENESIS))
+        db.session.flush()
+
+
+def append(action: str, object_type: str, object_id: int | str, actor_id: int | None = None, /, *,
+           at: datetime | None = None, **data: Any) -> int:
+    """Add one entry to the chain in the current transaction; returns its sequence number."""
+    at = at or clock.now()
+    row = db.session.execute(_BUMP).one_or_none()
+    if row is None:
+        ensure_head()
+        row = db.session.execute(_BUMP).one()
+    seq, prev_hash = row
+    payload = canonical({
+        "seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
+        "object_type": object_type, "object_id": str(object_id), "data": data,
+    })
+    digest = chain_hash(prev_hash, payload)
+    db.session.execute(_INSERT, {
+        "id": seq, "at": at, "actor_id": actor_id, "action": action, "object_type": object_type,
+        "object_id": str(object_id), "payload": payload, "prev_hash": prev_hash, "hash": digest,
+    })
+    db.session.execute(_SET_TIP, {"tip": digest})
+    return seq
+
+
+@dataclass(frozen=True)
+class Break:
+    entry_id: int
+    reason: str
+
+
+def verify(batch_size: int = 5000) -> tuple[int, Break | None]:
+    """Walk the chain in order; return (entries checked, first break or None)."""
+    expected_prev, expected_seq, checked = GENESIS, 1, 0
+    for entry in _entries(batch_size):
+        problem = _check(entry, expected_prev, expected_seq)
+        if problem:
+            # A gap is reported at the first missing number, anything else at the entry itself.
+            return checked, Break(min(entry.id, expected_seq), problem)
+        expected_prev, expected_seq, checked = entry.hash, entry.id + 1, checked + 1
+    head = db.session.get(AuditHead, 1)
+    if head is not None and (head.seq != expected_seq - 1 or head.last_hash != expected_prev):
+        return checked, Break(expected_seq, "entries after %d are missing (head is at %d)"
+                              % (expected_seq - 1, head.seq))
+    return checked, None
+
+
+def _entries(batch_size: int) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = db.session.execute(
+            select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch_size)
+        ).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+        db.session.expunge_all()
+
+
+def _check(entry: AuditEntry, expected_prev: str, expected_seq: int) -> str | None:
+    if entry.id != expected_seq:
+        return f"entry {expected_seq} is missing (next is {entry.id})"
+    if entry.prev_hash != expected_prev:
+        return "prev_hash does not match the previous entry's hash"
+    if chain_hash(entry.prev_hash, entry.payload) != entry.hash:
+        return "hash does not match the payload"
+    try:
+        doc = json.loads(entry.payload)
+    except ValueError:
+        return "payload is not JSON"
+    columns = {"seq": entry.id, "actor_id": entry.actor_id, "action": entry.action,
+               "object_type": entry.object_type, "object_id": entry.object_id}
+    for key, value in columns.items():
+        if doc.get(key) != value:
+            return f"column {key} differs from the signed payload"
+    if datetime.fromisoformat(doc["at"]) != entry.at:
+        return "column at differs from the signed payload"
+    return None

@@ -1,0 +1,330 @@
+"""Routing: who reviews an application at its current stage, and by when.
+
+A worker routes an application after it is scored and after every forward; a beat
+sweep routes whatever still waits (a broker that was down, a jurisdiction that had no
+eligible reviewer until now). Within the jurisdiction that owns the stage, the reviewer
+with the fewest open assignments wins, then the one idle longest; reviewers who declared
+a conflict with the firm, its group or one of its cloud providers are never chosen. A
+resubmission goes back to the reviewer who returned it when they are still eligible.
+
+The assignment decides whose queue an application is in and its due date; any reviewer
+of the owning jurisdiction without a conflict may decide (colleagues cover absences).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rating import clock
+from rating.errors import Conflict, NotFound, ValidationFailed
+from rating.extensions import db
+from rating.models import (
+    Application,
+    ApplicationStatus,
+    CloudService,
+    Enterprise,
+    Jurisdiction,
+    JurisdictionLevel,
+    ReviewAssignment,
+    ReviewerConflict,
+    Role,
+    Stage,
+    StatusChange,
+    User,
+)
+from rating.services import audit
+
+
+def stage_owner(application: Application) -> str | None:
+    """The division code of the jurisdiction that owns the application's current stage."""
+    district: Jurisdiction = application.enterprise.district
+    return {Stage.county: district.code, Stage.city: district.city_code,
+            Stage.province: district.province_code}.get(application.stage)
+
+
+def open_assignment(application_id: int) -> ReviewAssignment | None:
+    return db.session.execute(
+        select(ReviewAssignment).where(ReviewAssignment.application_id == application_id,
+                                       ReviewAssignment.closed_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def close_open(application_id: int, reason: str, at: datetime | None = None) -> None:
+    """Close the open assignment (if any) in the current transaction."""
+    db.session.execute(
+        update(ReviewAssignment)
+        .where(ReviewAssignment.application_id == application_id, ReviewAssignment.closed_at.is_(None))
+        .values(closed_at=at or clock.now(), closed_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def conflicted(reviewer_id, application: Application):
+    """SQL condition: the reviewer declared a conflict with this application's firm, group or providers."""
+    providers = select(CloudService.provider).where(CloudService.application_id == application.id)
+    parties = [ReviewerConflict.enterprise_id == application.enterprise_id,
+               ReviewerConflict.provider_name.in_(providers)]
+    if application.enterprise.group_name:
+        parties.append(ReviewerConflict.group_name == application.enterprise.group_name)
+    return exists().where(ReviewerConflict.reviewer_id == reviewer_id, or_(*parties))
+
+
+def has_conflict(user: User, application: Application) -> bool:
+    return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
+
+
+def eligible_reviewers(application: Application, owner: str, lock: bool = False) -> list[tuple[int, int]]:
+    """(reviewer id, open assignments) of the owner's eligible reviewers, best first."""
+    reviewers = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == owner)
+    if lock and db.engine.dialect.name == "postgresql":
+        # Routings inside one jurisdiction take turns, so that two of them never both
+        # count the same reviewer as the least loaded.
+        db.session.execute(select(User.id).where(*reviewers).order_by(User.id).with_for_update())
+    open_count = func.coalesce(func.sum(case((ReviewAssignment.closed_at.is_(None), 1), else_=0)), 0)
+    last_assigned = func.max(ReviewAssignment.assigned_at)
+    rows = db.session.execute(
+        select(User.id, open_count)
+        .outerjoin(ReviewAssignment, ReviewAssignment.reviewer_id == User.id)
+        .where(*reviewers, ~conflicted(User.id, application))
+        .group_by(User.id)
+        .order_by(open_count, last_assigned.asc().nulls_first(), User.id)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def entered_stage_at(application: Application) -> datetime:
+    """When the application last reached its current stage (scored into it, or forwarded)."""
+    at = db.session.execute(
+        select(func.max(StatusChange.at)).where(
+            StatusChange.application_id == application.id,
+            StatusChange.to_status == ApplicationStatus.in_review,
+            StatusChange.to_stage == application.stage,
+        )
+    ).scalar()
+    return at or application.updated_at
+
+
+def _previous_reviewer(application: Application) -> int | None:
+    """Who had this stage before the firm was asked to revise (resubmissions go back to them)."""
+    return db.session.execute(
+        select(ReviewAssignment.reviewer_id)
+        .where(ReviewAssignment.application_id == application.id, ReviewAssignment.stage == application.stage,
+               ReviewAssignment.round < application.submission_round)
+        .order_by(ReviewAssignment.id.desc()).limit(1)
+    ).scalar()
+
+
+def route(application_id: int) -> str:
+    """Assign the application's current stage to a reviewer; idempotent. One transaction."""
+    application = db.session.execute(
+        select(Application).where(Application.id == application_id).with_for_update()
+    ).scalar_one_or_none()
+    if application is None:
+        db.session.rollback()
+        return "missing"
+    current = open_assignment(application.id)
+    if application.status != ApplicationStatus.in_review:
+        if current is not None:
+            close_open(application.id, "left_stage")
+            db.session.commit()
+            return "closed"
+        db.session.rollback()
+        return "not_in_review"
+    if current is not None and current.stage == application.stage and current.round == application.submission_round:
+        db.session.rollback()
+        return "kept"
+    if current is not None:
+        close_open(application.id, "left_stage")
+    owner = stage_owner(application)
+    candidates = eligible_reviewers(application, owner, lock=True)
+    if not candidates:
+        db.session.commit()
+        return "unassigned"
+    previous = _previous_reviewer(application)
+    reviewer_id = previous if previous in {c[0] for c in candidates} else candidates[0][0]
+    now = clock.now()
+    due = entered_stage_at(application) + timedelta(days=application.batch.review_days(application.stage))
+    _assign(application, reviewer_id, now, due, None)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # a concurrent routing assigned it first
+        return "kept"
+    return "assigned"
+
+
+def _assign(application: Application, reviewer_id: int, now: datetime, due: datetime,
+            by: User | None, reason: str | None = None) -> ReviewAssignment:
+    assignment = ReviewAssignment(application_id=application.id, round=application.submission_round,
+                                  stage=application.stage, reviewer_id=reviewer_id,
+                                  assigned_by_id=by.id if by else None, assigned_at=now, due_at=due)
+    db.session.add(assignment)
+    db.session.flush()
+    audit.append("assignment.create", "application", application.id, by.id if by else None, at=now,
+                 assignment_id=assignment.id, reviewer_id=reviewer_id, stage=application.stage,
+                 round=application.submission_round, due_at=due.isoformat(), reason=reason)
+    return assignment
+
+
+def waiting(limit: int = 500, owner: str | None = None) -> list[int]:
+    """In-review applications without an open assignment (optionally inside one jurisdiction)."""
+    query = (
+        select(Application.id)
+        .where(Application.status == ApplicationStatus.in_review,
+               ~exists().where(ReviewAssignment.application_id == Application.id,
+                               ReviewAssignment.closed_at.is_(None)))
+        .order_by(Application.id).limit(limit)
+    )
+    if owner is not None:
+        scope = db.session.get(Jurisdiction, owner)
+        if scope is None:
+            return []
+        query = query.join(Enterprise, Enterprise.id == Application.enterprise_id).join(
+            Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+        query = query.where(_inside(scope))
+    ids = list(db.session.execute(query).scalars())
+    db.session.rollback()
+    return ids
+
+
+def _inside(scope: Jurisdiction):
+    if scope.level == JurisdictionLevel.province:
+        return Jurisdiction.province_code == scope.code
+    if scope.level == JurisdictionLevel.city:
+        return Jurisdiction.city_code == scope.code
+    return Jurisdiction.code == scope.code
+
+
+def route_waiting(limit: int = 500, owner: str | None = None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for application_id in waiting(limit, owner):
+        outcome = route(application_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def reassign(official: User, application: Application, reviewer_id: int, reason: str) -> ReviewAssignment:
+    """An official moves the current stage to another reviewer; the due date stays."""
+    from rating.services.reviews import STAGE_LEVEL
+
+    if official.role not in (Role.official, Role.admin):
+        raise NotFound(_("未找到该申报。"))
+    if application.status != ApplicationStatus.in_review:
+        raise Conflict(_("只有审核中的申报可以改派。"))
+    owner = stage_owner(application)
+    if official.role == Role.official and (
+        official.jurisdiction is None or not official.jurisdiction.contains(db.session.get(Jurisdiction, owner))
+    ):
+        raise NotFound(_("未找到该申报。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("请说明改派原因。"), {"reason": [_("请填写改派原因。")]})
+    target = db.session.get(User, reviewer_id)
+    if (target is None or target.role != Role.reviewer or not target.active
+            or target.jurisdiction_code != owner):
+        raise ValidationFailed(_("只能改派给%(stage)s所属地区的审核人员。", stage=Stage(application.stage).label),
+                               {"reviewer_id": [_("审核人员不正确。")]})
+    if target.jurisdiction.level != STAGE_LEVEL[application.stage] or has_conflict(target, application):
+        raise ValidationFailed(_("该审核人员已声明与该企业存在利益冲突，不能改派。"),
+                               {"reviewer_id": [_("存在利益冲突。")]})
+    current = open_assignment(application.id)
+    now = clock.now()
+    due = current.due_at if current else entered_stage_at(application) + timedelta(
+        days=application.batch.review_days(application.stage))
+    if current is not None:
+        close_open(application.id, "reassigned", now)
+    assignment = _assign(application, target.id, now, due, official, reason)
+    db.session.commit()
+    return assignment
+
+
+def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_name: str | None = None,
+                     provider_name: str | None = None, note: str | None = None) -> ReviewerConflict:
+    group_name = (group_name or "").strip() or None
+    provider_name = (provider_name or "").strip() or None
+    if sum(x is not None for x in (enterprise_id, group_name, provider_name)) != 1:
+        raise ValidationFailed(_("请只填写一项：企业、企业集团或云服务商。"))
+    if enterprise_id is not None and db.session.get(Enterprise, enterprise_id) is None:
+        raise ValidationFailed(_("企业不存在。"), {"enterprise_id": [_("企业不存在。")]})
+    conflict = ReviewerConflict(reviewer_id=reviewer.id, enterprise_id=enterprise_id, group_name=group_name,
+                                provider_name=provider_name, note=note)
+    db.session.add(conflict)
+    db.session.flush()
+    audit.append("conflict.declare", "user", reviewer.id, reviewer.id, enterprise_id=enterprise_id,
+                 group_name=group_name, provider_name=provider_name, note=note)
+    # An open assignment that now conflicts goes back to the router.
+    for assignment in db.session.execute(
+        select(ReviewAssignment).join(Application, Application.id == ReviewAssignment.application_id)
+        .where(ReviewAssignment.reviewer_id == reviewer.id, ReviewAssignment.closed_at.is_(None))
+    ).scalars().all():
+        if has_conflict(reviewer, assignment.application):
+            close_open(assignment.application_id, "reassigned")
+    db.session.commit()
+    return conflict
+
+
+def overview(scope: Jurisdiction) -> list[dict]:
+    """Per owning jurisdiction inside `scope`: in review, unassigned, overdue, eligible reviewers."""
+    now = clock.now()
+    owner_col = case(
+        (Application.stage == Stage.county, Jurisdiction.code),
+        (Application.stage == Stage.city, Jurisdiction.city_code),
+        else_=Jurisdiction.province_code,
+    )
+    rows = db.session.execute(
+        select(owner_col.label("owner"), Application.stage,
+               func.count().label("in_review"),
+               func.sum(case((ReviewAssignment.id.is_(None), 1), else_=0)).label("unassigned"),
+               func.sum(case((ReviewAssignment.due_at < now, 1), else_=0)).label("overdue"))
+        .select_from(Application)
+        .join(Enterprise, Enterprise.id == Application.enterprise_id)
+        .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+        .outerjoin(ReviewAssignment, and_(ReviewAssignment.application_id == Application.id,
+                                          ReviewAssignment.closed_at.is_(None)))
+        .where(Application.status == ApplicationStatus.in_review, _inside(scope))
+        .group_by(owner_col, Application.stage)
+        .order_by(owner_col, Application.stage)
+    ).all()
+    reviewers = dict(db.session.execute(
+        select(User.jurisdiction_code, func.count()).where(User.role == Role.reviewer, User.active.is_(True))
+        .group_by(User.jurisdiction_code)
+    ).all())
+    names = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
+    return [
+        {"jurisdiction_code": r.owner, "jurisdiction_name": names.get(r.owner, r.owner), "stage": r.stage,
+         "in_review": r.in_review, "unassigned": int(r.unassigned or 0), "overdue": int(r.overdue or 0),
+         "reviewers": reviewers.get(r.owner, 0),
+         "no_reviewer": int(r.unassigned or 0) > 0}
+        for r in rows
+    ]
+
+
+def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
+    """Mark assignments due soon (reminded) and past due (overdue), once each; returns their ids."""
+    now = clock.now()
+    marked: dict[str, list[int]] = {"reminded": [], "overdue": []}
+    due_soon = db.session.execute(
+        select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.reminded_at.is_(None),
+                                       ReviewAssignment.due_at <= now + remind_before,
+                                       ReviewAssignment.due_at > now)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    for assignment in due_soon:
+        assignment.reminded_at = now
+        marked["reminded"].append(assignment.id)
+    overdue = db.session.execute(
+        select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
+                                       ReviewAssignment.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    for assignment in overdue:
+        assignment.overdue_at = now
+        marked["overdue"].append(assignment.id)
+        audit.append("assignment.overdue", "application", assignment.application_id, None, at=now,
+                     assignment_id=assignment.id, reviewer_id=assignment.reviewer_id,
+                     due_at=assignment.due_at.isoformat())
+    db.session.commit()
+    return marked

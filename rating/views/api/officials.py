@@ -1,0 +1,51 @@
+"""Officials through the API: blacklist and approval quotas."""
+from __future__ import annotations
+
+from rating import clock
+from rating.models import Role
+from rating.services import blacklist, quotas
+from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.api.publicity import _formdata, _validated
+from forms.officials import BlacklistForm, LiftForm, QuotaForm
+
+
+def entry_json(entry) -> dict:
+    return {"id": entry.id, "enterprise_id": entry.enterprise_id,
+            "enterprise_name": entry.enterprise.name if entry.enterprise else None,
+            "provider_name": entry.provider_name, "reason": entry.reason,
+            "created_at": clock.local(entry.created_at).isoformat(),
+            "lifted_at": clock.local(entry.lifted_at).isoformat() if entry.lifted_at else None}
+
+
+@bp.get("/blacklist")
+@token_required(Role.official, Role.admin)
+def list_blacklist():
+    return [entry_json(e) for e in blacklist.active_entries(api_user())]
+
+
+@bp.post("/blacklist")
+@token_required(Role.official, Role.admin)
+def add_to_blacklist():
+    form = _validated(BlacklistForm(formdata=_formdata(json_body(), ("enterprise_id", "provider_name", "reason")),
+                                    meta={"csrf": False}))
+    entry, flagged = blacklist.add(api_user(), form.reason.data, form.enterprise_id.data, form.provider_name.data)
+    return {**entry_json(entry), "flagged_applications": flagged}, 201
+
+
+@bp.post("/blacklist/<int:entry_id>/lift")
+@token_required(Role.official, Role.admin)
+def lift_blacklist(entry_id: int):
+    form = _validated(LiftForm(formdata=_formdata(json_body(), ("reason",)), meta={"csrf": False}))
+    return entry_json(blacklist.lift(api_user(), entry_id, form.reason.data))
+
+
+@bp.post("/batch-quotas")
+@token_required(Role.official, Role.admin)
+def set_quota():
+    keys = ("batch_id", "district_code", "level", "max_count", "percent", "base_count")
+    form = _validated(QuotaForm(formdata=_formdata(json_body(), keys), meta={"csrf": False}))
+    quota = quotas.set_quota(api_user(), form.batch_id.data, form.district_code.data, form.level.data,
+                             form.max_count.data, form.percent.data, form.base_count.data)
+    return {"batch_id": quota.batch_id, "district_code": quota.district_code, "level": quota.level,
+            "max_count": quota.max_count, "percent": float(quota.percent) if quota.percent is not None else None,
+            "base_count": quota.base_count, "cap": quota.cap}, 201

@@ -1,0 +1,120 @@
+"""Publicity notices through the API: create, read (public), object (public), resolve, close."""
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from forms.fields import INVALID
+from forms.jsondata import flatten_errors
+from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
+from rating import clock
+from rating.errors import ValidationFailed
+from rating.extensions import limiter
+from rating.models import Role
+from rating.services import publicity
+from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.common import valid_id
+
+
+def _scalar(value) -> str:
+    if isinstance(value, (bool, dict, list)) or value is None:
+        return INVALID if value is not None else ""
+    return str(value)
+
+
+def _formdata(body: dict, keys: tuple[str, ...], lists: tuple[str, ...] = ()) -> MultiDict:
+    data = MultiDict()
+    for key in keys:
+        if key in body and body[key] is not None:
+            data.add(key, _scalar(body[key]))
+    for key in lists:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ValidationFailed(_("提交的数据有误。"), {key: [_("%(key)s 必须是数组。", key=key)]})
+        for item in value:
+            data.add(key, INVALID if isinstance(item, bool) or not isinstance(item, (int, str)) else str(item))
+    return data
+
+
+def _validated(form):
+    if not form.validate():
+        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
+    return form
+
+
+def notice_json(notice, manager: bool = False) -> dict:
+    body = {
+        "id": notice.id,
+        "title": notice.title,
+        "jurisdiction_code": notice.jurisdiction_code,
+        "starts_on": notice.starts_on.isoformat(),
+        "ends_on": notice.ends_on.isoformat(),
+        "status": notice.status,
+        "url": url_for("publicity.show", notice_id=notice.id, _external=True),
+        "entries": [
+            {"application_id": e.application_id, "enterprise_name": e.application.enterprise.name,
+             "uscc": publicity.mask_uscc(e.application.enterprise.uscc), "level": e.level,
+             "district_code": e.application.enterprise.district_code,
+             "district_name": e.application.enterprise.district.name, "outcome": e.outcome}
+            for e in notice.entries if e.outcome != "removed" or manager
+        ],
+    }
+    if manager:
+        body["objections"] = [
+            {"id": o.id, "application_id": e.application_id, "name": o.name, "contact": o.contact,
+             "reason": o.reason, "submitted_at": clock.local(o.submitted_at).isoformat(), "status": o.status,
+             "resolution": o.resolution}
+            for e in notice.entries for o in e.objections
+        ]
+    return body
+
+
+@bp.post("/publicity-notices")
+@token_required(Role.official, Role.admin)
+def create_notice():
+    form = _validated(NoticeForm(formdata=_formdata(json_body(), ("title", "starts_on", "ends_on"),
+                                                    ("application_ids",)), meta={"csrf": False}))
+    notice = publicity.create_notice(api_user(), form.title.data, form.application_ids.data, form.starts_on.data,
+                                     form.ends_on.data)
+    return {"id": notice.id, "url": url_for("publicity.show", notice_id=notice.id, _external=True)}, 201
+
+
+@bp.get("/publicity-notices/<int:notice_id>")
+def show_notice(notice_id: int):
+    notice = publicity.get_notice(notice_id)
+    user = api_user()
+    return notice_json(notice, manager=bool(user) and publicity.can_manage(user, notice))
+
+
+@bp.post("/publicity-notices/<int:notice_id>/objections")
+@limiter.limit("20 per hour;5 per minute")
+def object_to_notice(notice_id: int):
+    notice = publicity.get_notice(notice_id)
+    form = _validated(ObjectionForm(formdata=_formdata(json_body(), ("application_id", "name", "contact", "reason")),
+                                    meta={"csrf": False}))
+    objection = publicity.submit_objection(notice, form.application_id.data, form.name.data, form.contact.data,
+                                           form.reason.data, request.remote_addr)
+    return {"id": objection.id, "status": objection.status}, 201
+
+
+@bp.post("/publicity-notices/<int:notice_id>/objections/<int:objection_id>/resolve")
+@token_required(Role.official, Role.admin)
+def resolve_objection(notice_id: int, objection_id: int):
+    notice = publicity.managed_notice(api_user(), notice_id)
+    form = _validated(ResolveForm(formdata=_formdata(json_body(), ("outcome", "action", "comment")),
+                                  meta={"csrf": False}))
+    objection = publicity.resolve_objection(api_user(), notice, objection_id if valid_id(objection_id) else 0,
+                                            form.outcome.data, form.action.data or None, form.comment.data)
+    return {"id": objection.id, "status": objection.status,
+            "application_status": objection.entry.application.status}
+
+
+@bp.post("/publicity-notices/<int:notice_id>/close")
+@token_required(Role.official, Role.admin)
+def close_notice(notice_id: int):
+    notice = publicity.managed_notice(api_user(), notice_id)
+    rated, held = publicity.close_notice(api_user(), notice)
+    return {"rated": rated, "held": held}

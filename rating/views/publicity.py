@@ -1,0 +1,132 @@
+"""Publicity pages: the public notice with its objection form; officials' management."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
+from rating import clock
+from rating.errors import ServiceError
+from rating.extensions import db, limiter
+from rating.models import PublicityNotice, Role
+from rating.services import publicity
+from rating.views.common import staff_scope
+
+bp = Blueprint("publicity", __name__, url_prefix="/publicity")
+
+
+def _flash_errors(form) -> None:
+    for messages in form.errors.values():
+        for message in messages:
+            flash(str(message), "error")
+
+
+@bp.get("/")
+def index():
+    notices = db.session.execute(
+        select(PublicityNotice).order_by(PublicityNotice.starts_on.desc(), PublicityNotice.id.desc()).limit(100)
+    ).scalars().all()
+    return render_template("publicity/index.html", notices=notices, today=clock.today())
+
+
+@bp.get("/<int:notice_id>")
+def show(notice_id: int):
+    notice = publicity.get_notice(notice_id)
+    form = ObjectionForm()
+    form.application_id.data = request.args.get("application_id", type=int)
+    return render_template("publicity/show.html", notice=notice, form=form, running=publicity.is_running(notice),
+                           mask=publicity.mask_uscc)
+
+
+@bp.post("/<int:notice_id>")
+@limiter.limit("20 per hour;5 per minute", methods=["POST"])
+def object_to(notice_id: int):
+    notice = publicity.get_notice(notice_id)
+    form = ObjectionForm()
+    if form.validate_on_submit():
+        try:
+            publicity.submit_objection(notice, form.application_id.data, form.name.data, form.contact.data,
+                                       form.reason.data, request.remote_addr)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("异议已收到，主管部门将进行核实并与您联系。"), "success")
+            return redirect(url_for(".show", notice_id=notice.id))
+    return render_template("publicity/show.html", notice=notice, form=form, running=publicity.is_running(notice),
+                           mask=publicity.mask_uscc), 422
+
+
+def _official():
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+
+
+@bp.route("/manage", methods=["GET", "POST"])
+@login_required
+def manage():
+    _official()
+    form = NoticeForm()
+    if request.method == "GET":
+        form.starts_on.data = clock.today()
+        form.ends_on.data = publicity.suggested_period(clock.today())
+    elif form.validate_on_submit():
+        try:
+            notice = publicity.create_notice(current_user, form.title.data, form.application_ids.data,
+                                             form.starts_on.data, form.ends_on.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("公示已发布。"), "success")
+            return redirect(url_for(".manage_notice", notice_id=notice.id))
+    else:
+        _flash_errors(form)
+    scope = staff_scope(current_user)
+    notices = [n for n in db.session.execute(
+        select(PublicityNotice).order_by(PublicityNotice.id.desc()).limit(200)).scalars()
+        if publicity.can_manage(current_user, n)]
+    return render_template("publicity/manage.html", form=form, notices=notices, scope=scope,
+                           candidates=publicity.approved_in_scope(current_user), today=clock.today())
+
+
+@bp.get("/<int:notice_id>/manage")
+@login_required
+def manage_notice(notice_id: int):
+    _official()
+    notice = publicity.managed_notice(current_user, notice_id)
+    return render_template("publicity/notice_manage.html", notice=notice, form=ResolveForm(),
+                           today=clock.today(), mask=publicity.mask_uscc)
+
+
+@bp.post("/<int:notice_id>/objections/<int:objection_id>/resolve")
+@login_required
+def resolve(notice_id: int, objection_id: int):
+    _official()
+    notice = publicity.managed_notice(current_user, notice_id)
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+    else:
+        try:
+            publicity.resolve_objection(current_user, notice, objection_id, form.outcome.data,
+                                        form.action.data or None, form.comment.data)
+            flash(_("异议已处理。"), "success")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+    return redirect(url_for(".manage_notice", notice_id=notice.id))
+
+
+@bp.post("/<int:notice_id>/close")
+@login_required
+def close(notice_id: int):
+    _official()
+    notice = publicity.managed_notice(current_user, notice_id)
+    try:  # CSRFProtect has checked the form's token
+        rated, held = publicity.close_notice(current_user, notice)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("公示已结束：%(rated)s 家予以认定，%(held)s 家因异议暂缓。", rated=len(rated), held=len(held)),
+              "success")
+    return redirect(url_for(".manage_notice", notice_id=notice.id))

@@ -1,0 +1,55 @@
+"""The audit chain: every change appends to it, the database refuses edits, the verifier finds tampering."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from rating.extensions import db
+from rating.models import AuditEntry
+from tests.factories import make_batch, make_staff
+from tests.integration.test_reviews_api import decide, scored
+
+
+@pytest.fixture()
+def history(api, app):
+    batch = make_batch("js-2024")
+    county = make_staff("reviewer", "320402")
+    application_id, _firm = scored(api, batch, 3)
+    assert decide(api, api.token(county.email), application_id, "forward", "同意").status_code == 201
+    return application_id
+
+
+def test_changes_are_chained(history, runner):
+    actions = db.session.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
+    assert actions == ["application.create", "application.submit", "application.scored",
+                       "assignment.create", "application.forward"]
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "intact: 5 entries" in result.output
+
+
+def test_the_database_refuses_edits(history):
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(text("UPDATE audit_entries SET action = 'application.reject' WHERE id = 5"))
+    db.session.rollback()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(text("DELETE FROM audit_entries WHERE id = 5"))
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("tamper, broken_at", [
+    ("UPDATE audit_entries SET action = 'application.reject' WHERE id = 5", 5),
+    ("UPDATE audit_entries SET payload = replace(payload, '同意', '驳回') WHERE id = 5", 5),
+    ("DELETE FROM audit_entries WHERE id = 3", 3),
+    ("DELETE FROM audit_entries WHERE id = 5", 5),
+    ("UPDATE audit_entries SET actor_id = NULL WHERE id = 2", 2),
+])
+def test_the_verifier_finds_tampering(history, runner, tamper, broken_at):
+    # Someone with the owner's rights switches the guard off and edits history.
+    db.session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+    db.session.execute(text(tamper))
+    db.session.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at entry {broken_at}" in result.output

@@ -1,0 +1,155 @@
+"""Routing on PostgreSQL: balance, conflicts, waiting work, return to the same reviewer, deadlines."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from rating.extensions import db
+from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
+from rating.services import routing, scoring_runs
+from tests.factories import make_batch, make_staff
+from tests.integration.test_filing_api import file_everything
+from tests.integration.test_reviews_api import decide
+
+
+@pytest.fixture()
+def batch(app):
+    return make_batch("js-2024")
+
+
+def submitted_and_scored(api, batch, district="320402", group=None) -> tuple[int, str]:
+    firm, token = api.register_firm(district)
+    if group:
+        db.session.get(Enterprise, firm["id"]).group_name = group
+        db.session.commit()
+    body = file_everything(api, token, batch, 3)
+    assert api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token).status_code == 202
+    assert scoring_runs.score_application(body["id"]) == "scored"
+    return body["id"], token
+
+
+def open_for(application_id: int) -> ReviewAssignment | None:
+    db.session.expire_all()
+    return routing.open_assignment(application_id)
+
+
+def test_load_is_balanced_within_the_county(api, batch):
+    reviewers = [make_staff("reviewer", "320402") for _ in range(3)]
+    make_staff("reviewer", "320411")                      # another county: never chosen
+    ids = [submitted_and_scored(api, batch)[0] for _ in range(7)]
+    assert [routing.route(i) for i in ids] == ["assigned"] * 7
+    assert routing.route(ids[0]) == "kept"                # idempotent
+    counts = {r.id: 0 for r in reviewers}
+    for application_id in ids:
+        counts[open_for(application_id).reviewer_id] += 1
+    assert sorted(counts.values()) == [2, 2, 3]
+    # The first three went one to each: ties are broken by who waited longest.
+    assert len({open_for(i).reviewer_id for i in ids[:3]}) == 3
+
+
+def test_conflicts_are_never_assigned(api, batch):
+    conflicted, free = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
+    firm_app, _ = submitted_and_scored(api, batch)
+    enterprise_id = db.session.execute(select(Enterprise.id).order_by(Enterprise.id.desc())).scalar()
+    routing.declare_conflict(conflicted, enterprise_id=enterprise_id)
+    group_app, _ = submitted_and_scored(api, batch, group="常州某集团")
+    routing.declare_conflict(conflicted, group_name="常州某集团")
+    provider_app, _ = submitted_and_scored(api, batch)
+    routing.declare_conflict(conflicted, provider_name="天翼云")   # every firm's services use it
+    for application_id in (firm_app, group_app, provider_app):
+        assert routing.route(application_id) == "assigned"
+        assert open_for(application_id).reviewer_id == free.id
+    assert db.session.query(ReviewerConflict).count() == 3
+
+
+def test_conflicted_reviewer_may_not_decide(api, batch):
+    reviewer = make_staff("reviewer", "320402")
+    application_id, _ = submitted_and_scored(api, batch)
+    routing.route(application_id)
+    enterprise_id = db.session.execute(select(Enterprise.id)).scalar()
+    routing.declare_conflict(reviewer, enterprise_id=enterprise_id)
+    assert open_for(application_id) is None              # taken back from them
+    assert decide(api, api.token(reviewer.email), application_id, "forward").status_code == 403
+
+
+def test_no_eligible_reviewer_is_flagged_then_assigned_when_one_exists(api, batch):
+    official = make_staff("official", "320400")
+    application_id, _ = submitted_and_scored(api, batch)
+    assert routing.route(application_id) == "unassigned"
+    token = api.token(official.email)
+    rows = api.get("/reviews/overview", token=token).get_json()["rows"]
+    assert rows == [{"jurisdiction_code": "320402", "jurisdiction_name": "天宁区", "stage": "county",
+                     "in_review": 1, "unassigned": 1, "overdue": 0, "reviewers": 0, "no_reviewer": True}]
+    queue = api.get("/reviews/queue", token=token).get_json()
+    assert queue[0]["application_id"] == application_id and queue[0]["assigned_at"] is None
+    reviewer = make_staff("reviewer", "320402")
+    assert routing.route_waiting(owner="320402") == {"assigned": 1}
+    assert open_for(application_id).reviewer_id == reviewer.id
+    assert api.get("/reviews/overview", token=token).get_json()["rows"][0]["unassigned"] == 0
+
+
+def test_resubmission_goes_back_to_the_reviewer_who_returned_it(api, batch):
+    first, second = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
+    application_id, firm = submitted_and_scored(api, batch)
+    routing.route(application_id)
+    owner = open_for(application_id).reviewer_id
+    other = second if owner == first.id else first
+    other_app, _ = submitted_and_scored(api, batch)
+    routing.route(other_app)                              # the other reviewer now has one, the owner one
+    assert decide(api, api.token(other.email), application_id, "return", "请补充合同").status_code == 201
+    assert open_for(application_id) is None
+    assert api.post(f"/applications/{application_id}/submit", {"pledge": True}, token=firm).status_code == 202
+    scoring_runs.score_application(application_id)
+    routing.route(application_id)
+    # Back to whoever had the stage before the return (the owner), not to the least loaded.
+    assert open_for(application_id).reviewer_id == owner
+
+
+def test_forward_routes_to_the_city_and_official_reassigns(api, batch):
+    county = make_staff("reviewer", "320402")
+    city_a, city_b = make_staff("reviewer", "320400"), make_staff("reviewer", "320400")
+    official = make_staff("official", "320400")
+    application_id, _ = submitted_and_scored(api, batch)
+    routing.route(application_id)
+    assert decide(api, api.token(county.email), application_id, "forward").status_code == 201
+    assert routing.route(application_id) == "assigned"
+    assignment = open_for(application_id)
+    assert assignment.stage == "city" and assignment.reviewer_id in (city_a.id, city_b.id)
+    target = city_b if assignment.reviewer_id == city_a.id else city_a
+    token = api.token(official.email)
+    refused = api.post(f"/applications/{application_id}/assignment", {"reviewer_id": county.id, "reason": "x"},
+                       token=token)
+    assert refused.status_code == 422 and "reviewer_id" in refused.get_json()["error"]["fields"]
+    assert api.post(f"/applications/{application_id}/assignment", {"reviewer_id": target.id},
+                    token=token).status_code == 422          # a reason is required
+    moved = api.post(f"/applications/{application_id}/assignment",
+                     {"reviewer_id": target.id, "reason": "原审核人员出差"}, token=token)
+    assert moved.status_code == 201, moved.get_json()
+    assert moved.get_json()["due_at"] == api.get("/reviews/queue", token=api.token(target.email)).get_json()[0]["due_at"]
+    db.session.expire_all()
+    rows = db.session.execute(select(ReviewAssignment).order_by(ReviewAssignment.id)).scalars().all()
+    assert [(r.stage, r.closed_reason, r.assigned_by_id) for r in rows] == [
+        ("county", "decided", None), ("city", "reassigned", None), ("city", None, official.id)]
+    other_city = make_staff("official", "320100")
+    assert api.post(f"/applications/{application_id}/assignment", {"reviewer_id": target.id, "reason": "x"},
+                    token=api.token(other_city.email)).status_code == 404
+
+
+def test_deadlines_remind_then_flag_overdue_once(api, batch):
+    make_staff("reviewer", "320402")
+    application_id, _ = submitted_and_scored(api, batch)
+    routing.route(application_id)
+    assignment = open_for(application_id)
+    assert assignment.due_at - assignment.assigned_at <= timedelta(days=batch.county_review_days)
+    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assignment.due_at = assignment.assigned_at + timedelta(hours=1)
+    db.session.commit()
+    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [assignment.id], "overdue": []}
+    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assignment = open_for(application_id)
+    assignment.due_at = assignment.assigned_at - timedelta(minutes=1)
+    db.session.commit()
+    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": [assignment.id]}
+    assert api.get("/reviews/queue", token=api.token(assignment.reviewer.email)).get_json()[0]["overdue"] is True
