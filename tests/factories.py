@@ -1,6 +1,7 @@
 """Test data built through the same services and API a firm or an official uses."""
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import date, datetime, time, timedelta
 
@@ -83,9 +84,15 @@ def make_batch(edition: str = "js-2024", opens_in_days: int = -1, closes_in_days
     return batch
 
 
+@functools.cache
+def password_hash() -> str:
+    """One real hash of PASSWORD, computed once: hashing is deliberately slow."""
+    return hash_password(PASSWORD)
+
+
 def make_staff(role: str, jurisdiction: str | None, email: str | None = None) -> User:
     user = User(email=(email or f"{role}-{jurisdiction}-{next(_serial)}@bureau.example").lower(), role=role,
-                password_hash=hash_password(PASSWORD), name=f"{role} {jurisdiction}",
+                password_hash=password_hash(), name=f"{role} {jurisdiction}",
                 jurisdiction_code=jurisdiction)
     db.session.add(user)
     db.session.commit()
