@@ -43,7 +43,7 @@ translations: deps
 # After changing user-facing strings: refresh the English catalog, then translate what is new.
 messages: deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext --no-location --sort-output -o /tmp/rating-messages.pot .
-	$(BIN)/pybabel update -i /tmp/rating-messages.pot -d rating/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i /tmp/rating-messages.pot -d rating/translations --no-fuzzy-matching --width 10000
 
 migrate: deps
 	$(FLASK) db upgrade

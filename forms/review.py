@@ -23,3 +23,13 @@ class DecisionForm(FlaskForm):
     comment = TextAreaField(_l("意见"), validators=[Optional(), plain_text, Length(max=4000)])
     version = IntegerField(validators=[InputRequired(_l("缺少版本号。"))])
     adjustments = FieldList(FormField(AdjustmentForm), max_entries=100)
+
+
+class IndicatorScoreForm(Form):
+    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), Length(max=64)])
+    points = FiniteDecimalField(_l("分数"), places=2, validators=[InputRequired(_l("请填写分数。"))])
+
+
+class ExpertScoresForm(FlaskForm):
+    scores = FieldList(FormField(IndicatorScoreForm), min_entries=0, max_entries=200)
+    comment = TextAreaField(_l("评审意见"), validators=[Optional(), plain_text, Length(max=4000)])

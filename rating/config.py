@@ -64,6 +64,8 @@ def from_environment(instance_path: str) -> dict:
         "TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",
         "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "星级上云评定系统 <noreply@rating.localhost>",
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
         "LOGIN_FAILURE_LIMIT": 10,
@@ -98,6 +100,10 @@ def from_environment(instance_path: str) -> dict:
                     "task": "workers.tasks.route_waiting",
                     "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
                 },
+                "sweep-outbox": {
+                    "task": "workers.tasks.sweep_outbox",
+                    "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
                 "review-deadlines": {
                     "task": "workers.tasks.review_deadlines",
                     "schedule": 300.0,
@@ -106,6 +112,9 @@ def from_environment(instance_path: str) -> dict:
         },
         "SWEEP_GRACE_SECONDS": _int("SWEEP_GRACE_SECONDS", 60),
         "REVIEW_REMINDER_HOURS": _int("REVIEW_REMINDER_HOURS", 48),
+        "EXPERTS_PER_APPLICATION": _int("EXPERTS_PER_APPLICATION", 3),
+        # Experts disagree on an indicator when their spread exceeds this share of its maximum.
+        "EXPERT_DISAGREEMENT_SHARE": float(os.environ.get("EXPERT_DISAGREEMENT_SHARE") or 0.3),
         # Ratings are valid this many years from the day they are granted (DOMAIN.md).
         "RATING_VALIDITY_YEARS": _int("RATING_VALIDITY_YEARS", 3),
     }

@@ -28,7 +28,16 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
-def app_env(postgres, redis_server, tmp_path_factory) -> dict[str, str]:
+def smtp_server():
+    from tests.support.mail import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(postgres, redis_server, smtp_server, tmp_path_factory) -> dict[str, str]:
     """The environment of the app under test, shared with the worker and web processes we start."""
     instance = tmp_path_factory.mktemp("instance")
     env = {
@@ -40,6 +49,8 @@ def app_env(postgres, redis_server, tmp_path_factory) -> dict[str, str]:
         "TIMEZONE": "Asia/Shanghai",
         "SWEEP_GRACE_SECONDS": "3",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
     }
     os.environ.update(env)
     return {**os.environ, **env}

@@ -8,7 +8,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.services import routing, scoring_runs
+from rating.services import notifications, routing, scoring_runs
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,30 @@ def sweep_unscored() -> int:
 def noop(value: int | None = None) -> int | None:
     """Does nothing: the floor that benchmarks compare real tasks against."""
     return value
+
+
+@shared_task(
+    name="workers.tasks.deliver_email",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(notifications.DeliveryFailed, *RETRYABLE),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+    time_limit=60,
+)
+def deliver_email(outbox_id: int) -> str:
+    return notifications.deliver(int(outbox_id))
+
+
+@shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
+def sweep_outbox() -> int:
+    """Re-publish emails left pending (the broker was down after the commit, or a worker died)."""
+    ids = notifications.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
+    for outbox_id in ids:
+        publish_soft(deliver_email, outbox_id)
+    return len(ids)
 
 
 def publish_soft(task, *args) -> bool:

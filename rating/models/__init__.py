@@ -7,6 +7,7 @@ from rating.models.application import (  # noqa: F401
     Evidence,
     Payment,
     StatusChange,
+    SubmissionSnapshot,
 )
 from rating.models.enterprise import BlacklistEntry, Enterprise  # noqa: F401
 from rating.models.enums import (  # noqa: F401
@@ -21,10 +22,12 @@ from rating.models.enums import (  # noqa: F401
 )
 from rating.models.guide import Batch, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
+from rating.models.mail import OutboxEmail  # noqa: F401
 from rating.models.publicity import Objection, PublicityEntry, PublicityNotice  # noqa: F401
 from rating.models.rating import Rating  # noqa: F401
 from rating.models.review import (  # noqa: F401
     BatchQuota,
+    ExpertAssignment,
     ReviewAssignment,
     ReviewerConflict,
     ScoreAdjustment,

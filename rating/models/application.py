@@ -208,3 +208,25 @@ class StatusChange(db.Model):
 
     application = relationship("Application", back_populates="history")
     actor = relationship("User")
+
+
+class SubmissionSnapshot(db.Model):
+    """What the firm submitted in one round: answers, services and evidence, frozen.
+
+    Reviewers compare a resubmission with the round they returned; the live rows keep
+    changing while the firm edits, these do not.
+    """
+
+    __tablename__ = "submission_snapshots"
+    __table_args__ = (
+        UniqueConstraint("application_id", "round", name="uq_submission_snapshots_application_round"),
+        CheckConstraint("round > 0", name="round"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict] = mapped_column(JSONDoc)
+    services: Mapped[list] = mapped_column(JSONDoc)
+    evidence: Mapped[list] = mapped_column(JSONDoc)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,7 +1,7 @@
 """Review work: score adjustments, assignments, declared conflicts, approval quotas."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
 from rating.models.enums import Stage
-from rating.models.types import UTCDateTime, utcnow
+from rating.models.types import JSONDoc, UTCDateTime, utcnow
 
 
 class ScoreAdjustment(db.Model):
@@ -109,3 +109,37 @@ class BatchQuota(db.Model):
         if self.max_count is not None:
             return self.max_count
         return int(Decimal(self.base_count) * self.percent / 100)
+
+
+class ExpertAssignment(db.Model):
+    """An expert asked to score an application's indicators at the city or province stage."""
+
+    __tablename__ = "expert_assignments"
+    __table_args__ = (
+        UniqueConstraint("application_id", "round", "stage", "expert_id",
+                         name="uq_expert_assignments_application_round_stage_expert"),
+        CheckConstraint("stage IN ('city', 'province')", name="stage"),
+        CheckConstraint("(submitted_at IS NULL) = (scores IS NULL)", name="submitted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(10))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    scores: Mapped[dict | None] = mapped_column(JSONDoc)   # indicator code → points (as strings)
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    expert = relationship("User", foreign_keys=[expert_id])
+    application = relationship("Application")
+
+    @property
+    def due_at(self) -> datetime:
+        return self.assigned_at + timedelta(days=self.application.batch.review_days(self.stage))
+
+    @property
+    def reviewer_id(self) -> int:
+        return self.expert_id

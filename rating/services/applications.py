@@ -33,7 +33,7 @@ from rating.models import (
     User,
 )
 from rating.services import answers as answer_codec
-from rating.services import audit, routing
+from rating.services import audit, notifications, routing, snapshots
 from rating.services import storage
 from rating.services.eligibility import check_progression
 from rating.services.guide import Edition
@@ -104,6 +104,8 @@ def record(application: Application, actor: User | None, action: str, from_statu
     audit.append(f"application.{action}", "application", application.id, actor_id,
                  from_status=from_status, to_status=application.status, from_stage=from_stage,
                  to_stage=application.stage, comment=comment, **audit_data)
+    if from_status is not None and from_status != application.status:
+        notifications.queue_status_change(application.id, application.status, application.stage, comment)
 
 
 def held_levels(enterprise_id: int, on: date) -> set[int]:
@@ -355,6 +357,7 @@ def submit_application(user: User, application: Application, pledge: bool,
     application.pledged_at = now
     application.submitted_at = now
     application.score_requested_at = now
+    snapshots.take(application)
     record(application, user, "submit" if first else "resubmit", from_status, from_stage)
     _commit(_("申报已被他人修改，请刷新后重试。"))
     return Outcome(application, enqueue_scoring=True)

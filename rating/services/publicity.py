@@ -32,7 +32,7 @@ from rating.models import (
     User,
 )
 from rating.permissions import can_view_application
-from rating.services import audit
+from rating.services import audit, notifications
 from rating.services.reference import get_edition
 from rating.services.reviews import STAGE_LEVEL
 
@@ -133,6 +133,7 @@ def _move(application: Application, from_status: str, to_status: str, actor: Use
                                 to_stage=stage, comment=comment))
     audit.append(f"application.{action}", "application", application.id, actor_id, from_status=from_status,
                  to_status=to_status, from_stage=application.stage, to_stage=stage, comment=comment)
+    notifications.queue_status_change(application.id, to_status, stage, comment)
 
 
 def _commit() -> None:

@@ -21,6 +21,7 @@ from rating.models import (
     ApplicationStatus,
     BatchQuota,
     Enterprise,
+    ExpertAssignment,
     JurisdictionLevel,
     ReviewAssignment,
     Role,
@@ -30,7 +31,7 @@ from rating.models import (
     User,
 )
 from rating.permissions import scope_applications
-from rating.services import audit, routing
+from rating.services import audit, experts, notifications, routing
 from rating.services.reference import get_edition
 
 STAGE_ORDER = (Stage.county, Stage.city, Stage.province)
@@ -95,6 +96,10 @@ def decide(user: User, application: Application, decision: str, comment: str | N
         raise ValidationFailed(_("退回或不通过时必须填写意见。"), {"comment": [_("请填写意见。")]})
     _check_adjustments(application, adjustments)
     if decision == "approve":
+        missing = experts.missing_before_approval(application)
+        if missing:
+            raise ValidationFailed(_("还有 %(n)s 位指派的专家尚未评分，评分完成后方可通过。", n=missing),
+                                   {"decision": [_("专家评分尚未完成。")]})
         _check_quota(application)
     from_status, from_stage = application.status, application.stage
     if decision == "forward":
@@ -128,6 +133,7 @@ def decide(user: User, application: Application, decision: str, comment: str | N
                  to_stage=stage and str(stage), comment=comment or None, version=version + 1,
                  adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
                               for a in adjustments])
+    notifications.queue_status_change(application.id, status, stage, comment or None)
     db.session.commit()
     db.session.refresh(application)
     return application
@@ -190,7 +196,7 @@ def _check_quota(application: Application) -> None:
 @dataclass(frozen=True)
 class QueueItem:
     application: Application
-    assignment: ReviewAssignment | None
+    assignment: ReviewAssignment | ExpertAssignment | None
 
 
 def queue(user: User, limit: int = 500) -> list[QueueItem]:
@@ -205,6 +211,8 @@ def queue(user: User, limit: int = 500) -> list[QueueItem]:
             .limit(limit)
         ).all()
         return [QueueItem(a, r) for a, r in rows]
+    if user.role == Role.expert:
+        return [QueueItem(a.application, a) for a in experts.queue(user)]
     if user.role not in (Role.official, Role.admin):
         return []
     query = (

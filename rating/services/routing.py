@@ -35,7 +35,7 @@ from rating.models import (
     StatusChange,
     User,
 )
-from rating.services import audit
+from rating.services import audit, notifications
 
 
 def stage_owner(application: Application) -> str | None:
@@ -166,6 +166,7 @@ def _assign(application: Application, reviewer_id: int, now: datetime, due: date
     audit.append("assignment.create", "application", application.id, by.id if by else None, at=now,
                  assignment_id=assignment.id, reviewer_id=reviewer_id, stage=application.stage,
                  round=application.submission_round, due_at=due.isoformat(), reason=reason)
+    notifications.queue_reviewer("assigned", reviewer_id, application.id, due)
     return assignment
 
 
@@ -315,6 +316,8 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
     for assignment in due_soon:
         assignment.reminded_at = now
         marked["reminded"].append(assignment.id)
+        notifications.queue_reviewer("reminder", assignment.reviewer_id, assignment.application_id,
+                                     assignment.due_at)
     overdue = db.session.execute(
         select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
                                        ReviewAssignment.due_at <= now)
@@ -326,5 +329,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
         audit.append("assignment.overdue", "application", assignment.application_id, None, at=now,
                      assignment_id=assignment.id, reviewer_id=assignment.reviewer_id,
                      due_at=assignment.due_at.isoformat())
+        notifications.queue_reviewer("overdue", assignment.reviewer_id, assignment.application_id,
+                                     assignment.due_at)
     db.session.commit()
     return marked

@@ -25,7 +25,7 @@ from rating.models import (
     Stage,
 )
 from rating.services import answers as answer_codec
-from rating.services import audit
+from rating.services import audit, notifications
 from rating.services.reference import edition_of_batch
 from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 
@@ -131,6 +131,7 @@ def score_application(application_id: int) -> str:
                  from_status=ApplicationStatus.submitted.value, to_status=ApplicationStatus.in_review.value,
                  to_stage=str(stage), round=row.submission_round, total=str(result.total),
                  max=str(result.max), passed=result.passed, edition=edition.code)
+    notifications.queue_status_change(application_id, ApplicationStatus.in_review, stage)
     try:
         db.session.commit()
     except IntegrityError:

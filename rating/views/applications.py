@@ -12,14 +12,15 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm, application_form_class
-from forms.review import DecisionForm
+from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application, is_staff
 from rating.services import applications as filing
-from rating.services import blacklist, reference, reviews, routing, storage
+from rating.services import blacklist, experts, notifications, reference, reviews, routing, snapshots, storage
+from rating.views.api.serialize import adjustments_json
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
 from rating.services.reference import get_edition
@@ -307,4 +308,11 @@ def show(application_id: int):
         statuses=ApplicationStatus, decision_form=decision_form,
         alerts=blacklist.alerts(application) if is_staff(current_user) and application.status in filing.OPEN else [],
         assignment=routing.open_assignment(application.id) if is_staff(current_user) else None,
+        emails=[m for m in notifications.log_for(application.id)
+                if is_staff(current_user) or m.kind == "status_changed"],
+        adjustments=adjustments_json(application),
+        diff=snapshots.diff(application) if is_staff(current_user) else None,
+        expert_summary=experts.summary(application) if is_staff(current_user) else None,
+        can_assign_experts=experts.can_assign(current_user, application),
+        expert_form=ExpertScoresForm() if experts.awaits_scores(current_user, application) else None,
     )

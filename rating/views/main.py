@@ -14,8 +14,10 @@ bp = Blueprint("main", __name__)
 def index():
     if current_user.is_authenticated and current_user.role == Role.enterprise:
         return redirect(url_for("applications.dashboard"))
-    if current_user.is_authenticated and current_user.role == Role.reviewer:
+    if current_user.is_authenticated and current_user.role in (Role.reviewer, Role.expert):
         return redirect(url_for("reviews.queue"))
+    if current_user.is_authenticated and current_user.role in (Role.official, Role.admin):
+        return redirect(url_for("reviews.overview"))
     return render_template("index.html", batches=reference.open_batches())
 
 

@@ -1,16 +1,18 @@
 """Reviewers' pages: the queue of their stage and the decision on an application."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from forms.review import DecisionForm
+from forms.jsondata import flatten_errors
+from forms.officials import BlacklistForm, LiftForm
+from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
 from rating.models import ApplicationStatus, Role
-from rating.services import reviews
-from rating.views.common import visible_application
+from rating.services import blacklist, experts, reviews, routing
+from rating.views.common import staff_scope, visible_application
 from workers.tasks import request_routing
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
@@ -19,7 +21,7 @@ bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 @bp.get("/")
 @login_required
 def queue():
-    if current_user.role not in (Role.reviewer, Role.official, Role.admin):
+    if current_user.role not in (Role.reviewer, Role.expert, Role.official, Role.admin):
         abort(403)
     return render_template("reviews/queue.html", items=reviews.queue(current_user), now=clock.now())
 
@@ -43,3 +45,85 @@ def decide(application_id: int):
         request_routing(application.id)
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))
+
+
+@bp.post("/<int:application_id>/experts")
+@login_required
+def assign_experts(application_id: int):
+    application = visible_application(current_user, application_id)
+    count = request.form.get("count", type=int)
+    try:
+        items = experts.assign(current_user, application, None, count if count and 1 <= count <= 20 else None)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("已指派 %(n)s 位专家。", n=len(items)), "success")
+    return redirect(url_for("applications.show", application_id=application.id, _anchor="experts"))
+
+
+@bp.post("/<int:application_id>/expert-scores")
+@login_required
+def expert_scores(application_id: int):
+    application = visible_application(current_user, application_id)
+    form = ExpertScoresForm()
+    if not form.validate_on_submit():
+        for message in flatten_errors(form.errors).values():
+            flash(str(message[0]), "error")
+        return redirect(url_for("applications.show", application_id=application.id, _anchor="expert-scoring"))
+    try:
+        experts.submit_scores(current_user, application,
+                              {e.form.code.data: e.form.points.data for e in form.scores.entries}, form.comment.data)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("applications.show", application_id=application.id, _anchor="expert-scoring"))
+    flash(_("评分已提交。"), "success")
+    return redirect(url_for(".queue"))
+
+
+@bp.get("/overview")
+@login_required
+def overview():
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+    scope = staff_scope(current_user)
+    return render_template("reviews/overview.html", scope=scope, rows=routing.overview(scope))
+
+
+@bp.route("/blacklist", methods=["GET", "POST"])
+@login_required
+def blacklist_page():
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+    form = BlacklistForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                _entry, flagged = blacklist.add(current_user, form.reason.data, form.enterprise_id.data,
+                                                form.provider_name.data)
+            except ServiceError as exc:
+                flash(exc.message, "error")
+            else:
+                flash(_("已列入黑名单；受影响的在办申报 %(n)s 件已标记。", n=len(flagged)), "success")
+                return redirect(url_for(".blacklist_page"))
+        else:
+            for message in flatten_errors(form.errors).values():
+                flash(str(message[0]), "error")
+    return render_template("reviews/blacklist.html", form=form, lift_form=LiftForm(),
+                           entries=blacklist.active_entries(current_user))
+
+
+@bp.post("/blacklist/<int:entry_id>/lift")
+@login_required
+def lift_blacklist(entry_id: int):
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+    form = LiftForm()
+    if form.validate_on_submit():
+        try:
+            blacklist.lift(current_user, entry_id, form.reason.data)
+            flash(_("已移出黑名单。"), "success")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+    else:
+        flash(_("请填写原因。"), "error")
+    return redirect(url_for(".blacklist_page"))

@@ -150,3 +150,20 @@ def test_broker_down_during_submission(api, batch, worker_env, log_dir, beat, re
     finally:
         proc.stop()
     assert_scored_exactly_once(ids)
+
+
+def test_worker_delivers_email_to_the_firm(api, batch, worker_env, log_dir, smtp_server):
+    from rating.models import OutboxEmail
+    from tests.support.mail import subject
+
+    smtp_server.clear()
+    proc = worker(worker_env, log_dir)
+    try:
+        submit_many(api, batch, 1)
+        wait_until_scored(1, log_dir=log_dir)
+        smtp_server.wait_for(lambda m: "审核中" in subject(m))
+        smtp_server.wait_for(lambda m: "已提交" in subject(m))
+    finally:
+        proc.stop()
+    db.session.rollback()
+    assert db.session.execute(select(OutboxEmail.status)).scalars().all() == ["sent", "sent"]

@@ -12,7 +12,9 @@ from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Role, Stage
 from rating.permissions import can_edit_application, scope_applications
+from rating import clock
 from rating.services import applications as filing
+from rating.services import notifications
 from rating.services.reference import get_batch, get_edition
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json
@@ -134,3 +136,18 @@ def list_applications():
         .order_by(Application.id.desc()).limit(PAGE_SIZE).offset((int(page) - 1) * PAGE_SIZE)
     ).scalars()
     return {"items": [summary_json(a) for a in rows], "total": total, "page": int(page)}
+
+
+@bp.get("/applications/<int:application_id>/emails")
+@token_required()
+def application_emails(application_id: int):
+    """The email log of one application: what was sent to whom, and whether it went out."""
+    application = visible_application(api_user(), application_id)
+    return [
+        {"id": m.id, "kind": m.kind, "to": m.to_address, "subject": m.subject, "status": m.status,
+         "attempts": m.attempts, "created_at": clock.local(m.created_at).isoformat(),
+         "sent_at": clock.local(m.sent_at).isoformat() if m.sent_at else None}
+        for m in notifications.log_for(application.id)
+        # A firm sees what was sent to it, not the reviewers' mail.
+        if api_user().role != Role.enterprise or m.kind == "status_changed"
+    ]

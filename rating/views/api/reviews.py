@@ -6,11 +6,11 @@ from werkzeug.datastructures import MultiDict
 
 from forms.fields import INVALID
 from forms.jsondata import flatten_errors
-from forms.review import DecisionForm
+from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ValidationFailed
 from rating.models import ApplicationStatus, Role
-from rating.services import reviews, routing
+from rating.services import experts, reviews, routing, snapshots
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing
@@ -107,3 +107,67 @@ def declare_conflict():
     conflict = routing.declare_conflict(api_user(), enterprise_id, texts["group_name"], texts["provider_name"],
                                         texts["note"])
     return {"id": conflict.id}, 201
+
+
+@bp.post("/applications/<int:application_id>/experts")
+@token_required(Role.official, Role.admin)
+def assign_experts(application_id: int):
+    application = visible_application(api_user(), application_id)
+    body = json_body()
+    expert_ids, count = body.get("expert_ids"), body.get("count")
+    if expert_ids is not None and (not isinstance(expert_ids, list) or not all(valid_id(i) for i in expert_ids)):
+        raise ValidationFailed(_("专家编号有误。"), {"expert_ids": [_("expert_ids 必须是编号数组。")]})
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 20):
+        raise ValidationFailed(_("专家人数应在 1 到 20 之间。"), {"count": [_("专家人数应在 1 到 20 之间。")]})
+    items = experts.assign(api_user(), application, expert_ids or None, count)
+    return {"application_id": application.id, "experts": [i.expert_id for i in items]}, 201
+
+
+@bp.post("/applications/<int:application_id>/expert-scores")
+@token_required(Role.expert)
+def submit_expert_scores(application_id: int):
+    application = visible_application(api_user(), application_id)
+    body = json_body()
+    raw = body.get("scores")
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ValidationFailed(_("提交的数据有误。"), {"scores": [_("scores 必须是对象数组。")]})
+    data = MultiDict()
+    for index, item in enumerate(raw):
+        for key in ("code", "points"):
+            data.add(f"scores-{index}-{key}", "" if item.get(key) is None else _scalar(item[key]))
+    if isinstance(body.get("comment"), str):
+        data.add("comment", body["comment"])
+    form = ExpertScoresForm(formdata=data, meta={"csrf": False})
+    if not form.validate():
+        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
+    scores = {entry.form.code.data: entry.form.points.data for entry in form.scores.entries}
+    item = experts.submit_scores(api_user(), application, scores, form.comment.data)
+    return {"application_id": application.id, "submitted_at": clock.local(item.submitted_at).isoformat()}, 201
+
+
+@bp.get("/applications/<int:application_id>/expert-review")
+@token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
+def expert_review(application_id: int):
+    application = visible_application(api_user(), application_id)
+    result = experts.summary(application)
+    return {
+        "assigned": result["assigned"],
+        "submitted": result["submitted"],
+        "experts": [{"expert_id": a.expert_id, "submitted": a.submitted_at is not None} for a in result["experts"]],
+        "indicators": [
+            {"code": i.code, "title": i.title, "max": float(i.max), "scores": [float(s) for s in i.scores],
+             "mean": float(i.mean) if i.mean is not None else None,
+             "spread": float(i.spread) if i.spread is not None else None, "disagree": i.disagree}
+            for i in result["indicators"]
+        ],
+    }
+
+
+@bp.get("/applications/<int:application_id>/diff")
+@token_required(Role.reviewer, Role.official, Role.expert, Role.admin, Role.enterprise)
+def submission_diff(application_id: int):
+    """What the current round changed against the round before it (the one a reviewer returned)."""
+    application = visible_application(api_user(), application_id)
+    return snapshots.diff(application) or {"from_round": None, "to_round": application.submission_round,
+                                           "answers": [], "services": {"added": [], "removed": []},
+                                           "evidence": {"added": [], "removed": []}}

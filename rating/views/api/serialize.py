@@ -1,9 +1,14 @@
 """Application → the JSON of API.md."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import gettext
+from sqlalchemy import select
 
 from rating import clock
+from rating.extensions import db
+from rating.models import ScoreAdjustment
 from rating.services import answers as answer_codec
 from rating.services import blacklist
 from rating.services.applications import OPEN
@@ -91,4 +96,22 @@ def application_json(application) -> dict:
         "score": score_json(application),
         "history": history_json(application),
         "alerts": blacklist.alerts(application) if application.status in OPEN else [],
+        "adjustments": adjustments_json(application),
     }
+
+
+def _points(value) -> float | int | None:
+    return None if value is None else money(Decimal(str(value)))
+
+
+def adjustments_json(application) -> list[dict]:
+    """Reviewers' per-indicator adjustments and reasons, beside the machine's points of that round."""
+    machine = {s.round: {i["code"]: i for i in s.detail["items"]} for s in application.scores}
+    rows = db.session.execute(select(ScoreAdjustment).where(ScoreAdjustment.application_id == application.id)
+                              .order_by(ScoreAdjustment.id)).scalars()
+    return [
+        {"round": a.round, "stage": a.stage, "code": a.indicator_code,
+         "machine_points": _points(machine.get(a.round, {}).get(a.indicator_code, {}).get("points")),
+         "points": money(a.points), "reason": a.reason, "at": clock.local(a.created_at).isoformat()}
+        for a in rows
+    ]

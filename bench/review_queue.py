@@ -1,0 +1,84 @@
+"""Reviewer queue page with 200,000 applications in the database: requests per second and
+p99 under 20 concurrent connections, against GET /hello of the same app in the same run."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import requests
+from sqlalchemy import insert
+
+from bench.common import environment
+from bench.review_seed import analyze, applications_in_review, reviewers
+from bench.submit_endpoint import _load
+from tests.factories import PASSWORD
+from tests.support.servers import free_port, web
+
+CONCURRENCY = 20
+
+
+def _assign(application_ids: list[int], by_code: dict[str, list[int]]) -> None:
+    """Open assignments: every application to a reviewer of its county, round robin."""
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Application, Enterprise, ReviewAssignment
+    from sqlalchemy import select
+
+    now = clock.now()
+    counters: dict[str, int] = {}
+    for start in range(0, len(application_ids), 10000):
+        chunk = application_ids[start:start + 10000]
+        rows = db.session.execute(select(Application.id, Enterprise.district_code)
+                                  .join(Enterprise, Enterprise.id == Application.enterprise_id)
+                                  .where(Application.id.in_(chunk))).all()
+        values = []
+        for application_id, code in rows:
+            staff = by_code[code]
+            n = counters.get(code, 0)
+            counters[code] = n + 1
+            values.append({"application_id": application_id, "round": 1, "stage": "county",
+                           "reviewer_id": staff[n % len(staff)], "assigned_at": now,
+                           "due_at": now + timedelta(days=10)})
+        db.session.execute(insert(ReviewAssignment), values)
+        db.session.commit()
+
+
+def _login(base: str, email: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    assert "/reviews/" in response.url, response.url
+    return session
+
+
+def run(count: int = 200_000, requests_count: int = 2000) -> dict:
+    with environment("queue") as (app, env, _redis, instance):
+        with app.app_context():
+            from rating.models import User
+            from rating.extensions import db
+            from tests.factories import make_batch
+
+            batch = make_batch("js-2024")
+            ids = applications_in_review(batch.id, count)
+            by_code = reviewers(300)
+            _assign(ids, by_code)
+            analyze()
+            email = db.session.get(User, by_code["320402"][0]).email
+            per_reviewer = count // 300
+        port = free_port()
+        server = web(env, instance, port, workers=2)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            session = _login(base, email)
+            cookies = session.cookies.get_dict()
+            _load([lambda s: s.get(f"{base}/hello")] * 200, CONCURRENCY)
+            hello = _load([lambda s: s.get(f"{base}/hello")] * requests_count, CONCURRENCY)
+            page = session.get(f"{base}/reviews/")
+            shown = page.text.count("/applications/")
+            queue = _load([lambda s: s.get(f"{base}/reviews/", cookies=cookies)] * requests_count, CONCURRENCY)
+        finally:
+            server.stop()
+    return {"applications": count, "open_assignments_per_reviewer": per_reviewer, "rows_on_page": shown,
+            "concurrency": CONCURRENCY, "hello": hello, "queue_page": queue,
+            "ratio_to_hello": round(queue["per_s"] / hello["per_s"], 2)}

@@ -1,0 +1,87 @@
+"""Routing: 5,000 scored applications across all 104 counties, 300 reviewers, assigned by
+2 worker processes; against the no-op task floor drained by the same workers in the same
+run. Also reports the balance reached (open assignments per reviewer within a county)."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from bench.common import environment
+from bench.review_seed import analyze, applications_in_review, reviewers
+from bench.scoring_pipeline import _drain
+from tests.support.mail import SmtpServer
+from tests.support.servers import worker
+
+
+def _wait_assigned(app, count: int, timeout: float) -> None:
+    from rating.extensions import db
+    from rating.models import ReviewAssignment
+
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while time.monotonic() < deadline:
+            done = db.session.execute(select(func.count()).select_from(ReviewAssignment)
+                                      .where(ReviewAssignment.closed_at.is_(None))).scalar_one()
+            db.session.rollback()
+            if done >= count:
+                return
+            time.sleep(0.05)
+    raise TimeoutError(f"only {done} of {count} assigned")
+
+
+def _balance(app) -> dict:
+    from rating.extensions import db
+    from rating.models import ReviewAssignment, User
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.jurisdiction_code, User.id, func.count(ReviewAssignment.id))
+            .outerjoin(ReviewAssignment, (ReviewAssignment.reviewer_id == User.id) & ReviewAssignment.closed_at.is_(None))
+            .where(User.role == "reviewer").group_by(User.jurisdiction_code, User.id)).all()
+    per_county: dict[str, list[int]] = {}
+    for code, _user, count in rows:
+        per_county.setdefault(code, []).append(count)
+    spreads = [max(c) - min(c) for c in per_county.values()]
+    ratios = [max(c) / min(c) for c in per_county.values() if min(c) > 0]
+    return {"counties": len(per_county), "worst_max_minus_min": max(spreads), "worst_max_over_min": round(max(ratios), 2)}
+
+
+def run(count: int = 5000, reviewer_count: int = 300) -> dict:
+    smtp = SmtpServer().start()
+    try:
+        with environment("routing") as (app, env, redis, instance):
+            env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
+            with app.app_context():
+                from tests.factories import make_batch
+
+                batch = make_batch("js-2024")
+                ids = applications_in_review(batch.id, count)
+                reviewers(reviewer_count)
+                analyze()
+            proc = worker(env, instance, concurrency=2)
+            try:
+                from workers.tasks import noop, route_application
+
+                with app.app_context():
+                    started = time.perf_counter()
+                    for n in range(count):
+                        noop.delay(n)
+                    _drain(redis, 600)
+                    noop_seconds = time.perf_counter() - started
+
+                    started = time.perf_counter()
+                    for application_id in ids:
+                        route_application.delay(application_id)
+                    _wait_assigned(app, count, 1800)
+                    route_seconds = time.perf_counter() - started
+                    _drain(redis, 600)      # let the assignment emails go out before stopping
+            finally:
+                proc.stop()
+            balance = _balance(app)
+    finally:
+        smtp.stop()
+    noop_rate, route_rate = count / noop_seconds, count / route_seconds
+    return {"applications": count, "reviewers": reviewer_count, "noop_tasks_per_s": round(noop_rate, 1),
+            "assigned_per_s": round(route_rate, 1), "ratio_to_noop": round(route_rate / noop_rate, 2),
+            "balance": balance, "emails_received": len(smtp.messages)}

@@ -1,0 +1,70 @@
+"""Bulk seeding for the review benchmarks: firms in every county, applications in review, reviewers."""
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from sqlalchemy import insert, select, text
+
+_SERIALS = itertools.count(500_000)
+
+
+def counties() -> list[str]:
+    from rating.extensions import db
+    from rating.models import Jurisdiction
+
+    return list(db.session.execute(
+        select(Jurisdiction.code).where(Jurisdiction.level == "county").order_by(Jurisdiction.code)).scalars())
+
+
+def applications_in_review(batch_id: int, count: int, stage: str = "county", chunk: int = 5000) -> list[int]:
+    """`count` firms spread over every county, each with one application in review at `stage`."""
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Application, Enterprise
+    from rating.services.uscc import uscc_from_serial
+
+    codes, now, ids = counties(), clock.now(), []
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
+        serials = [next(_SERIALS) for _ in range(size)]
+        firms = [{"name": f"基准企业{s}", "uscc": uscc_from_serial(s, division=codes[(start + n) % len(codes)]),
+                  "district_code": codes[(start + n) % len(codes)], "industry": "C", "scale": "small",
+                  "contact_name": "王工", "contact_phone": "0519-1234567", "email": f"q{s}@bench.test",
+                  "created_at": now} for n, s in enumerate(serials)]
+        firm_ids = db.session.execute(insert(Enterprise).returning(Enterprise.id), firms).scalars().all()
+        rows = [{"enterprise_id": f, "batch_id": batch_id, "target_level": 3, "status": "in_review", "stage": stage,
+                 "answers": {}, "submission_round": 1, "submitted_at": now, "created_at": now, "updated_at": now,
+                 "version": 3} for f in firm_ids]
+        ids.extend(db.session.execute(insert(Application).returning(Application.id), rows).scalars().all())
+        db.session.commit()
+    return ids
+
+
+def reviewers(count: int, level: str = "county") -> dict[str, list[int]]:
+    """`count` reviewers spread over the jurisdictions of `level` (round robin); code → ids."""
+    from rating.extensions import db
+    from rating.models import Jurisdiction, User
+    from tests.factories import password_hash
+
+    codes = list(db.session.execute(
+        select(Jurisdiction.code).where(Jurisdiction.level == level).order_by(Jurisdiction.code)).scalars())
+    rows = [{"email": f"r{n}@bench.test", "password_hash": password_hash(), "name": f"审核员{n}", "role": "reviewer",
+             "jurisdiction_code": codes[n % len(codes)], "active": True, "failed_logins": 0} for n in range(count)]
+    ids = db.session.execute(insert(User).returning(User.id, User.jurisdiction_code), rows).all()
+    db.session.commit()
+    by_code: dict[str, list[int]] = {}
+    for user_id, code in ids:
+        by_code.setdefault(code, []).append(user_id)
+    return by_code
+
+
+def analyze() -> None:
+    from rating.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+__all__ = ["applications_in_review", "reviewers", "counties", "analyze", "timedelta"]

@@ -1,0 +1,96 @@
+"""Emails through a real SMTP server: queued with the change, delivered once, in the reader's language."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from rating.extensions import db
+from rating.models import OutboxEmail, User
+from rating.services import notifications
+from tests.factories import make_batch, make_staff
+from tests.integration.test_reviews_api import decide, scored
+from tests.support.mail import body, subject
+
+
+@pytest.fixture()
+def batch(app):
+    return make_batch("js-2024")
+
+
+@pytest.fixture()
+def mailbox(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+def pending() -> list[OutboxEmail]:
+    db.session.rollback()
+    return db.session.execute(select(OutboxEmail).where(OutboxEmail.status == "pending")
+                              .order_by(OutboxEmail.id)).scalars().all()
+
+
+def deliver_all() -> list[str]:
+    return [notifications.deliver(m.id) for m in pending()]
+
+
+def test_status_changes_and_assignments_are_mailed_once(api, batch, mailbox):
+    reviewer = make_staff("reviewer", "320402")
+    application_id, firm = scored(api, batch, 3)
+    kinds = [(m.kind, m.to_address) for m in pending()]
+    firm_email = api.get(f"/applications/{application_id}", token=firm).get_json()["enterprise_name"]
+    assert [k for k, _ in kinds] == ["status_changed", "status_changed", "assigned"]   # submitted, in review
+    assert kinds[2][1] == reviewer.email
+    assert deliver_all() == ["sent"] * 3
+    assert deliver_all() == []
+    assert notifications.deliver(1) == "skipped"                                 # a repeat sends nothing
+    subjects = sorted(subject(m) for m in mailbox.messages)
+    assert len(mailbox.messages) == 3
+    assert any("审核中" in s for s in subjects) and any("新的审核任务" in s for s in subjects)
+    to_firm = [m for m in mailbox.messages if m["To"] != reviewer.email]
+    assert firm_email in body(to_firm[0]) and f"/applications/{application_id}" in body(to_firm[0])
+
+    decide(api, api.token(reviewer.email), application_id, "return", "请补充设备清单")
+    returned = pending()
+    assert [m.kind for m in returned] == ["status_changed"]
+    assert "请补充设备清单" in returned[0].body and "退回修改" in returned[0].subject
+    log = api.get(f"/applications/{application_id}/emails", token=firm).get_json()
+    assert [e["status"] for e in log] == ["sent", "sent", "pending"]       # the firm's own mail only
+    log = api.get(f"/applications/{application_id}/emails", token=api.token(reviewer.email)).get_json()
+    assert [(e["kind"], e["status"]) for e in log] == [
+        ("status_changed", "sent"), ("status_changed", "sent"), ("assigned", "sent"), ("status_changed", "pending")]
+
+
+def test_the_readers_language(api, batch, mailbox):
+    application_id, firm = scored(api, batch, 3)
+    user = db.session.execute(select(User).where(User.role == "enterprise")).scalar_one()
+    user.locale = "en"
+    db.session.commit()
+    reviewer = make_staff("reviewer", "320402")
+    decide(api, api.token(reviewer.email), application_id, "reject", "不符合基本条件")
+    message = pending()[-1]
+    assert message.locale == "en" and message.subject.startswith("[Star-rated cloud]")
+    assert "Rejected" in message.subject or "not approved" in message.subject.lower()
+
+
+def test_a_failed_change_queues_nothing(api, batch, mailbox):
+    reviewer = make_staff("reviewer", "320402")
+    application_id, _firm = scored(api, batch, 3)
+    before = db.session.query(OutboxEmail).count()
+    assert decide(api, api.token(reviewer.email), application_id, "forward", version=999).status_code == 409
+    assert db.session.query(OutboxEmail).count() == before
+
+
+def test_smtp_down_then_up(app, api, batch, mailbox):
+    application_id, _firm = scored(api, batch, 3)
+    message = pending()[0]
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = 1        # nothing listens there
+    try:
+        with pytest.raises(notifications.DeliveryFailed):
+            notifications.deliver(message.id)
+    finally:
+        app.config["MAIL_PORT"] = port
+    db.session.refresh(message)
+    assert (message.status, message.attempts) == ("pending", 1) and "Connection" in message.last_error
+    assert notifications.deliver(message.id) == "sent"
+    assert len(mailbox.messages) == 1

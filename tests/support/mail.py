@@ -1,0 +1,65 @@
+"""A real SMTP server for the tests (aiosmtpd), collecting what it receives."""
+from __future__ import annotations
+
+import email
+import threading
+import time
+from email.header import decode_header, make_header
+from email.message import Message
+
+from aiosmtpd.controller import Controller
+
+from tests.support.servers import free_port
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        message = email.message_from_bytes(envelope.original_content or envelope.content)
+        message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.collector = _Collector()
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[Message]:
+        with self.collector.lock:
+            return list(self.collector.messages)
+
+    def clear(self) -> None:
+        with self.collector.lock:
+            self.collector.messages.clear()
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages if predicate(m)]
+            if found:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"no matching message in {timeout}s; got {[subject(m) for m in self.messages]}")
+
+
+def subject(message: Message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def body(message: Message) -> str:
+    return message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")
