@@ -17,8 +17,10 @@ def counties() -> list[str]:
         select(Jurisdiction.code).where(Jurisdiction.level == "county").order_by(Jurisdiction.code)).scalars())
 
 
-def applications_in_review(batch_id: int, count: int, stage: str = "county", chunk: int = 5000) -> list[int]:
-    """`count` firms spread over every county, each with one application in review at `stage`."""
+def applications_in_review(batch_id: int, count: int, stage: str | None = "county", chunk: int = 5000,
+                           status: str = "in_review") -> list[int]:
+    """`count` firms spread over every county, each with one application in review at `stage`
+    (or, with another `status` and no stage, finished ones)."""
     from rating import clock
     from rating.extensions import db
     from rating.models import Application, Enterprise
@@ -33,7 +35,7 @@ def applications_in_review(batch_id: int, count: int, stage: str = "county", chu
                   "contact_name": "王工", "contact_phone": "0519-1234567", "email": f"q{s}@bench.test",
                   "created_at": now} for n, s in enumerate(serials)]
         firm_ids = db.session.execute(insert(Enterprise).returning(Enterprise.id), firms).scalars().all()
-        rows = [{"enterprise_id": f, "batch_id": batch_id, "target_level": 3, "status": "in_review", "stage": stage,
+        rows = [{"enterprise_id": f, "batch_id": batch_id, "target_level": 3, "status": status, "stage": stage,
                  "answers": {}, "submission_round": 1, "submitted_at": now, "created_at": now, "updated_at": now,
                  "version": 3} for f in firm_ids]
         ids.extend(db.session.execute(insert(Application).returning(Application.id), rows).scalars().all())

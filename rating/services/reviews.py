@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
@@ -199,29 +200,55 @@ class QueueItem:
     assignment: ReviewAssignment | ExpertAssignment | None
 
 
-def queue(user: User, limit: int = 500) -> list[QueueItem]:
-    """A reviewer's open assignments, oldest due first; an official's in-review applications in scope."""
+# What a queue row shows, loaded with the page's one query instead of one query per row.
+_QUEUE_LOADING = (selectinload(Application.enterprise), selectinload(Application.scores))
+
+
+def _queue_query(user: User, level: int | None, overdue: bool):
+    """The caller's queue as (Application, assignment) rows, unordered; None for roles without one."""
+    filters = []
+    if level is not None:
+        filters.append(Application.target_level == level)
+    if overdue:
+        filters.append(ReviewAssignment.due_at <= clock.now())
     if user.role == Role.reviewer:
-        rows = db.session.execute(
-            select(Application, ReviewAssignment)
-            .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
-            .where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
-                   Application.status == ApplicationStatus.in_review)
-            .order_by(ReviewAssignment.due_at, Application.id)
-            .limit(limit)
-        ).all()
-        return [QueueItem(a, r) for a, r in rows]
-    if user.role == Role.expert:
-        return [QueueItem(a.application, a) for a in experts.queue(user)]
+        return (select(Application, ReviewAssignment)
+                .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
+                .where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
+                       Application.status == ApplicationStatus.in_review, *filters))
     if user.role not in (Role.official, Role.admin):
-        return []
-    query = (
+        return None
+    return scope_applications(
         select(Application, ReviewAssignment)
         .outerjoin(ReviewAssignment, (ReviewAssignment.application_id == Application.id)
                    & ReviewAssignment.closed_at.is_(None))
-        .where(Application.status == ApplicationStatus.in_review)
-        .order_by(Application.updated_at, Application.id)
-        .limit(limit)
-    )
-    query = scope_applications(query, user)
-    return [QueueItem(a, r) for a, r in db.session.execute(query).all()]
+        .where(Application.status == ApplicationStatus.in_review, *filters), user)
+
+
+def queue(user: User, limit: int = 500, level: int | None = None, overdue: bool = False,
+          offset: int = 0) -> list[QueueItem]:
+    """A reviewer's open assignments, soonest due first; an official's in-review applications in scope."""
+    if user.role == Role.expert:
+        return [QueueItem(a.application, a) for a in experts.queue(user)][offset:offset + limit]
+    query = _queue_query(user, level, overdue)
+    if query is None:
+        return []
+    order = ((ReviewAssignment.due_at, Application.id) if user.role == Role.reviewer
+             else (Application.updated_at, Application.id))
+    rows = db.session.execute(query.order_by(*order).options(*_QUEUE_LOADING).offset(offset).limit(limit)).all()
+    return [QueueItem(a, r) for a, r in rows]
+
+
+def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:
+    """(in the queue, of which overdue), counted by the database."""
+    if user.role == Role.expert:
+        items = experts.queue(user)
+        now = clock.now()
+        return len(items), sum(1 for a in items if a.due_at <= now)
+    query = _queue_query(user, level, False)
+    if query is None:
+        return 0, 0
+    inner = query.with_only_columns(ReviewAssignment.due_at).subquery()
+    total, late = db.session.execute(
+        select(func.count(), func.count().filter(inner.c.due_at <= clock.now())).select_from(inner)).one()
+    return total, late

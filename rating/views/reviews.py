@@ -16,6 +16,7 @@ from rating.views.common import staff_scope, visible_application
 from workers.tasks import request_routing
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
+PAGE_SIZE = 50
 
 
 @bp.get("/")
@@ -23,7 +24,14 @@ bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 def queue():
     if current_user.role not in (Role.reviewer, Role.expert, Role.official, Role.admin):
         abort(403)
-    return render_template("reviews/queue.html", items=reviews.queue(current_user), now=clock.now())
+    level = request.args.get("level", type=int)
+    overdue = request.args.get("overdue") == "1"
+    page = max(1, min(request.args.get("page", 1, type=int), 10_000))
+    total, late = reviews.queue_counts(current_user, level)
+    items = reviews.queue(current_user, limit=PAGE_SIZE, level=level, overdue=overdue, offset=(page - 1) * PAGE_SIZE)
+    return render_template("reviews/queue.html", items=items, total=total, late=late, page=page,
+                           pages=max(1, -(-(late if overdue else total) // PAGE_SIZE)),
+                           now=clock.now(), level=level, overdue=overdue)
 
 
 @bp.post("/<int:application_id>/decide")

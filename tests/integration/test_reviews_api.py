@@ -172,6 +172,9 @@ def test_bad_decision_bodies(api, batch, staff, body, field):
 def test_queues(api, batch, staff):
     application_id, _firm = scored(api, batch, 3)
     assert [q["application_id"] for q in api.get("/reviews/queue", token=staff["county"]).get_json()] == [application_id]
+    assert api.get("/reviews/queue?level=4", token=staff["county"]).get_json() == []
+    assert api.get("/reviews/queue?overdue=1", token=staff["county"]).get_json() == []
+    assert len(api.get("/reviews/queue?level=3", token=staff["county"]).get_json()) == 1
     assert api.get("/reviews/queue", token=staff["other_county"]).get_json() == []
     assert api.get("/reviews/queue", token=staff["city"]).get_json() == []
     decide(api, staff["county"], application_id, "forward")

@@ -1,6 +1,7 @@
 """Review through the API: the caller's queue and stage decisions."""
 from __future__ import annotations
 
+from flask import request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
@@ -55,7 +56,9 @@ def decide(application_id: int):
 @bp.get("/reviews/queue")
 @token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
 def review_queue():
-    return [queue_item_json(item) for item in reviews.queue(api_user())]
+    level = request.args.get("level", type=int)
+    overdue = request.args.get("overdue") in ("1", "true")
+    return [queue_item_json(item) for item in reviews.queue(api_user(), level=level, overdue=overdue)]
 
 
 def queue_item_json(item: reviews.QueueItem) -> dict:
