@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -30,7 +31,8 @@ def hash_password(password: str) -> str:
 
 def load_user(user_id: str) -> User | None:
     try:
-        return db.session.get(User, int(user_id))
+        # Pages show the user's jurisdiction: load it in the same round trip.
+        return db.session.get(User, int(user_id), options=[joinedload(User.jurisdiction)])
     except (TypeError, ValueError):
         return None
 

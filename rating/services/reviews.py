@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy.orm import aliased, load_only
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
 from rating.extensions import db
 from rating.models import (
     Application,
+    ApplicationScore,
     ApplicationStatus,
     BatchQuota,
     Enterprise,
@@ -198,45 +199,72 @@ def _check_quota(application: Application) -> None:
 class QueueItem:
     application: Application
     assignment: ReviewAssignment | ExpertAssignment | None
+    enterprise_name: str
+    score_total: Decimal | None = None
+    score_max: Decimal | None = None
+    reviewer_name: str | None = None
 
 
-# What a queue row shows, loaded with the page's one query instead of one query per row.
-_QUEUE_LOADING = (selectinload(Application.enterprise), selectinload(Application.scores))
+# A queue row needs a few columns of the application, the firm's name and the current
+# round's total: selected with the page's one query, leaving the answers and the score
+# documents (the bulk of the bytes) in the database.
+_QUEUE_APPLICATION = load_only(Application.id, Application.target_level, Application.status, Application.stage,
+                               Application.version, Application.updated_at, Application.submission_round,
+                               Application.enterprise_id, Application.batch_id)
+_REVIEWER = aliased(User)
+_CURRENT_SCORE = and_(ApplicationScore.application_id == Application.id,
+                      ApplicationScore.round == Application.submission_round)
 
 
-def _queue_query(user: User, level: int | None, overdue: bool):
-    """The caller's queue as (Application, assignment) rows, unordered; None for roles without one."""
+def _queue_query(user: User, level: int | None, overdue: bool, display: bool = True):
+    """The caller's queue as QueueItem rows (or, without `display`, bare rows to count), unordered;
+    None for roles without one."""
     filters = []
     if level is not None:
         filters.append(Application.target_level == level)
     if overdue:
         filters.append(ReviewAssignment.due_at <= clock.now())
     if user.role == Role.reviewer:
-        return (select(Application, ReviewAssignment)
-                .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
-                .where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
-                       Application.status == ApplicationStatus.in_review, *filters))
+        query = (select(Application, ReviewAssignment, Enterprise.name, ApplicationScore.total,
+                        ApplicationScore.max, literal(None)) if display else select(ReviewAssignment.due_at))
+        query = query.select_from(Application).join(ReviewAssignment,
+                                                    ReviewAssignment.application_id == Application.id)
+        if display:
+            query = query.join(Enterprise, Enterprise.id == Application.enterprise_id).outerjoin(
+                ApplicationScore, _CURRENT_SCORE)
+        return query.where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
+                           Application.status == ApplicationStatus.in_review, *filters)
     if user.role not in (Role.official, Role.admin):
         return None
-    return scope_applications(
-        select(Application, ReviewAssignment)
-        .outerjoin(ReviewAssignment, (ReviewAssignment.application_id == Application.id)
-                   & ReviewAssignment.closed_at.is_(None))
-        .where(Application.status == ApplicationStatus.in_review, *filters), user)
+    query = (select(Application, ReviewAssignment, Enterprise.name, ApplicationScore.total, ApplicationScore.max,
+                    _REVIEWER.name) if display else select(ReviewAssignment.due_at))
+    query = query.select_from(Application).outerjoin(
+        ReviewAssignment, (ReviewAssignment.application_id == Application.id) & ReviewAssignment.closed_at.is_(None))
+    if display:
+        query = (query.join(Enterprise, Enterprise.id == Application.enterprise_id)
+                 .outerjoin(ApplicationScore, _CURRENT_SCORE)
+                 .outerjoin(_REVIEWER, _REVIEWER.id == ReviewAssignment.reviewer_id))
+    return scope_applications(query.where(Application.status == ApplicationStatus.in_review, *filters), user)
 
 
 def queue(user: User, limit: int = 500, level: int | None = None, overdue: bool = False,
           offset: int = 0) -> list[QueueItem]:
     """A reviewer's open assignments, soonest due first; an official's in-review applications in scope."""
     if user.role == Role.expert:
-        return [QueueItem(a.application, a) for a in experts.queue(user)][offset:offset + limit]
+        return [QueueItem(a.application, a, a.application.enterprise.name,
+                          *_totals(a.application)) for a in experts.queue(user)][offset:offset + limit]
     query = _queue_query(user, level, overdue)
     if query is None:
         return []
     order = ((ReviewAssignment.due_at, Application.id) if user.role == Role.reviewer
              else (Application.updated_at, Application.id))
-    rows = db.session.execute(query.order_by(*order).options(*_QUEUE_LOADING).offset(offset).limit(limit)).all()
-    return [QueueItem(a, r) for a, r in rows]
+    rows = db.session.execute(query.order_by(*order).options(_QUEUE_APPLICATION).offset(offset).limit(limit)).all()
+    return [QueueItem(*row) for row in rows]
+
+
+def _totals(application: Application) -> tuple[Decimal | None, Decimal | None]:
+    current = application.current_score
+    return (current.total, current.max) if current else (None, None)
 
 
 def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:
@@ -245,10 +273,10 @@ def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:
         items = experts.queue(user)
         now = clock.now()
         return len(items), sum(1 for a in items if a.due_at <= now)
-    query = _queue_query(user, level, False)
+    query = _queue_query(user, level, False, display=False)
     if query is None:
         return 0, 0
-    inner = query.with_only_columns(ReviewAssignment.due_at).subquery()
+    inner = query.subquery()
     total, late = db.session.execute(
         select(func.count(), func.count().filter(inner.c.due_at <= clock.now())).select_from(inner)).one()
     return total, late

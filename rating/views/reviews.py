@@ -16,7 +16,7 @@ from rating.views.common import staff_scope, visible_application
 from workers.tasks import request_routing
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
-PAGE_SIZE = 50
+PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the default
 
 
 @bp.get("/")
@@ -27,11 +27,13 @@ def queue():
     level = request.args.get("level", type=int)
     overdue = request.args.get("overdue") == "1"
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
+    per_page = request.args.get("per_page", PAGE_SIZES[0], type=int)
+    per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     total, late = reviews.queue_counts(current_user, level)
-    items = reviews.queue(current_user, limit=PAGE_SIZE, level=level, overdue=overdue, offset=(page - 1) * PAGE_SIZE)
+    items = reviews.queue(current_user, limit=per_page, level=level, overdue=overdue, offset=(page - 1) * per_page)
     return render_template("reviews/queue.html", items=items, total=total, late=late, page=page,
-                           pages=max(1, -(-(late if overdue else total) // PAGE_SIZE)),
-                           now=clock.now(), level=level, overdue=overdue)
+                           pages=max(1, -(-(late if overdue else total) // per_page)), per_page=per_page,
+                           page_sizes=PAGE_SIZES, now=clock.now(), level=level, overdue=overdue)
 
 
 @bp.post("/<int:application_id>/decide")

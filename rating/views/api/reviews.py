@@ -65,7 +65,7 @@ def queue_item_json(item: reviews.QueueItem) -> dict:
     application, assignment = item.application, item.assignment
     return {
         "application_id": application.id,
-        "enterprise_name": application.enterprise.name,
+        "enterprise_name": item.enterprise_name,
         "target_level": application.target_level,
         "stage": application.stage,
         "assigned_at": clock.local(assignment.assigned_at).isoformat() if assignment else None,
