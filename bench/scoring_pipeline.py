@@ -1,6 +1,7 @@
-"""Scoring pipeline: applications scored per second by 2 worker processes, against the
-no-op task floor drained by the same workers in the same run, and submit→scored latency
-at a steady submission rate."""
+"""Scoring pipeline: applications scored and routed to a reviewer per second by 2 worker
+processes, against the no-op task floor drained by the same workers in the same run, and
+submit→scored latency at a steady submission rate. The firm's email for each scored
+application goes to a local SMTP server through the same workers."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ import time
 from sqlalchemy import func, select, update
 
 from bench.common import environment, seed_applications, summary
+from tests.support.mail import SmtpServer
 from tests.support.servers import worker
 
 
@@ -24,14 +26,15 @@ def _drain(redis, timeout: float) -> None:
 
 
 def _wait_scored(app, count: int, timeout: float) -> None:
+    """Until `count` applications are scored and assigned to a reviewer."""
     from rating.extensions import db
-    from rating.models import Application
+    from rating.models import ReviewAssignment
 
     deadline = time.monotonic() + timeout
     with app.app_context():
         while time.monotonic() < deadline:
             done = db.session.execute(
-                select(func.count()).where(Application.status == "in_review")).scalar_one()
+                select(func.count()).select_from(ReviewAssignment)).scalar_one()
             db.session.rollback()
             if done >= count:
                 return
@@ -40,9 +43,24 @@ def _wait_scored(app, count: int, timeout: float) -> None:
 
 
 def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> dict:
+    smtp = SmtpServer().start()
+    try:
+        return _run(smtp, count, rate, steady_seconds)
+    finally:
+        smtp.stop()
+
+
+def _run(smtp, count: int, rate: float, steady_seconds: float) -> dict:
     with environment("scoring") as (app, env, redis, instance):
+        env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
         ids = seed_applications(app, count)
         steady_ids = seed_applications(app, int(rate * steady_seconds), status="draft")
+        with app.app_context():
+            from tests.factories import make_staff
+
+            for county in ("320402", "320404", "320411", "320412", "320413", "320481"):
+                for _ in range(3):
+                    make_staff("reviewer", county)
         proc = worker(env, instance, concurrency=2)
         try:
             from workers.tasks import noop, score_application
@@ -67,7 +85,7 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
     return {
         "applications": count,
         "noop_tasks_per_s": round(noop_rate, 1),
-        "scored_per_s": round(score_rate, 1),
+        "scored_and_assigned_per_s": round(score_rate, 1),
         "ratio_to_noop": round(score_rate / noop_rate, 2),
         "steady_rate_per_s": rate,
         "steady_latency": summary(latencies),

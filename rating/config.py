@@ -90,6 +90,10 @@ def from_environment(instance_path: str) -> dict:
             "task_time_limit": 90,
             "broker_connection_retry_on_startup": True,
             "broker_transport_options": _transport_options(broker_url),
+            # Email has its own queue: a backlog of messages (or an SMTP server that is
+            # down and retried) never holds up scoring and routing. Workers consume both
+            # (`-Q celery,mail`, as in the Procfile).
+            "task_routes": {"workers.tasks.flush_outbox": {"queue": "mail"}},
             "timezone": os.environ.get("TIMEZONE") or "Asia/Shanghai",
             "beat_schedule": {
                 "sweep-unscored": {

@@ -8,6 +8,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from rating.extensions import db
 from rating.services import notifications, routing, scoring_runs
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,17 @@ RETRYABLE = (OperationalError, DBAPIError)
     time_limit=90,
 )
 def score_application(application_id: int) -> str:
+    """Score the submission, then route it to a reviewer: the next step of the same job, in
+    its own transaction, so a submission costs one task rather than two."""
     outcome = scoring_runs.score_application(int(application_id))
     if outcome == "scored":
-        publish_soft(route_application, application_id)
+        try:
+            routing.route(int(application_id))
+        except RETRYABLE:
+            # The score is committed; the route-waiting sweep assigns it shortly.
+            db.session.rollback()
+            log.warning("routing application %s failed; the sweeper will route it", application_id,
+                        exc_info=True)
     return outcome
 
 
@@ -84,7 +93,7 @@ def noop(value: int | None = None) -> int | None:
 
 
 @shared_task(
-    name="workers.tasks.deliver_email",
+    name="workers.tasks.flush_outbox",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(notifications.DeliveryFailed, *RETRYABLE),
@@ -92,18 +101,19 @@ def noop(value: int | None = None) -> int | None:
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=10,
-    time_limit=60,
+    time_limit=300,
 )
-def deliver_email(outbox_id: int) -> str:
-    return notifications.deliver(int(outbox_id))
+def flush_outbox() -> dict[str, int]:
+    """Send the email waiting in the outbox (batches over one SMTP connection)."""
+    return notifications.flush()
 
 
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
 def sweep_outbox() -> int:
-    """Re-publish emails left pending (the broker was down after the commit, or a worker died)."""
+    """Publish a flush when email is left waiting (the broker was down after the commit, or a worker died)."""
     ids = notifications.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
-    for outbox_id in ids:
-        publish_soft(deliver_email, outbox_id)
+    if ids:
+        publish_soft(flush_outbox)
     return len(ids)
 
 

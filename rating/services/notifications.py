@@ -2,13 +2,15 @@
 
 `queue_*` writes the message into the outbox inside the caller's transaction, rendered
 in the recipient's language, so a change and its email commit (or roll back) together.
-After the commit the message ids are published to a worker (`deliver`), which claims,
-sends and marks each message; the beat sweeper re-publishes messages a dead broker or
-worker left behind. Delivery is at least once; the Message-ID is stable per message so
-receiving servers can drop a repeat.
+After the commit a flush job is published (one per web request or worker task, however
+many messages it wrote); a worker claims what waits, sends it in batches over one SMTP
+connection and marks each message; the beat sweeper publishes a flush for messages a dead
+broker or worker left behind. Delivery is at least once; the Message-ID is stable per
+message so receiving servers can drop a repeat.
 """
 from __future__ import annotations
 
+import contextvars
 import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -43,7 +45,7 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
                           subject=subject, body=body, status="pending")
     db.session.add(message)
     db.session.flush()
-    db.session.info.setdefault(_SESSION_KEY, []).append(message.id)
+    db.session.info[_SESSION_KEY] = True
     return message
 
 
@@ -82,14 +84,20 @@ def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: dat
            due_at=clock.local(due_at))
 
 
+# Set while a Celery task runs: commits inside it only note that mail is waiting, and the
+# task publishes one flush when it ends (a scoring job commits twice: one flush, not two).
+in_task: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rating_outbox_task", default=None)
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
-    ids = session.info.pop(_SESSION_KEY, None)
-    if ids:
-        from workers.tasks import deliver_email, publish_soft
-
-        for outbox_id in ids:
-            publish_soft(deliver_email, outbox_id)
+    if not session.info.pop(_SESSION_KEY, None):
+        return
+    task_state = in_task.get()
+    if task_state is not None:
+        task_state["flush"] = True
+    else:
+        request_flush()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -97,54 +105,105 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_SESSION_KEY, None)
 
 
+def request_flush() -> None:
+    from workers.tasks import flush_outbox, publish_soft
+
+    publish_soft(flush_outbox)
+
+
 class DeliveryFailed(Exception):
     """SMTP refused or could not be reached; the task retries."""
 
 
-def deliver(outbox_id: int, stale_after: timedelta = timedelta(minutes=5)) -> str:
-    """Claim, send and mark one message. A message already sent, or being sent, is left alone."""
+def _claim(limit: int, stale_after: timedelta, only_id: int | None = None) -> list:
+    """Mark up to `limit` waiting messages as being sent by us; concurrent flushes skip them."""
     now = clock.now()
-    claimed = db.session.execute(
+    waiting = (select(OutboxEmail.id)
+               .where(or_(OutboxEmail.status == "pending",
+                          (OutboxEmail.status == "sending") & (OutboxEmail.claimed_at < now - stale_after)))
+               .order_by(OutboxEmail.id).limit(limit).with_for_update(skip_locked=True))
+    if only_id is not None:
+        waiting = waiting.where(OutboxEmail.id == only_id)
+    rows = db.session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.id == outbox_id,
-               or_(OutboxEmail.status == "pending",
-                   (OutboxEmail.status == "sending") & (OutboxEmail.claimed_at < now - stale_after)))
+        .where(OutboxEmail.id.in_(waiting.scalar_subquery()))
         .values(status="sending", claimed_at=now, attempts=OutboxEmail.attempts + 1)
-        .returning(OutboxEmail.to_address, OutboxEmail.subject, OutboxEmail.body, OutboxEmail.attempts)
+        .returning(OutboxEmail.id, OutboxEmail.to_address, OutboxEmail.subject, OutboxEmail.body,
+                   OutboxEmail.attempts)
         .execution_options(synchronize_session=False)
-    ).one_or_none()
+    ).all()
     db.session.commit()
-    if claimed is None:
-        return "skipped"
-    try:
-        _send(outbox_id, claimed.to_address, claimed.subject, claimed.body)
-    except (OSError, smtplib.SMTPException) as exc:
-        final = claimed.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
-        db.session.execute(
-            update(OutboxEmail).where(OutboxEmail.id == outbox_id)
-            .values(status="failed" if final else "pending", last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        )
+    return sorted(rows, key=lambda r: r.id)
+
+
+def flush(batch_size: int = 100, stale_after: timedelta = timedelta(minutes=5), only_id: int | None = None
+          ) -> dict[str, int]:
+    """Send every waiting message, a batch at a time over one SMTP connection.
+
+    Returns counts by outcome. Raises DeliveryFailed (after recording it on the messages)
+    when the server could not be reached, so the task retries with backoff.
+    """
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    unreachable: Exception | None = None
+    while True:
+        claimed = _claim(batch_size, stale_after, only_id)
+        if not claimed:
+            break
+        sent, errors = _send_batch(claimed)
+        now = clock.now()
+        if sent:
+            db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(sent))
+                               .values(status="sent", sent_at=now, last_error=None))
+            counts["sent"] += len(sent)
+        limit = current_app.config["MAIL_MAX_ATTEMPTS"]
+        for row in claimed:
+            if row.id in errors:
+                final = row.attempts >= limit
+                db.session.execute(update(OutboxEmail).where(OutboxEmail.id == row.id).values(
+                    status="failed" if final else "pending", last_error=errors[row.id][:2000]))
+                counts["failed" if final else "retry"] += 1
         db.session.commit()
-        if final:
-            return "failed"
-        raise DeliveryFailed(str(exc)) from exc
-    db.session.execute(update(OutboxEmail).where(OutboxEmail.id == outbox_id)
-                       .values(status="sent", sent_at=clock.now(), last_error=None))
-    db.session.commit()
-    return "sent"
+        if len(sent) < len(claimed) and any(not e.startswith("refused") for e in errors.values()):
+            unreachable = DeliveryFailed(next(iter(errors.values())))
+            break
+        if only_id is not None or len(claimed) < batch_size:
+            break
+    if unreachable is not None and counts["retry"]:
+        raise unreachable
+    return counts
 
 
-def _send(outbox_id: int, to_address: str, subject: str, body: str) -> None:
+def _send_batch(claimed: list) -> tuple[list[int], dict[int, str]]:
+    """(ids sent, id → error). A recipient the server refuses fails alone ("refused: …");
+    a server that cannot be reached fails the rest of the batch."""
+    config = current_app.config
+    sent: list[int] = []
+    errors: dict[int, str] = {}
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+            for row in claimed:
+                try:
+                    smtp.send_message(_message(row.id, row.to_address, row.subject, row.body))
+                    sent.append(row.id)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                    errors[row.id] = f"refused: {type(exc).__name__}: {exc}"
+    except (OSError, smtplib.SMTPException) as exc:
+        for row in claimed:
+            if row.id not in sent and row.id not in errors:
+                errors[row.id] = f"{type(exc).__name__}: {exc}"
+    return sent, errors
+
+
+def _message(outbox_id: int, to_address: str, subject: str, body: str) -> EmailMessage:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to_address
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = f"<outbox-{outbox_id}@{config['MAIL_FROM'].rpartition('@')[2] or 'localhost'}>"
+    message["Message-ID"] = f"<outbox-{outbox_id}@{config['MAIL_FROM'].rpartition('@')[2].rstrip('>') or 'localhost'}>"
     message.set_content(body, charset="utf-8")
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
-        smtp.send_message(message)
+    return message
 
 
 def stranded(grace: timedelta, limit: int = 500) -> list[int]:

@@ -22,8 +22,8 @@ BIN = Path(sys.executable).parent
 
 
 # As in the Procfile: without the event heartbeat, gossip and mingle a worker resumes
-# consuming after Redis restarts (celery/celery#8030, #8091).
-WORKER_FLAGS = ("--without-heartbeat", "--without-gossip", "--without-mingle")
+# consuming after Redis restarts (celery/celery#8030, #8091); email has its own queue.
+WORKER_FLAGS = ("--without-heartbeat", "--without-gossip", "--without-mingle", "-Q", "celery,mail")
 
 
 def free_port() -> int:
