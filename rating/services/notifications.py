@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from rating import clock
@@ -49,38 +49,40 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     return message
 
 
-def _firm_recipients(enterprise_id: int) -> list[tuple[str, str | None]]:
-    """The firm's contact address and its users' addresses, each with a language."""
-    contact = db.session.execute(select(Enterprise.email).where(Enterprise.id == enterprise_id)).scalar_one()
-    users = db.session.execute(
-        select(User.email, User.locale).where(User.enterprise_id == enterprise_id, User.active.is_(True))
-    ).all()
-    recipients = {email.lower(): locale for email, locale in users}
-    recipients.setdefault(contact.lower(), users[0].locale if users else None)
-    return sorted(recipients.items())
-
-
 def queue_status_change(application_id: int, to_status: str, stage: str | None, comment: str | None = None) -> None:
-    """Tell the firm where its application stands now."""
-    row = db.session.execute(
-        select(Application.enterprise_id, Application.target_level, Enterprise.name)
+    """Tell the firm where its application stands now: its contact address and its users,
+    each in their language (one query for all of it)."""
+    rows = db.session.execute(
+        select(Enterprise.name, Application.target_level, Enterprise.email, User.email, User.locale)
+        .select_from(Application)
         .join(Enterprise, Enterprise.id == Application.enterprise_id)
+        .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True))
         .where(Application.id == application_id)
-    ).one()
-    for address, locale in _firm_recipients(row.enterprise_id):
+        .order_by(User.id)
+    ).all()
+    if not rows:
+        return
+    name, level, contact = rows[0][0], rows[0][1], rows[0][2]
+    recipients = {email.lower(): locale for *_, email, locale in rows if email}
+    recipients.setdefault(contact.lower(), rows[0][4])
+    for address, locale in sorted(recipients.items()):
         _queue("status_changed", address, locale, application_id, application_id=application_id,
-               enterprise_name=row.name, level=row.target_level, status=to_status, stage=stage, comment=comment)
+               enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
 
 
-def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime) -> None:
-    """Assignment, reminder or overdue notice to a reviewer."""
+def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
+                   known: tuple[int, str | None, str] | None = None) -> None:
+    """Assignment, reminder or overdue notice to a reviewer. `known`: (level, stage, firm
+    name) when the caller has them loaded already."""
     reviewer = db.session.get(User, reviewer_id)
-    row = db.session.execute(
-        select(Application.target_level, Application.stage, Enterprise.name)
-        .join(Enterprise, Enterprise.id == Application.enterprise_id).where(Application.id == application_id)
-    ).one()
+    if known is None:
+        known = tuple(db.session.execute(
+            select(Application.target_level, Application.stage, Enterprise.name)
+            .join(Enterprise, Enterprise.id == Application.enterprise_id).where(Application.id == application_id)
+        ).one())
+    level, stage, firm = known
     _queue(kind, reviewer.email, reviewer.locale, application_id, application_id=application_id,
-           reviewer_name=reviewer.name, enterprise_name=row.name, level=row.target_level, stage=row.stage,
+           reviewer_name=reviewer.name, enterprise_name=firm, level=level, stage=stage,
            due_at=clock.local(due_at))
 
 
@@ -115,13 +117,16 @@ class DeliveryFailed(Exception):
     """SMTP refused or could not be reached; the task retries."""
 
 
-def _claim(limit: int, stale_after: timedelta, only_id: int | None = None) -> list:
-    """Mark up to `limit` waiting messages as being sent by us; concurrent flushes skip them."""
+def _claim(limit: int, only_id: int | None = None) -> list:
+    """Mark up to `limit` pending messages as being sent by us; concurrent flushes skip them.
+
+    Only `pending` is claimed, oldest first, through the (status, created_at) index: the
+    sweeper returns messages stuck in `sending` (a worker died mid-send) to `pending`.
+    """
     now = clock.now()
     waiting = (select(OutboxEmail.id)
-               .where(or_(OutboxEmail.status == "pending",
-                          (OutboxEmail.status == "sending") & (OutboxEmail.claimed_at < now - stale_after)))
-               .order_by(OutboxEmail.id).limit(limit).with_for_update(skip_locked=True))
+               .where(OutboxEmail.status == "pending")
+               .order_by(OutboxEmail.created_at, OutboxEmail.id).limit(limit).with_for_update(skip_locked=True))
     if only_id is not None:
         waiting = waiting.where(OutboxEmail.id == only_id)
     rows = db.session.execute(
@@ -136,8 +141,7 @@ def _claim(limit: int, stale_after: timedelta, only_id: int | None = None) -> li
     return sorted(rows, key=lambda r: r.id)
 
 
-def flush(batch_size: int = 100, stale_after: timedelta = timedelta(minutes=5), only_id: int | None = None
-          ) -> dict[str, int]:
+def flush(batch_size: int = 100, only_id: int | None = None) -> dict[str, int]:
     """Send every waiting message, a batch at a time over one SMTP connection.
 
     Returns counts by outcome. Raises DeliveryFailed (after recording it on the messages)
@@ -146,7 +150,7 @@ def flush(batch_size: int = 100, stale_after: timedelta = timedelta(minutes=5), 
     counts = {"sent": 0, "failed": 0, "retry": 0}
     unreachable: Exception | None = None
     while True:
-        claimed = _claim(batch_size, stale_after, only_id)
+        claimed = _claim(batch_size, only_id)
         if not claimed:
             break
         sent, errors = _send_batch(claimed)
@@ -206,14 +210,21 @@ def _message(outbox_id: int, to_address: str, subject: str, body: str) -> EmailM
     return message
 
 
-def stranded(grace: timedelta, limit: int = 500) -> list[int]:
-    """Messages still pending after the grace period, or stuck in sending: to be published again."""
+def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), limit: int = 500) -> list[int]:
+    """Messages waiting longer than the grace period, after returning those stuck in `sending`
+    (their worker died mid-send) to `pending`: a flush should be published for them."""
     now = clock.now()
+    db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.status == "sending", OutboxEmail.claimed_at < now - stuck_after)
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
     ids = list(db.session.execute(
         select(OutboxEmail.id)
-        .where(or_((OutboxEmail.status == "pending") & (OutboxEmail.created_at < now - grace),
-                   (OutboxEmail.status == "sending") & (OutboxEmail.claimed_at < now - timedelta(minutes=5))))
-        .order_by(OutboxEmail.id).limit(limit)
+        .where(OutboxEmail.status == "pending", OutboxEmail.created_at < now - grace)
+        .order_by(OutboxEmail.created_at, OutboxEmail.id).limit(limit)
     ).scalars())
     db.session.rollback()
     return ids

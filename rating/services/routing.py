@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
@@ -119,8 +120,12 @@ def _previous_reviewer(application: Application) -> int | None:
 
 def route(application_id: int) -> str:
     """Assign the application's current stage to a reviewer; idempotent. One transaction."""
+    # The firm, its division and the batch come with the locked row: one round trip, not four.
     application = db.session.execute(
-        select(Application).where(Application.id == application_id).with_for_update()
+        select(Application)
+        .options(joinedload(Application.enterprise, innerjoin=True).joinedload(Enterprise.district, innerjoin=True),
+                 joinedload(Application.batch, innerjoin=True))
+        .where(Application.id == application_id).with_for_update(of=Application)
     ).scalar_one_or_none()
     if application is None:
         db.session.rollback()
@@ -166,7 +171,8 @@ def _assign(application: Application, reviewer_id: int, now: datetime, due: date
     audit.append("assignment.create", "application", application.id, by.id if by else None, at=now,
                  assignment_id=assignment.id, reviewer_id=reviewer_id, stage=application.stage,
                  round=application.submission_round, due_at=due.isoformat(), reason=reason)
-    notifications.queue_reviewer("assigned", reviewer_id, application.id, due)
+    notifications.queue_reviewer("assigned", reviewer_id, application.id, due,
+                                 known=(application.target_level, application.stage, application.enterprise.name))
     return assignment
 
 

@@ -93,3 +93,20 @@ def test_smtp_down_then_up(app, api, batch, mailbox):
     assert len(messages) == waiting and all(m.attempts == 1 and "Connection" in m.last_error for m in messages)
     assert notifications.flush() == {"sent": waiting, "failed": 0, "retry": 0}
     assert len(mailbox.messages) == waiting
+
+
+def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox):
+    from datetime import timedelta
+
+    from rating import clock
+
+    scored(api, batch, 3)
+    stuck = pending()[0]
+    stuck.status, stuck.claimed_at, stuck.attempts = "sending", clock.now() - timedelta(minutes=10), 1
+    stuck.created_at = clock.now() - timedelta(minutes=10)
+    db.session.commit()                      # as if its worker died mid-send
+    others = len(pending())
+    assert notifications.flush()["sent"] == others          # a flush leaves it alone…
+    assert stuck.id in notifications.stranded(timedelta(seconds=60))   # …the sweeper returns it
+    assert notifications.flush()["sent"] == 1
+    assert len(mailbox.messages) == others + 1
