@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bench.common import environment
 from bench.review_seed import analyze, applications_in_review, reviewers
-from bench.scoring_pipeline import _drain
+from bench.scoring_pipeline import _drain, noop_floor
 from tests.support.mail import SmtpServer
 from tests.support.servers import worker
 
@@ -61,14 +61,10 @@ def run(count: int = 5000, reviewer_count: int = 300) -> dict:
                 analyze()
             proc = worker(env, instance, concurrency=2)
             try:
-                from workers.tasks import noop, route_application
+                from workers.tasks import route_application
 
                 with app.app_context():
-                    started = time.perf_counter()
-                    for n in range(count):
-                        noop.delay(n)
-                    _drain(redis, 600)
-                    noop_seconds = time.perf_counter() - started
+                    noop_seconds = noop_floor(redis, count)
 
                     started = time.perf_counter()
                     for application_id in ids:

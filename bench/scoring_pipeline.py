@@ -25,6 +25,17 @@ def _drain(redis, timeout: float) -> None:
     raise TimeoutError("queue not drained")
 
 
+def noop_floor(redis, count: int) -> float:
+    """Seconds for the running worker to drain `count` no-op tasks: the floor of the run."""
+    from workers.tasks import noop
+
+    started = time.perf_counter()
+    for n in range(count):
+        noop.delay(n)
+    _drain(redis, 600)
+    return time.perf_counter() - started
+
+
 def _wait_scored(app, count: int, timeout: float) -> None:
     """Until `count` applications are scored and assigned to a reviewer."""
     from rating.extensions import db
@@ -63,14 +74,10 @@ def _run(smtp, count: int, rate: float, steady_seconds: float) -> dict:
                     make_staff("reviewer", county)
         proc = worker(env, instance, concurrency=2)
         try:
-            from workers.tasks import noop, score_application
+            from workers.tasks import score_application
 
             with app.app_context():
-                started = time.perf_counter()
-                for n in range(count):
-                    noop.delay(n)
-                _drain(redis, 600)
-                noop_seconds = time.perf_counter() - started
+                noop_seconds = noop_floor(redis, count)
 
                 started = time.perf_counter()
                 for application_id in ids:

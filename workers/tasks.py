@@ -14,20 +14,13 @@ from rating.services import notifications, routing, scoring_runs
 log = logging.getLogger(__name__)
 
 RETRYABLE = (OperationalError, DBAPIError)
+# A job that must not be lost: acknowledged only when done, returned to the queue when its
+# worker dies, retried with backoff while the database is unavailable.
+DURABLE = dict(acks_late=True, reject_on_worker_lost=True, autoretry_for=RETRYABLE, retry_backoff=True,
+               retry_backoff_max=300, retry_jitter=True, max_retries=20)
 
 
-@shared_task(
-    name="workers.tasks.score_application",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=20,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@shared_task(name="workers.tasks.score_application", **DURABLE, soft_time_limit=60, time_limit=90)
 def score_application(application_id: int) -> str:
     """Score the submission, then route it to a reviewer: the next step of the same job, in
     its own transaction, so a submission costs one task rather than two."""
@@ -43,17 +36,7 @@ def score_application(application_id: int) -> str:
     return outcome
 
 
-@shared_task(
-    name="workers.tasks.route_application",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=20,
-    time_limit=60,
-)
+@shared_task(name="workers.tasks.route_application", **DURABLE, time_limit=60)
 def route_application(application_id: int) -> str:
     return routing.route(int(application_id))
 

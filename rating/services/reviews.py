@@ -8,11 +8,12 @@ wins and the other is told the application changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, select, update
-from sqlalchemy.orm import aliased, load_only
+from sqlalchemy.orm import aliased
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
@@ -195,25 +196,30 @@ def _check_quota(application: Application) -> None:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueItem:
-    application: Application
-    assignment: ReviewAssignment | ExpertAssignment | None
+    """One row of a queue: plain values, selected in the page's one query (no ORM objects,
+    no answers or score documents loaded)."""
+
+    application_id: int
+    target_level: int
+    stage: str | None
+    version: int
+    assigned_at: datetime | None
+    due_at: datetime | None
+    reviewer_id: int | None
     enterprise_name: str
-    score_total: Decimal | None = None
-    score_max: Decimal | None = None
-    reviewer_name: str | None = None
+    score_total: Decimal | None
+    score_max: Decimal | None
+    reviewer_name: str | None
 
 
-# A queue row needs a few columns of the application, the firm's name and the current
-# round's total: selected with the page's one query, leaving the answers and the score
-# documents (the bulk of the bytes) in the database.
-_QUEUE_APPLICATION = load_only(Application.id, Application.target_level, Application.status, Application.stage,
-                               Application.version, Application.updated_at, Application.submission_round,
-                               Application.enterprise_id, Application.batch_id)
 _REVIEWER = aliased(User)
 _CURRENT_SCORE = and_(ApplicationScore.application_id == Application.id,
                       ApplicationScore.round == Application.submission_round)
+_ROW = (Application.id, Application.target_level, Application.stage, Application.version,
+        ReviewAssignment.assigned_at, ReviewAssignment.due_at, ReviewAssignment.reviewer_id, Enterprise.name,
+        ApplicationScore.total, ApplicationScore.max)
 
 
 def _queue_query(user: User, level: int | None, overdue: bool, display: bool = True):
@@ -225,8 +231,7 @@ def _queue_query(user: User, level: int | None, overdue: bool, display: bool = T
     if overdue:
         filters.append(ReviewAssignment.due_at <= clock.now())
     if user.role == Role.reviewer:
-        query = (select(Application, ReviewAssignment, Enterprise.name, ApplicationScore.total,
-                        ApplicationScore.max, literal(None)) if display else select(ReviewAssignment.due_at))
+        query = select(*_ROW, literal(None)) if display else select(ReviewAssignment.due_at)
         query = query.select_from(Application).join(ReviewAssignment,
                                                     ReviewAssignment.application_id == Application.id)
         if display:
@@ -236,8 +241,7 @@ def _queue_query(user: User, level: int | None, overdue: bool, display: bool = T
                            Application.status == ApplicationStatus.in_review, *filters)
     if user.role not in (Role.official, Role.admin):
         return None
-    query = (select(Application, ReviewAssignment, Enterprise.name, ApplicationScore.total, ApplicationScore.max,
-                    _REVIEWER.name) if display else select(ReviewAssignment.due_at))
+    query = select(*_ROW, _REVIEWER.name) if display else select(ReviewAssignment.due_at)
     query = query.select_from(Application).outerjoin(
         ReviewAssignment, (ReviewAssignment.application_id == Application.id) & ReviewAssignment.closed_at.is_(None))
     if display:
@@ -247,24 +251,47 @@ def _queue_query(user: User, level: int | None, overdue: bool, display: bool = T
     return scope_applications(query.where(Application.status == ApplicationStatus.in_review, *filters), user)
 
 
+def queue_page(user: User, limit: int, level: int | None = None, overdue: bool = False, offset: int = 0
+               ) -> tuple[list[QueueItem], int, int]:
+    """A page of the queue with the counts of the whole (filtered) queue and of its overdue
+    part, in one statement: the counts ride on the rows as window aggregates."""
+    if user.role == Role.expert:
+        items = queue(user, limit=10_000, level=level, overdue=overdue)
+        now = clock.now()
+        return items[offset:offset + limit], len(items), sum(1 for i in items if i.due_at and i.due_at <= now)
+    query = _queue_query(user, level, overdue)
+    if query is None:
+        return [], 0, 0
+    query = query.add_columns(func.count().over(),
+                              func.count().filter(ReviewAssignment.due_at <= clock.now()).over())
+    rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
+    if not rows:
+        total, late = queue_counts(user, level) if offset else (0, 0)
+        return [], total, late
+    return [QueueItem(*row[:-2]) for row in rows], rows[0][-2], rows[0][-1]
+
+
+def _order(user: User) -> tuple:
+    return ((ReviewAssignment.due_at, Application.id) if user.role == Role.reviewer
+            else (Application.updated_at, Application.id))
+
+
 def queue(user: User, limit: int = 500, level: int | None = None, overdue: bool = False,
           offset: int = 0) -> list[QueueItem]:
     """A reviewer's open assignments, soonest due first; an official's in-review applications in scope."""
     if user.role == Role.expert:
-        return [QueueItem(a.application, a, a.application.enterprise.name,
-                          *_totals(a.application)) for a in experts.queue(user)][offset:offset + limit]
+        items = []
+        for a in experts.queue(user):
+            application, current = a.application, a.application.current_score
+            items.append(QueueItem(application.id, application.target_level, application.stage, application.version,
+                                   a.assigned_at, a.due_at, a.expert_id, application.enterprise.name,
+                                   current.total if current else None, current.max if current else None, None))
+        return items[offset:offset + limit]
     query = _queue_query(user, level, overdue)
     if query is None:
         return []
-    order = ((ReviewAssignment.due_at, Application.id) if user.role == Role.reviewer
-             else (Application.updated_at, Application.id))
-    rows = db.session.execute(query.order_by(*order).options(_QUEUE_APPLICATION).offset(offset).limit(limit)).all()
+    rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
     return [QueueItem(*row) for row in rows]
-
-
-def _totals(application: Application) -> tuple[Decimal | None, Decimal | None]:
-    current = application.current_score
-    return (current.total, current.max) if current else (None, None)
 
 
 def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:

@@ -29,10 +29,10 @@ def queue():
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
     per_page = request.args.get("per_page", PAGE_SIZES[0], type=int)
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-    total, late = reviews.queue_counts(current_user, level)
-    items = reviews.queue(current_user, limit=per_page, level=level, overdue=overdue, offset=(page - 1) * per_page)
+    items, total, late = reviews.queue_page(current_user, per_page, level=level, overdue=overdue,
+                                            offset=(page - 1) * per_page)
     return render_template("reviews/queue.html", items=items, total=total, late=late, page=page,
-                           pages=max(1, -(-(late if overdue else total) // per_page)), per_page=per_page,
+                           pages=max(1, -(-total // per_page)), per_page=per_page,
                            page_sizes=PAGE_SIZES, now=clock.now(), level=level, overdue=overdue)
 
 

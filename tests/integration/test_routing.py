@@ -153,3 +153,25 @@ def test_deadlines_remind_then_flag_overdue_once(api, batch):
     db.session.commit()
     assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": [assignment.id]}
     assert api.get("/reviews/queue", token=api.token(assignment.reviewer.email)).get_json()[0]["overdue"] is True
+
+
+def test_the_queue_page_pages_and_counts(app, api, batch):
+    from tests.integration.test_pages import _login
+
+    reviewer = make_staff("reviewer", "320402")
+    ids = [submitted_and_scored(api, batch)[0] for _ in range(23)]
+    for application_id in ids:
+        routing.route(application_id)
+    late = open_for(ids[0])
+    late.due_at = late.assigned_at - timedelta(minutes=1)
+    db.session.commit()
+    client = app.test_client()
+    _login(client, reviewer.email)
+    first = client.get("/reviews/").text
+    assert "共 23 件，其中逾期 1 件" in first and first.count('">审核</a>') == 20
+    assert f"#{ids[0]}<" in first                        # soonest due first
+    second = client.get("/reviews/?page=2").text
+    assert second.count('">审核</a>') == 3 and "第 2 / 2 页" in second
+    assert "共 23 件" in client.get("/reviews/?page=9").text          # past the end: counts still shown
+    overdue = client.get("/reviews/?overdue=1").text
+    assert overdue.count('">审核</a>') == 1 and "共 1 件，其中逾期 1 件" in overdue

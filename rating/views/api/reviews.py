@@ -62,17 +62,16 @@ def review_queue():
 
 
 def queue_item_json(item: reviews.QueueItem) -> dict:
-    application, assignment = item.application, item.assignment
     return {
-        "application_id": application.id,
+        "application_id": item.application_id,
         "enterprise_name": item.enterprise_name,
-        "target_level": application.target_level,
-        "stage": application.stage,
-        "assigned_at": clock.local(assignment.assigned_at).isoformat() if assignment else None,
-        "due_at": clock.local(assignment.due_at).isoformat() if assignment else None,
-        "reviewer_id": assignment.reviewer_id if assignment else None,
-        "overdue": bool(assignment and assignment.due_at <= clock.now()),
-        "version": application.version,
+        "target_level": item.target_level,
+        "stage": item.stage,
+        "assigned_at": clock.local(item.assigned_at).isoformat() if item.assigned_at else None,
+        "due_at": clock.local(item.due_at).isoformat() if item.due_at else None,
+        "reviewer_id": item.reviewer_id,
+        "overdue": bool(item.due_at and item.due_at <= clock.now()),
+        "version": item.version,
     }
 
 
