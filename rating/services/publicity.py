@@ -275,6 +275,18 @@ def add_years(day: date, years: int) -> date:
 def grant(application: Application, on: date) -> Rating:
     """The rating an application earns; a higher level supersedes the firm's lower valid ones."""
     years = current_app.config["RATING_VALIDITY_YEARS"]
+    existing = db.session.execute(
+        select(Rating).where(Rating.enterprise_id == application.enterprise_id,
+                             Rating.level == application.target_level, Rating.year == application.batch.year)
+    ).scalar_one_or_none()
+    if existing is not None:
+        # The firm already holds this level for the year (an imported list, say): one rating
+        # per firm, level and year, now linked to the application that earned it again.
+        if existing.application_id is None:
+            existing.application_id = application.id
+        audit.append("rating.exists", "rating", existing.id, None, application_id=application.id,
+                     level=existing.level, year=existing.year)
+        return existing
     rating = Rating(enterprise_id=application.enterprise_id, level=application.target_level,
                     year=application.batch.year, batch_id=application.batch_id, application_id=application.id,
                     granted_on=on, valid_until=add_years(on, years) - timedelta(days=1),

@@ -162,3 +162,21 @@ def test_a_higher_rating_supersedes_the_lower(api, batch, people):
     statuses = dict(db.session.execute(select(Rating.level, Rating.status)).all())
     assert statuses == {3: "superseded", 4: "valid"}
     routing.route_waiting()   # nothing in review any more: nothing to route
+
+
+def test_a_rating_already_on_record_is_reused(api, batch, people):
+    from rating.models import Application
+
+    application_id, _firm = approved(api, batch, people, 3)
+    application = db.session.get(Application, application_id)
+    imported = Rating(enterprise_id=application.enterprise_id, level=3, year=batch.year,
+                      granted_on=clock.today(), valid_until=clock.today() + timedelta(days=30), status="valid")
+    db.session.add(imported)
+    db.session.commit()
+    notice_id = api.post("/publicity-notices", notice_body([application_id]),
+                         token=people["city_official"]).get_json()["id"]
+    closed = api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"])
+    assert closed.status_code == 200 and closed.get_json()["rated"] == [application_id]
+    db.session.expire_all()
+    ratings = db.session.execute(select(Rating)).scalars().all()
+    assert [(r.id, r.application_id) for r in ratings] == [(imported.id, application_id)]
