@@ -24,7 +24,7 @@ from rating.models.guide import Batch, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
 from rating.models.mail import OutboxEmail  # noqa: F401
 from rating.models.publicity import Objection, PublicityEntry, PublicityNotice  # noqa: F401
-from rating.models.rating import Rating  # noqa: F401
+from rating.models.rating import CertificateSerial, Rating  # noqa: F401
 from rating.models.review import (  # noqa: F401
     BatchQuota,
     ExpertAssignment,

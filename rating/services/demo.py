@@ -8,6 +8,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
+from rating.services import ratings
 from rating.services.accounts import hash_password
 from rating.services.guide import shipped_edition_paths
 from rating.services.reference import install_edition_file, load_divisions
@@ -80,9 +81,11 @@ def seed() -> list[str]:
             ).first()
             if exists is None:
                 granted = date(today.year, 1, 15) if today >= date(today.year, 1, 15) else today
+                number = ratings.certificate_number(batch.province_code, today.year, batch.number, level)
                 db.session.add(Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
                                       valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
-                                      status=RatingStatus.valid))
+                                      status=RatingStatus.valid, certificate_no=number))
+                lines.append(f"demo rating {number}: {firm.name}, {level}★ (/verify/{number})")
     db.session.commit()
     lines.append(f"batch {batch.id}: {batch.name} ({batch.edition_code}), open until "
                  f"{clock.local(batch.closes_at):%Y-%m-%d %H:%M}")

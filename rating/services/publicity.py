@@ -32,7 +32,7 @@ from rating.models import (
     User,
 )
 from rating.permissions import can_view_application
-from rating.services import audit, notifications
+from rating.services import audit, notifications, ratings
 from rating.services.reference import get_edition
 from rating.services.reviews import STAGE_LEVEL
 
@@ -287,8 +287,11 @@ def grant(application: Application, on: date) -> Rating:
         audit.append("rating.exists", "rating", existing.id, None, application_id=application.id,
                      level=existing.level, year=existing.year)
         return existing
+    batch = application.batch
     rating = Rating(enterprise_id=application.enterprise_id, level=application.target_level,
-                    year=application.batch.year, batch_id=application.batch_id, application_id=application.id,
+                    year=batch.year, batch_id=application.batch_id, application_id=application.id,
+                    certificate_no=ratings.certificate_number(batch.province_code, batch.year, batch.number,
+                                                              application.target_level),
                     granted_on=on, valid_until=add_years(on, years) - timedelta(days=1),
                     status=RatingStatus.valid)
     db.session.add(rating)
@@ -297,7 +300,7 @@ def grant(application: Application, on: date) -> Rating:
         update(Rating)
         .where(Rating.enterprise_id == application.enterprise_id, Rating.level < application.target_level,
                Rating.status == RatingStatus.valid)
-        .values(status=RatingStatus.superseded,
+        .values(status=RatingStatus.superseded, status_changed_on=on,
                 status_reason=_("被 %(year)s 年度 %(level)s 星级认定取代。", year=rating.year,
                                 level=rating.level))
         .returning(Rating.id)

@@ -108,7 +108,9 @@ def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
         children = []
         deadline = time.monotonic() + 30
         while not children and time.monotonic() < deadline:
-            children = psutil.Process(proc.process.pid).children(recursive=True)
+            # The pool's children, not the worker's main process (which runs under its supervisor).
+            mains = psutil.Process(proc.process.pid).children()
+            children = mains[0].children(recursive=True) if mains else []
             time.sleep(0.05)
         scored_at_least(3)
         for child in children:

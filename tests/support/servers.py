@@ -178,7 +178,9 @@ class Process:
 
 
 def worker(env: dict[str, str], log_dir: Path, name: str = "worker", concurrency: int = 2) -> Process:
-    proc = Process([str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
+    # Supervised as in the Procfile: a worker that a broker outage crashes is started again.
+    proc = Process([str(BIN / "python"), "-m", "workers.supervise", str(BIN / "celery"), "-A",
+                    "workers.celery_app", "worker", "--loglevel", "INFO",
                     "--concurrency", str(concurrency), "--hostname", f"{name}@%h", *WORKER_FLAGS],
                    env, name, log_dir)
     proc.start()

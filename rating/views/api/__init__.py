@@ -52,4 +52,12 @@ def api_user():
     return g.api_user
 
 
-from rating.views.api import accounts, applications, officials, publicity, reference, reviews  # noqa: E402,F401
+from rating.views.api import (  # noqa: E402,F401
+    accounts,
+    applications,
+    officials,
+    publicity,
+    ratings,
+    reference,
+    reviews,
+)
