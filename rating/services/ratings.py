@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -70,7 +70,7 @@ def _scoped(query: Select, user: User) -> Select:
         return query.where(Rating.enterprise_id == user.enterprise_id)
     scope = user.jurisdiction
     if scope is None:
-        return query.where(False)
+        return query.where(false())
     if scope.level == JurisdictionLevel.province:
         return query.where(Jurisdiction.province_code == scope.code)
     if scope.level == JurisdictionLevel.city:
