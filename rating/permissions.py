@@ -10,6 +10,15 @@ def is_staff(user: User) -> bool:
     return user.is_authenticated and user.role != Role.enterprise
 
 
+def inside(scope: Jurisdiction):
+    """SQL condition on the Jurisdiction table: the division is `scope` or lies inside it."""
+    if scope.level == JurisdictionLevel.province:
+        return Jurisdiction.province_code == scope.code
+    if scope.level == JurisdictionLevel.city:
+        return Jurisdiction.city_code == scope.code
+    return Jurisdiction.code == scope.code
+
+
 def scope_applications(query: Select, user: User) -> Select:
     """Restrict a query over Application to what `user` may see."""
     if not user.is_authenticated:
@@ -21,13 +30,8 @@ def scope_applications(query: Select, user: User) -> Select:
     scope = user.jurisdiction
     if scope is None:
         return query.where(false())
-    district = select(Enterprise.id).join(Jurisdiction, Enterprise.district_code == Jurisdiction.code)
-    if scope.level == JurisdictionLevel.province:
-        district = district.where(Jurisdiction.province_code == scope.code)
-    elif scope.level == JurisdictionLevel.city:
-        district = district.where(Jurisdiction.city_code == scope.code)
-    else:
-        district = district.where(Enterprise.district_code == scope.code)
+    district = (select(Enterprise.id).join(Jurisdiction, Enterprise.district_code == Jurisdiction.code)
+                .where(inside(scope)))
     return query.where(Application.enterprise_id.in_(district))
 
 

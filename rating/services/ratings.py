@@ -21,12 +21,12 @@ from rating.models import (
     CloudService,
     Enterprise,
     Jurisdiction,
-    JurisdictionLevel,
     Rating,
     RatingStatus,
     Role,
     User,
 )
+from rating.permissions import inside
 from rating.services import audit
 
 # GB/T 2260 province prefixes and their usual letter codes.
@@ -69,13 +69,7 @@ def _scoped(query: Select, user: User) -> Select:
     if user.role == Role.enterprise:
         return query.where(Rating.enterprise_id == user.enterprise_id)
     scope = user.jurisdiction
-    if scope is None:
-        return query.where(false())
-    if scope.level == JurisdictionLevel.province:
-        return query.where(Jurisdiction.province_code == scope.code)
-    if scope.level == JurisdictionLevel.city:
-        return query.where(Jurisdiction.city_code == scope.code)
-    return query.where(Jurisdiction.code == scope.code)
+    return query.where(false() if scope is None else inside(scope))
 
 
 def visible(user: User, certificate_no: str) -> Rating:

@@ -25,7 +25,6 @@ from rating.models import (
     ApplicationStatus,
     BatchQuota,
     Enterprise,
-    ExpertAssignment,
     JurisdictionLevel,
     ReviewAssignment,
     Role,

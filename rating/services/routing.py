@@ -28,7 +28,6 @@ from rating.models import (
     CloudService,
     Enterprise,
     Jurisdiction,
-    JurisdictionLevel,
     ReviewAssignment,
     ReviewerConflict,
     Role,
@@ -36,6 +35,7 @@ from rating.models import (
     StatusChange,
     User,
 )
+from rating.permissions import inside
 from rating.services import audit, notifications
 
 
@@ -191,18 +191,10 @@ def waiting(limit: int = 500, owner: str | None = None) -> list[int]:
             return []
         query = query.join(Enterprise, Enterprise.id == Application.enterprise_id).join(
             Jurisdiction, Jurisdiction.code == Enterprise.district_code)
-        query = query.where(_inside(scope))
+        query = query.where(inside(scope))
     ids = list(db.session.execute(query).scalars())
     db.session.rollback()
     return ids
-
-
-def _inside(scope: Jurisdiction):
-    if scope.level == JurisdictionLevel.province:
-        return Jurisdiction.province_code == scope.code
-    if scope.level == JurisdictionLevel.city:
-        return Jurisdiction.city_code == scope.code
-    return Jurisdiction.code == scope.code
 
 
 def route_waiting(limit: int = 500, owner: str | None = None) -> dict[str, int]:
@@ -291,7 +283,7 @@ def overview(scope: Jurisdiction) -> list[dict]:
         .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
         .outerjoin(ReviewAssignment, and_(ReviewAssignment.application_id == Application.id,
                                           ReviewAssignment.closed_at.is_(None)))
-        .where(Application.status == ApplicationStatus.in_review, _inside(scope))
+        .where(Application.status == ApplicationStatus.in_review, inside(scope))
         .group_by(owner_col, Application.stage)
         .order_by(owner_col, Application.stage)
     ).all()
