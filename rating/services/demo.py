@@ -77,8 +77,11 @@ def seed() -> list[str]:
         if level is not None:
             db.session.flush()
             exists = db.session.execute(
-                select(Rating.id).where(Rating.enterprise_id == firm.id, Rating.level == level)
+                select(Rating.certificate_no).where(Rating.enterprise_id == firm.id, Rating.level == level)
             ).first()
+            if exists is not None and exists.certificate_no:
+                lines.append(f"demo rating {exists.certificate_no}: {firm.name}, {level}★ "
+                             f"(/verify/{exists.certificate_no})")
             if exists is None:
                 granted = date(today.year, 1, 15) if today >= date(today.year, 1, 15) else today
                 number = ratings.certificate_number(batch.province_code, today.year, batch.number, level)

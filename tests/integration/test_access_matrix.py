@@ -5,7 +5,6 @@ in another county (320411) or city (320100). A cell that differs from the table 
 """
 from __future__ import annotations
 
-
 import pytest
 
 from rating import clock

@@ -60,6 +60,12 @@ def test_demo_seed_is_idempotent(runner):
     assert db.session.execute(select(func.count(User.id))).scalar_one() == 7
     batches = db.session.execute(select(Batch)).scalars().all()
     assert len(batches) == 1 and batches[0].year == __import__("rating.clock").clock.today().year
+    # The demo rating has a certificate number, printed both times, and verifiable.
+    import re
+
+    numbers = [re.findall(r"demo rating (\S+):", out) for out in (first.output, second.output)]
+    assert numbers[0] == numbers[1] and len(numbers[0]) == 1
+    assert runner.app.test_client().get(f"/api/v1/verify/{numbers[0][0]}").get_json()["status"] == "valid"
 
 
 def test_doctor(runner):
