@@ -110,3 +110,35 @@ def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
                 if value:
                     flat.update(flatten_errors(value, f"{prefix}.{index}"))
     return flat
+
+
+def strict_scalar(value: Any) -> str:
+    """A JSON scalar as form text, for fields that take no booleans: true/false, objects and
+    arrays become a value every field refuses."""
+    if isinstance(value, (bool, dict, list)):
+        return INVALID
+    return str(value)
+
+
+def flat_formdata(body: dict, keys: tuple[str, ...], lists: tuple[str, ...] = ()) -> MultiDict:
+    """A flat JSON object as formdata: `keys` are scalars, `lists` arrays of ids or strings."""
+    data = MultiDict()
+    for key in keys:
+        if body.get(key) is not None:
+            data.add(key, strict_scalar(body[key]))
+    for key in lists:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ValidationFailed(_("提交的数据有误。"), {key: [_("%(key)s 必须是数组。", key=key)]})
+        for item in value:
+            data.add(key, INVALID if isinstance(item, bool) or not isinstance(item, (int, str)) else str(item))
+    return data
+
+
+def validated(form):
+    """The form, validated; its errors as a 422 otherwise."""
+    if not form.validate():
+        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
+    return form

@@ -7,10 +7,11 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from forms.fields import Between, FiniteDecimalField, LocalIntegerField, plain_text
+from rating.models.types import MAX_ID
 
 
 class BlacklistForm(FlaskForm):
-    enterprise_id = LocalIntegerField(_l("企业编号"), validators=[Optional(), Between(1, 2**31 - 1)])
+    enterprise_id = LocalIntegerField(_l("企业编号"), validators=[Optional(), Between(1, MAX_ID)])
     provider_name = StringField(_l("云服务商名称"), validators=[Optional(), plain_text, Length(max=200)])
     reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写原因。")), plain_text, Length(max=4000)])
 
@@ -21,7 +22,7 @@ class LiftForm(FlaskForm):
 
 class QuotaForm(FlaskForm):
     batch_id = LocalIntegerField(_l("申报批次"), validators=[InputRequired(_l("请选择申报批次。")),
-                                                           Between(1, 2**31 - 1)])
+                                                           Between(1, MAX_ID)])
     district_code = StringField(_l("县（市、区）代码"), validators=[DataRequired(_l("请填写县级行政区划代码。")),
                                                                  Length(min=6, max=6)])
     level = LocalIntegerField(_l("星级"), validators=[InputRequired(_l("请填写星级。")), Between(1, 9)])

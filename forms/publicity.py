@@ -7,6 +7,7 @@ from wtforms import Field, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from forms.fields import LocalDateField, LocalIntegerField, plain_text
+from rating.models.types import MAX_ID
 from rating.models.publicity import OBJECTION_CONTACT_MAX, OBJECTION_NAME_MAX, OBJECTION_REASON_MAX
 
 MAX_ENTRIES = 2000
@@ -25,7 +26,7 @@ class IdListField(Field):
                 value = int(str(raw).strip())
             except ValueError:
                 raise ValueError(_l("编号必须是整数。"))
-            if not 0 < value <= 2**31 - 1:
+            if not 0 < value <= MAX_ID:
                 raise ValueError(_l("编号不正确。"))
             if value not in self.data:
                 self.data.append(value)

@@ -9,9 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from rating.extensions import db
 from rating.models.types import UTCDateTime, utcnow
 
-MAIL_STATUSES = ("pending", "sending", "sent", "failed")
-
-
 class OutboxEmail(db.Model):
     __tablename__ = "email_outbox"
     __table_args__ = (

@@ -29,11 +29,10 @@ from rating.models import (
     Payment,
     Rating,
     RatingStatus,
-    StatusChange,
     User,
 )
 from rating.services import answers as answer_codec
-from rating.services import audit, notifications, routing, snapshots
+from rating.services import history, routing, snapshots
 from rating.services import storage
 from rating.services.eligibility import check_progression
 from rating.services.guide import Edition
@@ -85,27 +84,11 @@ class Outcome:
 
 def record(application: Application, actor: User | None, action: str, from_status: str | None,
            from_stage: str | None, comment: str | None = None, **audit_data) -> None:
-    """History for the firm and reviewers, and the same change in the audit chain."""
-    actor_id = actor.id if actor is not None else None
-    db.session.add(
-        StatusChange(
-            application=application,
-            actor_id=actor_id,
-            action=action,
-            from_status=from_status,
-            to_status=application.status,
-            from_stage=from_stage,
-            to_stage=application.stage,
-            comment=comment,
-        )
-    )
+    """The change the use case just made to `application` (history, audit, email)."""
     if application.id is None:
         db.session.flush()
-    audit.append(f"application.{action}", "application", application.id, actor_id,
-                 from_status=from_status, to_status=application.status, from_stage=from_stage,
-                 to_stage=application.stage, comment=comment, **audit_data)
-    if from_status is not None and from_status != application.status:
-        notifications.queue_status_change(application.id, application.status, application.stage, comment)
+    history.record_change(application.id, actor.id if actor is not None else None, action, from_status,
+                          application.status, from_stage, application.stage, comment, **audit_data)
 
 
 def held_levels(enterprise_id: int, on: date) -> set[int]:

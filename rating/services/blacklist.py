@@ -6,13 +6,16 @@ applications are flagged for reviewers. An entry is lifted, never deleted.
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
-from rating.models import Application, BlacklistEntry, CloudService, Enterprise, Role, User
+from rating.models import Application, BlacklistEntry, CloudService, Enterprise, Jurisdiction, Role, User
+from rating.models.types import valid_id
+from rating.permissions import inside
 from rating.services import audit
 from rating.services.applications import OPEN
 
@@ -64,7 +67,7 @@ def flagged_applications(entry: BlacklistEntry) -> list[int]:
 
 def lift(user: User, entry_id: int, reason: str) -> BlacklistEntry:
     _require_official(user)
-    entry = db.session.get(BlacklistEntry, entry_id) if 0 < entry_id <= 2**31 - 1 else None
+    entry = db.session.get(BlacklistEntry, entry_id) if valid_id(entry_id) else None
     if entry is None or (entry.enterprise is not None and user.jurisdiction is not None
                          and not user.jurisdiction.contains(entry.enterprise.district)):
         raise NotFound(_("未找到该黑名单记录。"))
@@ -80,11 +83,16 @@ def lift(user: User, entry_id: int, reason: str) -> BlacklistEntry:
 
 
 def active_entries(user: User) -> list[BlacklistEntry]:
-    entries = db.session.execute(
-        select(BlacklistEntry).where(BlacklistEntry.lifted_at.is_(None)).order_by(BlacklistEntry.id)
-    ).scalars().all()
-    return [e for e in entries if e.enterprise is None or user.jurisdiction is None
-            or user.jurisdiction.contains(e.enterprise.district)]
+    """Active entries: every provider, and the firms inside the user's jurisdiction."""
+    query = (select(BlacklistEntry)
+             .outerjoin(Enterprise, Enterprise.id == BlacklistEntry.enterprise_id)
+             .outerjoin(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+             .where(BlacklistEntry.lifted_at.is_(None))
+             .options(selectinload(BlacklistEntry.enterprise))
+             .order_by(BlacklistEntry.id))
+    if user.jurisdiction is not None:
+        query = query.where(or_(BlacklistEntry.enterprise_id.is_(None), inside(user.jurisdiction)))
+    return list(db.session.execute(query).scalars())
 
 
 def alerts(application: Application) -> list[dict]:

@@ -117,7 +117,7 @@ class DeliveryFailed(Exception):
     """SMTP refused or could not be reached; the task retries."""
 
 
-def _claim(limit: int, only_id: int | None = None) -> list:
+def _claim(limit: int) -> list:
     """Mark up to `limit` pending messages as being sent by us; concurrent flushes skip them.
 
     Only `pending` is claimed, oldest first, through the (status, created_at) index: the
@@ -127,8 +127,6 @@ def _claim(limit: int, only_id: int | None = None) -> list:
     waiting = (select(OutboxEmail.id)
                .where(OutboxEmail.status == "pending")
                .order_by(OutboxEmail.created_at, OutboxEmail.id).limit(limit).with_for_update(skip_locked=True))
-    if only_id is not None:
-        waiting = waiting.where(OutboxEmail.id == only_id)
     rows = db.session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(waiting.scalar_subquery()))
@@ -141,7 +139,7 @@ def _claim(limit: int, only_id: int | None = None) -> list:
     return sorted(rows, key=lambda r: r.id)
 
 
-def flush(batch_size: int = 100, only_id: int | None = None) -> dict[str, int]:
+def flush(batch_size: int = 100) -> dict[str, int]:
     """Send every waiting message, a batch at a time over one SMTP connection.
 
     Returns counts by outcome. Raises DeliveryFailed (after recording it on the messages)
@@ -150,7 +148,7 @@ def flush(batch_size: int = 100, only_id: int | None = None) -> dict[str, int]:
     counts = {"sent": 0, "failed": 0, "retry": 0}
     unreachable: Exception | None = None
     while True:
-        claimed = _claim(batch_size, only_id)
+        claimed = _claim(batch_size)
         if not claimed:
             break
         sent, errors = _send_batch(claimed)
@@ -170,7 +168,7 @@ def flush(batch_size: int = 100, only_id: int | None = None) -> dict[str, int]:
         if len(sent) < len(claimed) and any(not e.startswith("refused") for e in errors.values()):
             unreachable = DeliveryFailed(next(iter(errors.values())))
             break
-        if only_id is not None or len(claimed) < batch_size:
+        if len(claimed) < batch_size:
             break
     if unreachable is not None and counts["retry"]:
         raise unreachable

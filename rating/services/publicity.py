@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -21,6 +22,8 @@ from rating.extensions import db
 from rating.models import (
     Application,
     ApplicationStatus,
+    Enterprise,
+    Jurisdiction,
     JurisdictionLevel,
     Objection,
     PublicityEntry,
@@ -28,11 +31,11 @@ from rating.models import (
     Rating,
     RatingStatus,
     Role,
-    StatusChange,
     User,
 )
-from rating.permissions import can_view_application
-from rating.services import audit, notifications, ratings
+from rating.models.types import valid_id
+from rating.permissions import can_view_application, inside
+from rating.services import audit, history, ratings
 from rating.services.reference import get_edition
 from rating.services.reviews import STAGE_LEVEL
 
@@ -127,13 +130,8 @@ def _move(application: Application, from_status: str, to_status: str, actor: Use
     if moved.rowcount != 1:
         db.session.rollback()
         raise Conflict(_("申报 #%(id)s 已被他人处理，请刷新后重试。", id=application.id))
-    actor_id = actor.id if actor is not None else None
-    db.session.add(StatusChange(application_id=application.id, actor_id=actor_id, action=action,
-                                from_status=from_status, to_status=to_status, from_stage=application.stage,
-                                to_stage=stage, comment=comment))
-    audit.append(f"application.{action}", "application", application.id, actor_id, from_status=from_status,
-                 to_status=to_status, from_stage=application.stage, to_stage=stage, comment=comment)
-    notifications.queue_status_change(application.id, to_status, stage, comment)
+    history.record_change(application.id, actor.id if actor is not None else None, action, from_status, to_status,
+                          application.stage, stage, comment)
 
 
 def _commit() -> None:
@@ -146,8 +144,15 @@ def _commit() -> None:
         raise Conflict(_("该申报已在另一份公示中，或已被他人处理，请刷新后重试。"))
 
 
+# A notice's pages and JSON show every entry's firm and county: loaded with the notice.
+_NOTICE_LOADING = (selectinload(PublicityNotice.entries).selectinload(PublicityEntry.application)
+                   .selectinload(Application.enterprise).selectinload(Enterprise.district),
+                   selectinload(PublicityNotice.entries).selectinload(PublicityEntry.objections))
+
+
 def get_notice(notice_id: int) -> PublicityNotice:
-    notice = db.session.get(PublicityNotice, notice_id) if 0 < notice_id <= 2**31 - 1 else None
+    notice = (db.session.get(PublicityNotice, notice_id, options=_NOTICE_LOADING)
+              if valid_id(notice_id) else None)
     if notice is None:
         raise NotFound(_("未找到该公示。"))
     return notice
@@ -194,7 +199,7 @@ def submit_objection(notice: PublicityNotice, application_id: int, name: str, co
 
 def resolve_objection(user: User, notice: PublicityNotice, objection_id: int, outcome: str, action: str | None,
                       comment: str) -> Objection:
-    objection = db.session.get(Objection, objection_id) if 0 < objection_id <= 2**31 - 1 else None
+    objection = db.session.get(Objection, objection_id) if valid_id(objection_id) else None
     if objection is None or objection.entry.notice_id != notice.id:
         raise NotFound(_("未找到该异议。"))
     if objection.status != "open":
@@ -312,11 +317,15 @@ def grant(application: Application, on: date) -> Rating:
     return rating
 
 
-def open_objection_count(notice: PublicityNotice) -> int:
-    return db.session.execute(
-        select(func.count()).select_from(Objection).join(PublicityEntry)
-        .where(PublicityEntry.notice_id == notice.id, Objection.status == "open")
-    ).scalar_one()
+def managed_notices(user: User, limit: int = 200) -> list[PublicityNotice]:
+    """The notices `user` manages, newest first (the scope condition in SQL)."""
+    query = select(PublicityNotice).order_by(PublicityNotice.id.desc()).limit(limit)
+    if not (user.role == Role.admin and user.jurisdiction is None):
+        if user.role not in (Role.official, Role.admin) or user.jurisdiction is None:
+            return []
+        query = query.join(Jurisdiction, Jurisdiction.code == PublicityNotice.jurisdiction_code).where(
+            inside(user.jurisdiction))
+    return list(db.session.execute(query.options(selectinload(PublicityNotice.entries))).scalars())
 
 
 def mask_uscc(code: str) -> str:
@@ -329,7 +338,9 @@ def approved_in_scope(user: User, limit: int = 2000) -> list[Application]:
     from rating.permissions import scope_applications
 
     query = scope_applications(
-        select(Application).where(Application.status == ApplicationStatus.approved).order_by(Application.id), user
+        select(Application).where(Application.status == ApplicationStatus.approved).order_by(Application.id)
+        .options(selectinload(Application.enterprise).selectinload(Enterprise.district),
+                 selectinload(Application.batch)), user
     ).limit(limit)
     applications = db.session.execute(query).scalars().all()
     if user.jurisdiction is None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import db
+from rating.models.types import valid_id
 from rating.models import Batch, GuideEdition, Jurisdiction, JurisdictionLevel
 from rating.services.guide import Edition, EditionError, load_edition_file, parse_edition
 
@@ -130,8 +131,7 @@ def batches() -> list[Batch]:
 
 
 def get_batch(batch_id: int) -> Batch:
-    in_range = isinstance(batch_id, int) and 0 < batch_id <= 2**31 - 1
-    batch = db.session.get(Batch, batch_id) if in_range else None
+    batch = db.session.get(Batch, batch_id) if valid_id(batch_id) else None
     if batch is None:
         raise NotFound(_("未找到申报批次。"))
     return batch

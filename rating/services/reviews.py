@@ -30,11 +30,10 @@ from rating.models import (
     Role,
     ScoreAdjustment,
     Stage,
-    StatusChange,
     User,
 )
 from rating.permissions import scope_applications
-from rating.services import audit, experts, notifications, routing
+from rating.services import experts, history, routing
 from rating.services.reference import get_edition
 
 STAGE_ORDER = (Stage.county, Stage.city, Stage.province)
@@ -128,15 +127,10 @@ def decide(user: User, application: Application, decision: str, comment: str | N
         db.session.add(ScoreAdjustment(application_id=application.id, round=application.submission_round,
                                        stage=from_stage, indicator_code=item.code, points=item.points,
                                        reason=item.reason, actor_id=user.id))
-    db.session.add(StatusChange(application_id=application.id, actor_id=user.id, action=decision,
-                                from_status=from_status, to_status=status, from_stage=from_stage,
-                                to_stage=stage, comment=comment or None))
-    audit.append(f"application.{decision}", "application", application.id, user.id,
-                 from_status=from_status, to_status=str(status), from_stage=from_stage,
-                 to_stage=stage and str(stage), comment=comment or None, version=version + 1,
-                 adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
-                              for a in adjustments])
-    notifications.queue_status_change(application.id, status, stage, comment or None)
+    history.record_change(application.id, user.id, decision, from_status, status, from_stage, stage,
+                          comment or None, version=version + 1,
+                          adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
+                                       for a in adjustments])
     db.session.commit()
     db.session.refresh(application)
     return application

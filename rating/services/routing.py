@@ -246,6 +246,11 @@ def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_nam
     provider_name = (provider_name or "").strip() or None
     if sum(x is not None for x in (enterprise_id, group_name, provider_name)) != 1:
         raise ValidationFailed(_("请只填写一项：企业、企业集团或云服务商。"))
+    too_long = {key: [_("不能超过 %(n)s 个字。", n=limit)]
+                for key, value, limit in (("group_name", group_name, 200), ("provider_name", provider_name, 200),
+                                          ("note", note, 4000)) if value and len(value) > limit}
+    if too_long:
+        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), too_long)
     if enterprise_id is not None and db.session.get(Enterprise, enterprise_id) is None:
         raise ValidationFailed(_("企业不存在。"), {"enterprise_id": [_("企业不存在。")]})
     conflict = ReviewerConflict(reviewer_id=reviewer.id, enterprise_id=enterprise_id, group_name=group_name,
@@ -296,7 +301,8 @@ def overview(scope: Jurisdiction) -> list[dict]:
         {"jurisdiction_code": r.owner, "jurisdiction_name": names.get(r.owner, r.owner), "stage": r.stage,
          "in_review": r.in_review, "unassigned": int(r.unassigned or 0), "overdue": int(r.overdue or 0),
          "reviewers": reviewers.get(r.owner, 0),
-         "no_reviewer": int(r.unassigned or 0) > 0}
+         # Waiting work where nobody could take it (not merely work the router has yet to reach).
+         "no_reviewer": int(r.unassigned or 0) > 0 and reviewers.get(r.owner, 0) == 0}
         for r in rows
     ]
 

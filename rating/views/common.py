@@ -7,6 +7,7 @@ from sqlalchemy import select
 from rating.errors import NotFound
 from rating.extensions import db
 from rating.models import Application, Jurisdiction
+from rating.models.types import valid_id  # noqa: F401  (views import it from here)
 from rating.permissions import can_view_application
 from rating.services.applications import ApplicationInput
 from rating.services.scoring import PaymentIn, ServiceIn
@@ -50,15 +51,6 @@ def input_from_form(form, answer_codes, services_given: bool) -> ApplicationInpu
         services=services_from_form(form) if services_given else None,
         version=form.version.data,
     )
-
-
-# Primary keys are 32-bit: a larger number in a URL or body is simply not found,
-# rather than an out-of-range error from the database.
-MAX_ID = 2**31 - 1
-
-
-def valid_id(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def visible_application(user, application_id: int) -> Application:

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
@@ -26,7 +27,8 @@ def _flash_errors(form) -> None:
 @bp.get("/")
 def index():
     notices = db.session.execute(
-        select(PublicityNotice).order_by(PublicityNotice.starts_on.desc(), PublicityNotice.id.desc()).limit(100)
+        select(PublicityNotice).options(selectinload(PublicityNotice.jurisdiction))
+        .order_by(PublicityNotice.starts_on.desc(), PublicityNotice.id.desc()).limit(100)
     ).scalars().all()
     return render_template("publicity/index.html", notices=notices, today=clock.today())
 
@@ -83,9 +85,7 @@ def manage():
     else:
         _flash_errors(form)
     scope = staff_scope(current_user)
-    notices = [n for n in db.session.execute(
-        select(PublicityNotice).order_by(PublicityNotice.id.desc()).limit(200)).scalars()
-        if publicity.can_manage(current_user, n)]
+    notices = publicity.managed_notices(current_user)
     return render_template("publicity/manage.html", form=form, notices=notices, scope=scope,
                            candidates=publicity.approved_in_scope(current_user), today=clock.today())
 

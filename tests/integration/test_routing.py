@@ -62,6 +62,8 @@ def test_conflicts_are_never_assigned(api, batch):
         assert routing.route(application_id) == "assigned"
         assert open_for(application_id).reviewer_id == free.id
     assert db.session.query(ReviewerConflict).count() == 3
+    too_long = api.post("/reviewer-conflicts", {"group_name": "集" * 201}, token=api.token(free.email))
+    assert too_long.status_code == 422 and "group_name" in too_long.get_json()["error"]["fields"]
 
 
 def test_conflicted_reviewer_may_not_decide(api, batch):

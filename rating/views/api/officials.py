@@ -1,12 +1,12 @@
 """Officials through the API: blacklist and approval quotas."""
 from __future__ import annotations
 
+from forms.jsondata import flat_formdata, validated
+from forms.officials import BlacklistForm, LiftForm, QuotaForm
 from rating import clock
 from rating.models import Role
 from rating.services import blacklist, quotas
 from rating.views.api import api_user, bp, json_body, token_required
-from rating.views.api.publicity import _formdata, _validated
-from forms.officials import BlacklistForm, LiftForm, QuotaForm
 
 
 def entry_json(entry) -> dict:
@@ -26,7 +26,7 @@ def list_blacklist():
 @bp.post("/blacklist")
 @token_required(Role.official, Role.admin)
 def add_to_blacklist():
-    form = _validated(BlacklistForm(formdata=_formdata(json_body(), ("enterprise_id", "provider_name", "reason")),
+    form = validated(BlacklistForm(formdata=flat_formdata(json_body(), ("enterprise_id", "provider_name", "reason")),
                                     meta={"csrf": False}))
     entry, flagged = blacklist.add(api_user(), form.reason.data, form.enterprise_id.data, form.provider_name.data)
     return {**entry_json(entry), "flagged_applications": flagged}, 201
@@ -35,7 +35,7 @@ def add_to_blacklist():
 @bp.post("/blacklist/<int:entry_id>/lift")
 @token_required(Role.official, Role.admin)
 def lift_blacklist(entry_id: int):
-    form = _validated(LiftForm(formdata=_formdata(json_body(), ("reason",)), meta={"csrf": False}))
+    form = validated(LiftForm(formdata=flat_formdata(json_body(), ("reason",)), meta={"csrf": False}))
     return entry_json(blacklist.lift(api_user(), entry_id, form.reason.data))
 
 
@@ -43,7 +43,7 @@ def lift_blacklist(entry_id: int):
 @token_required(Role.official, Role.admin)
 def set_quota():
     keys = ("batch_id", "district_code", "level", "max_count", "percent", "base_count")
-    form = _validated(QuotaForm(formdata=_formdata(json_body(), keys), meta={"csrf": False}))
+    form = validated(QuotaForm(formdata=flat_formdata(json_body(), keys), meta={"csrf": False}))
     quota = quotas.set_quota(api_user(), form.batch_id.data, form.district_code.data, form.level.data,
                              form.max_count.data, form.percent.data, form.base_count.data)
     return {"batch_id": quota.batch_id, "district_code": quota.district_code, "level": quota.level,

@@ -2,47 +2,14 @@
 from __future__ import annotations
 
 from flask import request, url_for
-from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
 
-from forms.fields import INVALID
-from forms.jsondata import flatten_errors
+from forms.jsondata import flat_formdata, validated
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
-from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.models import Role
 from rating.services import publicity
 from rating.views.api import api_user, bp, json_body, token_required
-from rating.views.common import valid_id
-
-
-def _scalar(value) -> str:
-    if isinstance(value, (bool, dict, list)) or value is None:
-        return INVALID if value is not None else ""
-    return str(value)
-
-
-def _formdata(body: dict, keys: tuple[str, ...], lists: tuple[str, ...] = ()) -> MultiDict:
-    data = MultiDict()
-    for key in keys:
-        if key in body and body[key] is not None:
-            data.add(key, _scalar(body[key]))
-    for key in lists:
-        value = body.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list):
-            raise ValidationFailed(_("提交的数据有误。"), {key: [_("%(key)s 必须是数组。", key=key)]})
-        for item in value:
-            data.add(key, INVALID if isinstance(item, bool) or not isinstance(item, (int, str)) else str(item))
-    return data
-
-
-def _validated(form):
-    if not form.validate():
-        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
-    return form
 
 
 def notice_json(notice, manager: bool = False) -> dict:
@@ -75,7 +42,7 @@ def notice_json(notice, manager: bool = False) -> dict:
 @bp.post("/publicity-notices")
 @token_required(Role.official, Role.admin)
 def create_notice():
-    form = _validated(NoticeForm(formdata=_formdata(json_body(), ("title", "starts_on", "ends_on"),
+    form = validated(NoticeForm(formdata=flat_formdata(json_body(), ("title", "starts_on", "ends_on"),
                                                     ("application_ids",)), meta={"csrf": False}))
     notice = publicity.create_notice(api_user(), form.title.data, form.application_ids.data, form.starts_on.data,
                                      form.ends_on.data)
@@ -93,7 +60,7 @@ def show_notice(notice_id: int):
 @limiter.limit("20 per hour;5 per minute")
 def object_to_notice(notice_id: int):
     notice = publicity.get_notice(notice_id)
-    form = _validated(ObjectionForm(formdata=_formdata(json_body(), ("application_id", "name", "contact", "reason")),
+    form = validated(ObjectionForm(formdata=flat_formdata(json_body(), ("application_id", "name", "contact", "reason")),
                                     meta={"csrf": False}))
     objection = publicity.submit_objection(notice, form.application_id.data, form.name.data, form.contact.data,
                                            form.reason.data, request.remote_addr)
@@ -104,10 +71,10 @@ def object_to_notice(notice_id: int):
 @token_required(Role.official, Role.admin)
 def resolve_objection(notice_id: int, objection_id: int):
     notice = publicity.managed_notice(api_user(), notice_id)
-    form = _validated(ResolveForm(formdata=_formdata(json_body(), ("outcome", "action", "comment")),
+    form = validated(ResolveForm(formdata=flat_formdata(json_body(), ("outcome", "action", "comment")),
                                   meta={"csrf": False}))
-    objection = publicity.resolve_objection(api_user(), notice, objection_id if valid_id(objection_id) else 0,
-                                            form.outcome.data, form.action.data or None, form.comment.data)
+    objection = publicity.resolve_objection(api_user(), notice, objection_id, form.outcome.data,
+                                            form.action.data or None, form.comment.data)
     return {"id": objection.id, "status": objection.status,
             "application_status": objection.entry.application.status}
 

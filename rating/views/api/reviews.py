@@ -5,8 +5,7 @@ from flask import request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from forms.fields import INVALID
-from forms.jsondata import flatten_errors
+from forms.jsondata import flat_formdata, flatten_errors, strict_scalar
 from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ValidationFailed
@@ -17,23 +16,14 @@ from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing
 
 
-def _scalar(value) -> str:
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
-        return INVALID
-    return str(value)
-
-
 def decision_formdata(body: dict) -> MultiDict:
-    data = MultiDict()
-    for key in ("decision", "comment", "version"):
-        if body.get(key) is not None:
-            data.add(key, _scalar(body[key]))
+    data = flat_formdata(body, ("decision", "comment", "version"))
     adjustments = body.get("adjustments") or []
     if not isinstance(adjustments, list) or not all(isinstance(a, dict) for a in adjustments):
         raise ValidationFailed(_("提交的数据有误。"), {"adjustments": [_("adjustments 必须是对象数组。")]})
     for index, item in enumerate(adjustments):
         for key in ("code", "points", "reason"):
-            data.add(f"adjustments-{index}-{key}", "" if item.get(key) is None else _scalar(item[key]))
+            data.add(f"adjustments-{index}-{key}", "" if item.get(key) is None else strict_scalar(item[key]))
     return data
 
 
@@ -136,7 +126,7 @@ def submit_expert_scores(application_id: int):
     data = MultiDict()
     for index, item in enumerate(raw):
         for key in ("code", "points"):
-            data.add(f"scores-{index}-{key}", "" if item.get(key) is None else _scalar(item[key]))
+            data.add(f"scores-{index}-{key}", "" if item.get(key) is None else strict_scalar(item[key]))
     if isinstance(body.get("comment"), str):
         data.add("comment", body["comment"])
     form = ExpertScoresForm(formdata=data, meta={"csrf": False})
