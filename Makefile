@@ -5,8 +5,9 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
-# What WeasyPrint needs for fast Chinese PDFs (HarfBuzz subsetting, a CJK font).
-RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fontconfig
+# What WeasyPrint needs for fast Chinese PDFs (HarfBuzz subsetting, a CJK font, and
+# HanaMin for the rare characters of extension B and beyond that Noto CJK lacks).
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-hanazono fontconfig
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 

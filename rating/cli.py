@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(doctor)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(certificates_cli)
 
 
 reference_cli = AppGroup("reference", help="Reference data (divisions).")
@@ -25,6 +26,7 @@ guides_cli = AppGroup("guides", help="Guide editions (the rubric).")
 users_cli = AppGroup("users", help="Staff accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+certificates_cli = AppGroup("certificates", help="Certificate PDFs and their signatures.")
 
 
 @reference_cli.command("load")
@@ -110,3 +112,53 @@ def audit_verify() -> None:
                    f"({checked} entries before it are intact)", err=True)
         sys.exit(1)
     click.echo(f"audit chain intact: {checked} entries")
+
+
+@certificates_cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The published public key (PEM); default: this installation's key.")
+def certificates_verify(path: Path, key_path: Path | None) -> None:
+    """Check a certificate PDF offline against the published public key."""
+    from rating.services import signing
+
+    try:
+        public_key = (signing.load_public_key(key_path.read_bytes()) if key_path
+                      else signing.private_key().public_key())
+    except ValueError as exc:
+        raise click.ClickException(f"cannot read the public key: {exc}")
+    result = signing.check_pdf(path, public_key)
+    if result.fields is not None:
+        f = result.fields
+        click.echo(f"certificate {f.certificate_no}: credit code {f.uscc}, level {f.level}, "
+                   f"granted {f.granted_on}, valid until {f.valid_until}")
+    if not result.ok:
+        click.echo(f"INVALID: {result.message}", err=True)
+        sys.exit(1)
+    click.echo(f"VALID: {result.message}")
+
+
+@certificates_cli.command("public-key")
+def certificates_public_key() -> None:
+    """Print the public key that checks certificate signatures (to publish)."""
+    from rating.services import signing
+
+    click.echo(signing.public_key_pem().decode().strip())
+
+
+@certificates_cli.command("render")
+@click.argument("certificate_no")
+def certificates_render(certificate_no: str) -> None:
+    """Render one certificate now, in this process (the workers normally do it)."""
+    from rating.services import certificates, ratings
+
+    try:
+        rating = ratings.by_number(certificate_no)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message)
+    if rating.certificate is None:
+        certificates.request_render(rating)
+        from rating.extensions import db
+
+        db.session.commit()
+    click.echo(f"{certificate_no}: {certificates.render(rating.id)}")

@@ -67,6 +67,10 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "星级上云评定系统 <noreply@rating.localhost>",
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+        # The Ed25519 key that signs certificates (created on first use; every web and
+        # worker host must share the same file) and the PDF flavour (PDF/A-3b archives well).
+        "CERTIFICATE_KEY_FILE": os.environ.get("CERTIFICATE_KEY_FILE") or str(instance / "certificate-signing-key.pem"),
+        "CERTIFICATE_PDF_VARIANT": os.environ.get("CERTIFICATE_PDF_VARIANT", "pdf/a-3b"),
         "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
         "LOGIN_FAILURE_LIMIT": 10,
         "LOGIN_LOCK_MINUTES": 15,
@@ -89,6 +93,9 @@ def from_environment(instance_path: str) -> dict:
             "task_soft_time_limit": 60,
             "task_time_limit": 90,
             "broker_connection_retry_on_startup": True,
+            # A pool child that grew past this (KiB) after a task is replaced: certificate
+            # rendering must not let a long-running worker creep upwards.
+            "worker_max_memory_per_child": _int("WORKER_MAX_MEMORY_MB", 300) * 1024,
             "broker_transport_options": _transport_options(broker_url),
             # Email has its own queue: a backlog of messages (or an SMTP server that is
             # down and retried) never holds up scoring and routing. Workers consume both
@@ -106,6 +113,10 @@ def from_environment(instance_path: str) -> dict:
                 },
                 "sweep-outbox": {
                     "task": "workers.tasks.sweep_outbox",
+                    "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
+                "sweep-certificates": {
+                    "task": "workers.tasks.sweep_certificates",
                     "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
                 },
                 "review-deadlines": {

@@ -5,11 +5,13 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from rating.extensions import db
-from rating.services import notifications, routing, scoring_runs
+from rating.services import certificates, notifications, routing, scoring_runs
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,39 @@ def sweep_unscored() -> int:
     if ids:
         log.warning("re-published scoring for %d application(s)", len(ids))
     return len(ids)
+
+
+@shared_task(name="workers.tasks.render_certificate", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(*RETRYABLE, OSError, SoftTimeLimitExceeded), retry_backoff=2, retry_backoff_max=300,
+             retry_jitter=True, max_retries=8, soft_time_limit=60, time_limit=90)
+def render_certificate(rating_id: int) -> str:
+    """Render, store and record a rating's certificate; a no-op when it is current, so a
+    repeated or redelivered job costs one look at the row."""
+    return certificates.render(int(rating_id))
+
+
+@shared_task(name="workers.tasks.sweep_certificates", acks_late=True, time_limit=120)
+def sweep_certificates() -> int:
+    """Publish renders that a broker or worker lost; tidy temporaries of renders that died."""
+    ids = certificates.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
+    for rating_id in ids:
+        publish_soft(render_certificate, rating_id)
+    certificates.remove_stale_temporaries()
+    if ids:
+        log.warning("re-published %d certificate render(s)", len(ids))
+    return len(ids)
+
+
+@worker_ready.connect
+def _check_pdf_toolchain(sender=None, **_kwargs) -> None:
+    """Say loudly at start when certificates would be slow or lose glyphs (see `doctor`)."""
+    from rating.services.doctor import cjk_fonts, harfbuzz_subset_available
+
+    if not harfbuzz_subset_available():
+        log.error("libharfbuzz-subset0 is missing: WeasyPrint falls back to fontTools and each Chinese "
+                  "certificate takes ~9 s instead of ~0.1 s (run `flask --app wsgi doctor`)")
+    if not cjk_fonts():
+        log.error("no Chinese font installed (fonts-noto-cjk): certificates would show empty boxes")
 
 
 @shared_task(name="workers.tasks.noop", acks_late=True)

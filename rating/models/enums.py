@@ -61,6 +61,18 @@ class RatingStatus(LabelledEnum):
     expired = "expired"
 
 
+class CertificateState(LabelledEnum):
+    pending = "pending"
+    ready = "ready"
+    failed = "failed"
+
+
+class Disbursement(LabelledEnum):
+    due = "due"
+    paid = "paid"
+    withheld = "withheld"
+
+
 class Scale(LabelledEnum):
     large = "large"
     medium = "medium"
@@ -132,6 +144,12 @@ _LABELS = {
     RatingStatus.revoked: _l("已撤销"),
     RatingStatus.superseded: _l("已被更高星级取代"),
     RatingStatus.expired: _l("已过期"),
+    CertificateState.pending: _l("证书生成中"),
+    CertificateState.ready: _l("证书已生成"),
+    CertificateState.failed: _l("证书生成失败"),
+    Disbursement.due: _l("待拨付"),
+    Disbursement.paid: _l("已拨付"),
+    Disbursement.withheld: _l("不予拨付"),
     Scale.large: _l("大型"),
     Scale.medium: _l("中型"),
     Scale.small: _l("小型"),

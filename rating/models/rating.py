@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
-from rating.models.enums import RatingStatus
+from rating.models.enums import CertificateState, Disbursement, RatingStatus
 from rating.models.types import UTCDateTime, utcnow
 
 
@@ -21,6 +22,10 @@ class Rating(db.Model):
         CheckConstraint("(status IN ('revoked', 'superseded')) = (status_changed_on IS NOT NULL)",
                         name="status_changed"),
         UniqueConstraint("enterprise_id", "level", "year", name="uq_ratings_enterprise_level_year"),
+        CheckConstraint(f"disbursement IN ({Disbursement.sql_in()})", name="disbursement"),
+        CheckConstraint("reward_yuan IS NULL OR reward_yuan >= 0", name="reward"),
+        # Paid rewards say when; nothing else has a payment date.
+        CheckConstraint("(disbursement = 'paid') = (disbursed_on IS NOT NULL)", name="disbursed_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,10 +40,16 @@ class Rating(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=RatingStatus.valid)
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_on: Mapped[date | None] = mapped_column(Date)
+    # The reward due by level when it was granted (later changes of the amounts do not
+    # rewrite what was promised), and where its payment stands.
+    reward_yuan: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    disbursement: Mapped[str] = mapped_column(String(10), default=Disbursement.due, server_default="due")
+    disbursed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enterprise = relationship("Enterprise")
     batch = relationship("Batch")
+    certificate: Mapped["Certificate | None"] = relationship(back_populates="rating", uselist=False)
 
     def status_on(self, day: date) -> str:
         """The status as the public sees it on `day`: a valid rating past its end is expired."""
@@ -57,3 +68,37 @@ class CertificateSerial(db.Model):
     province_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Certificate(db.Model):
+    """The PDF of a rating: one row and one file per rating, rendered by a worker.
+
+    `requested_generation` moves when a (re)render is asked for, `rendered_generation`
+    when a worker has stored a complete file for it; the file of the last completed
+    generation stays downloadable while a newer one renders.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({CertificateState.sql_in()})", name="state"),
+        CheckConstraint("state <> 'ready' OR (sha256 IS NOT NULL AND size IS NOT NULL)", name="ready_has_file"),
+        CheckConstraint("(sha256 IS NULL) = (size IS NULL)", name="file_fields"),
+        CheckConstraint("rendered_generation >= 0 AND rendered_generation <= requested_generation",
+                        name="generations"),
+    )
+
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default=CertificateState.pending)
+    requested_generation: Mapped[int] = mapped_column(Integer, default=1)
+    rendered_generation: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    signature: Mapped[str | None] = mapped_column(String(100))
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rating: Mapped[Rating] = relationship(back_populates="certificate")

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
-from rating.services import ratings
+from rating.services import certificates, ratings
 from rating.services.accounts import hash_password
 from rating.services.guide import shipped_edition_paths
-from rating.services.reference import install_edition_file, load_divisions
+from rating.services.reference import get_edition, install_edition_file, load_divisions
 from rating.services.uscc import uscc_from_serial
 
 DEMO_PASSWORD = "Demo2026pass"
@@ -85,9 +85,14 @@ def seed() -> list[str]:
             if exists is None:
                 granted = date(today.year, 1, 15) if today >= date(today.year, 1, 15) else today
                 number = ratings.certificate_number(batch.province_code, today.year, batch.number, level)
-                db.session.add(Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
-                                      valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
-                                      status=RatingStatus.valid, certificate_no=number))
+                rating = Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
+                                valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
+                                status=RatingStatus.valid, certificate_no=number, batch=batch,
+                                reward_yuan=get_edition(batch.edition_code).levels[level].reward_yuan)
+                db.session.add(rating)
+                db.session.flush()
+                # The worker renders its certificate once the seed commits (or the sweeper later).
+                certificates.request_render(rating)
                 lines.append(f"demo rating {number}: {firm.name}, {level}★ (/verify/{number})")
     db.session.commit()
     lines.append(f"batch {batch.id}: {batch.name} ({batch.edition_code}), open until "

@@ -32,6 +32,19 @@ def cjk_fonts() -> list[str]:
     return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
 
 
+# A character of CJK extension B that Noto CJK lacks: some firm names need such glyphs.
+RARE_CHARACTER = 0x20001
+
+
+def rare_character_fonts() -> list[str]:
+    try:
+        out = subprocess.run(["fc-list", f":charset={RARE_CHARACTER:x}", "family"], capture_output=True, text=True,
+                             timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
+
+
 def run_checks() -> Iterator[tuple[str, bool, str]]:
     try:
         db.session.execute(text("SELECT 1"))
@@ -48,6 +61,10 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
     fonts = cjk_fonts()
     yield ("CJK font", bool(fonts),
            ", ".join(fonts[:3]) if fonts else "no Chinese font found (install fonts-noto-cjk)")
+    rare = rare_character_fonts()
+    yield ("rare-character font", bool(rare),
+           ", ".join(rare[:3]) if rare else "no font covers CJK extension B (install fonts-hanazono): "
+           "names with rare characters would lose glyphs")
     hb = harfbuzz_subset_available()
     yield ("HarfBuzz subsetting", hb,
            "libharfbuzz-subset available" if hb else

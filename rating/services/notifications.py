@@ -70,6 +70,24 @@ def queue_status_change(application_id: int, to_status: str, stage: str | None, 
                enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
 
 
+def queue_certificate_ready(rating) -> None:
+    """Tell the firm its certificate can be downloaded (its contact address and its users)."""
+    rows = db.session.execute(
+        select(Enterprise.name, Enterprise.email, User.email, User.locale)
+        .select_from(Enterprise)
+        .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True))
+        .where(Enterprise.id == rating.enterprise_id).order_by(User.id)
+    ).all()
+    if not rows:
+        return
+    name, contact = rows[0][0], rows[0][1]
+    recipients = {email.lower(): locale for *_, email, locale in rows if email}
+    recipients.setdefault(contact.lower(), rows[0][3])
+    for address, locale in sorted(recipients.items()):
+        _queue("certificate_ready", address, locale, rating.application_id, enterprise_name=name,
+               level=rating.level, certificate_no=rating.certificate_no)
+
+
 def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
                    known: tuple[int, str | None, str] | None = None) -> None:
     """Assignment, reminder or overdue notice to a reviewer. `known`: (level, stage, firm

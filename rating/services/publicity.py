@@ -35,7 +35,7 @@ from rating.models import (
 )
 from rating.models.types import valid_id
 from rating.permissions import can_view_application, inside
-from rating.services import audit, history, ratings
+from rating.services import audit, certificates, history, ratings
 from rating.services.reference import get_edition
 from rating.services.reviews import STAGE_LEVEL
 
@@ -293,14 +293,16 @@ def grant(application: Application, on: date) -> Rating:
                      level=existing.level, year=existing.year)
         return existing
     batch = application.batch
+    reward = get_edition(batch.edition_code).levels[application.target_level].reward_yuan
     rating = Rating(enterprise_id=application.enterprise_id, level=application.target_level,
                     year=batch.year, batch_id=application.batch_id, application_id=application.id,
                     certificate_no=ratings.certificate_number(batch.province_code, batch.year, batch.number,
                                                               application.target_level),
                     granted_on=on, valid_until=add_years(on, years) - timedelta(days=1),
-                    status=RatingStatus.valid)
+                    status=RatingStatus.valid, reward_yuan=reward, disbursement="due")
     db.session.add(rating)
     db.session.flush()
+    certificates.request_render(rating)
     superseded = db.session.execute(
         update(Rating)
         .where(Rating.enterprise_id == application.enterprise_id, Rating.level < application.target_level,
@@ -313,7 +315,8 @@ def grant(application: Application, on: date) -> Rating:
     ).scalars().all()
     audit.append("rating.grant", "rating", rating.id, None, application_id=application.id,
                  enterprise_id=application.enterprise_id, level=rating.level, year=rating.year,
-                 granted_on=on.isoformat(), valid_until=rating.valid_until.isoformat(), superseded=superseded)
+                 granted_on=on.isoformat(), valid_until=rating.valid_until.isoformat(), superseded=superseded,
+                 reward_yuan=str(reward))
     return rating
 
 

@@ -19,6 +19,7 @@ from rating.extensions import db
 from rating.models import (
     CertificateSerial,
     CloudService,
+    Disbursement,
     Enterprise,
     Jurisdiction,
     Rating,
@@ -123,16 +124,20 @@ def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: b
     if rating.status == RatingStatus.revoked:
         raise Conflict(_("该认定已撤销。"))
     today = clock.today()
+    # A reward not paid yet is not paid for a revoked rating.
+    disbursement = Disbursement.withheld if rating.disbursement == Disbursement.due else rating.disbursement
     moved = db.session.execute(
         update(Rating).where(Rating.id == rating.id, Rating.status == rating.status)
-        .values(status=RatingStatus.revoked, status_reason=reason, status_changed_on=today)
+        .values(status=RatingStatus.revoked, status_reason=reason, status_changed_on=today,
+                disbursement=disbursement)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
         db.session.rollback()
         raise Conflict(_("该认定已被他人修改，请刷新后重试。"))
     audit.append("rating.revoke", "rating", rating.id, user.id, certificate_no=rating.certificate_no,
-                 reason=reason, blacklist_enterprise=blacklist_enterprise, blacklist_provider=blacklist_provider)
+                 reason=reason, blacklist_enterprise=blacklist_enterprise, blacklist_provider=blacklist_provider,
+                 disbursement=disbursement)
     db.session.commit()
     if blacklist_enterprise or blacklist_provider:
         from rating.services import blacklist
@@ -144,6 +149,59 @@ def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: b
                                            .where(CloudService.application_id == rating.application_id)).scalars()
             for name in list(providers):
                 _blacklist_quietly(blacklist, user, reason, provider_name=name)
+    db.session.refresh(rating)
+    return rating
+
+
+def _official_in_scope(user: User, certificate_no: str) -> Rating:
+    if user.role not in (Role.official, Role.admin):
+        raise Forbidden(_("只有主管部门人员可以执行此操作。"))
+    return visible(user, certificate_no)
+
+
+def downloadable(user: User, certificate_no: str) -> Rating:
+    """The rating whose certificate `user` may download: the firm itself, officials in scope."""
+    if user.role not in (Role.enterprise, Role.official, Role.admin):
+        raise Forbidden(_("证书仅供获评企业和主管部门下载。"))
+    return visible(user, certificate_no)
+
+
+def regenerate(user: User, certificate_no: str) -> Rating:
+    """An official asks for the certificate to be rendered again (the old file stays until
+    the new one is complete)."""
+    from rating.services import certificates
+
+    rating = _official_in_scope(user, certificate_no)
+    certificates.request_render(rating, user)
+    db.session.commit()
+    db.session.refresh(rating)
+    return rating
+
+
+def set_disbursement(user: User, certificate_no: str, state: str, paid_on: date | None, note: str | None = None
+                     ) -> Rating:
+    """Record where the reward's payment stands (due, paid on a date, withheld)."""
+    rating = _official_in_scope(user, certificate_no)
+    if state not in Disbursement.values():
+        raise ValidationFailed(_("拨付状态不正确。"), {"state": [_("应为 due、paid 或 withheld。")]})
+    if state == Disbursement.paid and paid_on is None:
+        raise ValidationFailed(_("请填写拨付日期。"), {"disbursed_on": [_("请填写拨付日期。")]})
+    if state == Disbursement.paid and paid_on > clock.today():
+        raise ValidationFailed(_("拨付日期不能晚于今天。"), {"disbursed_on": [_("不能晚于今天。")]})
+    if state == Disbursement.paid and rating.status == RatingStatus.revoked:
+        raise Conflict(_("该认定已撤销，不能登记拨付。"))
+    before = rating.disbursement
+    moved = db.session.execute(
+        update(Rating).where(Rating.id == rating.id, Rating.disbursement == before)
+        .values(disbursement=state, disbursed_on=paid_on if state == Disbursement.paid else None)
+        .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(_("该认定已被他人修改，请刷新后重试。"))
+    audit.append("rating.disbursement", "rating", rating.id, user.id, certificate_no=rating.certificate_no,
+                 from_state=before, to_state=state, disbursed_on=paid_on.isoformat() if paid_on else None,
+                 note=(note or "").strip() or None)
+    db.session.commit()
     db.session.refresh(rating)
     return rating
 

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
+from forms.ratings import ConfirmForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db, limiter
 from rating.models import PublicityNotice, Role
-from rating.services import publicity
+from rating.services import certificates, publicity
 from rating.views.common import staff_scope
 
 bp = Blueprint("publicity", __name__, url_prefix="/publicity")
@@ -96,7 +97,29 @@ def manage_notice(notice_id: int):
     _official()
     notice = publicity.managed_notice(current_user, notice_id)
     return render_template("publicity/notice_manage.html", notice=notice, form=ResolveForm(),
-                           today=clock.today(), mask=publicity.mask_uscc)
+                           today=clock.today(), mask=publicity.mask_uscc, confirm_form=ConfirmForm(),
+                           progress=certificates.notice_progress(notice.id))
+
+
+@bp.post("/<int:notice_id>/certificates")
+@login_required
+def generate_certificates(notice_id: int):
+    """(Re)generate every certificate of the notice; the page then shows the progress."""
+    _official()
+    notice = publicity.managed_notice(current_user, notice_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = certificates.request_for_notice(current_user, notice)
+    flash(_("已提交 %(n)s 份证书的生成。", n=count), "success")
+    return redirect(url_for(".manage_notice", notice_id=notice.id, _anchor="certificates"))
+
+
+@bp.get("/<int:notice_id>/certificates/progress")
+@login_required
+def certificate_progress(notice_id: int):
+    _official()
+    notice = publicity.managed_notice(current_user, notice_id)
+    return certificates.notice_progress(notice.id).as_json()
 
 
 @bp.post("/<int:notice_id>/objections/<int:objection_id>/resolve")

@@ -1,14 +1,16 @@
 """Ratings through the API: the scoped list, one rating, revocation, public verification."""
 from __future__ import annotations
 
-from flask import request
+from datetime import date
+
+from flask import request, send_file
 from flask_babel import gettext as _
 
 from rating import clock
-from rating.errors import ValidationFailed
+from rating.errors import Conflict, ValidationFailed
 from rating.extensions import limiter
 from rating.models import RatingStatus, Role
-from rating.services import ratings
+from rating.services import certificates, ratings, signing
 from rating.views.api import api_user, bp, json_body, token_required
 
 
@@ -24,6 +26,9 @@ def rating_json(rating) -> dict:
         "granted_on": rating.granted_on.isoformat(),
         "valid_until": rating.valid_until.isoformat(),
         "status": rating.status_on(clock.today()),
+        "reward_yuan": float(rating.reward_yuan) if rating.reward_yuan is not None else None,
+        "disbursement": rating.disbursement,
+        "disbursed_on": rating.disbursed_on.isoformat() if rating.disbursed_on else None,
     }
 
 
@@ -62,10 +67,54 @@ def list_ratings():
 @token_required()
 def show_rating(certificate_no: str):
     rating = ratings.visible(api_user(), certificate_no)
-    # Certificates are rendered by the next piece of work (issue 4): until then every one is pending.
     return {**rating_json(rating), "status_reason": rating.status_reason,
             "status_changed_on": rating.status_changed_on.isoformat() if rating.status_changed_on else None,
-            "certificate": {"state": "pending", "sha256": None, "size": None}}
+            "certificate": certificates.state_json(rating.certificate)}
+
+
+def certificate_response(rating):
+    """The stored PDF, or 409 while it is still being rendered."""
+    path = certificates.stored_file(rating)
+    if path is None:
+        raise Conflict(_("证书正在生成，请稍后再试。"))
+    response = send_file(path, mimetype="application/pdf", download_name=f"{rating.certificate_no}.pdf",
+                         conditional=True, etag=rating.certificate.sha256, max_age=0)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/ratings/<certificate_no>/certificate.pdf")
+@token_required()
+def download_certificate(certificate_no: str):
+    return certificate_response(ratings.downloadable(api_user(), certificate_no))
+
+
+@bp.post("/ratings/<certificate_no>/certificate")
+@token_required(Role.official, Role.admin)
+def regenerate_certificate(certificate_no: str):
+    rating = ratings.regenerate(api_user(), certificate_no)
+    return {"certificate_no": rating.certificate_no, "certificate": certificates.state_json(rating.certificate),
+            "requested_generation": rating.certificate.requested_generation}, 202
+
+
+@bp.post("/ratings/<certificate_no>/disbursement")
+@token_required(Role.official, Role.admin)
+def update_disbursement(certificate_no: str):
+    body = json_body()
+    state, raw_day, note = body.get("state"), body.get("disbursed_on"), body.get("note")
+    paid_on = None
+    if raw_day not in (None, ""):
+        try:
+            paid_on = date.fromisoformat(raw_day) if isinstance(raw_day, str) else None
+        except ValueError:
+            paid_on = None
+        if paid_on is None:
+            raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), {"disbursed_on": [_("日期格式应为 YYYY-MM-DD。")]})
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        raise ValidationFailed(_("备注不超过 2000 字。"), {"note": [_("备注不超过 2000 字。")]})
+    rating = ratings.set_disbursement(api_user(), certificate_no, state if isinstance(state, str) else "",
+                                      paid_on, note)
+    return rating_json(rating)
 
 
 @bp.post("/ratings/<certificate_no>/revoke")
@@ -84,3 +133,10 @@ def revoke_rating(certificate_no: str):
 @limiter.limit("120 per minute")
 def verify(certificate_no: str):
     return ratings.verification(ratings.by_number(certificate_no))
+
+
+@bp.get("/certificate-key")
+def certificate_key():
+    """The public key that checks certificate signatures offline."""
+    return {"algorithm": "Ed25519", "payload_format": signing.PAYLOAD_PREFIX,
+            "public_key_pem": signing.public_key_pem().decode()}

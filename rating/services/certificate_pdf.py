@@ -1,0 +1,132 @@
+"""The certificate document: our Jinja template, rendered by WeasyPrint with a locked-down fetcher.
+
+Nothing a firm typed can reach WeasyPrint as markup: Jinja escapes every value, and the
+URL fetcher serves only files of our `static/` folder (stylesheet, emblem), refusing every
+other scheme, host and path. The QR code is inline SVG from segno, so it needs no fetch.
+Fonts come from fontconfig: Noto CJK first, HanaMin for the rare characters Noto lacks
+(CJK extension B and beyond), so a firm's name never loses a glyph.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import segno
+from flask import current_app, render_template
+from flask_babel import force_locale
+from markupsafe import Markup
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from rating.extensions import db
+from rating.models import Jurisdiction, Rating
+from rating.services import signing
+from rating.services.reference import get_edition
+
+log = logging.getLogger(__name__)
+
+ALLOWED_SUFFIXES = {".css", ".svg", ".png", ".jpg", ".jpeg"}
+CHINESE_DIGITS = "〇一二三四五六七八九"
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Serves `file:` URLs inside the static folder with an allowed suffix; refuses the rest.
+
+    A refusal is an ordinary fetch error for WeasyPrint: the resource is skipped and the
+    page still renders. Refused URLs are kept for tests and logs.
+    """
+
+    def __init__(self, static_dir: Path) -> None:
+        super().__init__(allowed_protocols=("file",), allow_redirects=False, timeout=1)
+        self.static_dir = static_dir.resolve()
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        path = self._static_path(url)
+        if path is None:
+            self.refused.append(url)
+            log.warning("certificate render refused to fetch %r", url[:200])
+            raise ValueError(f"resource not allowed in certificates: {url[:200]}")
+        return super().fetch(path.as_uri(), headers)
+
+    def _static_path(self, url: str) -> Path | None:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost") or parts.query:
+            return None
+        try:
+            path = Path(unquote(parts.path)).resolve()
+        except (OSError, ValueError):
+            return None
+        if not path.is_relative_to(self.static_dir) or path.suffix.lower() not in ALLOWED_SUFFIXES:
+            return None
+        return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Document:
+    pdf: bytes
+    signature: str
+    payload: str
+
+
+def static_dir() -> Path:
+    return Path(current_app.static_folder)
+
+
+def chinese_date(day) -> str:
+    """2024年6月1日 with Chinese numerals, as certificates write it: 二〇二四年六月一日."""
+    def number(n: int) -> str:
+        if n < 10:
+            return CHINESE_DIGITS[n]
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else CHINESE_DIGITS[tens]) + "十" + (CHINESE_DIGITS[ones] if ones else "")
+
+    year = "".join(CHINESE_DIGITS[int(d)] for d in str(day.year))
+    return f"{year}年{number(day.month)}月{number(day.day)}日"
+
+
+def issuers(rating: Rating) -> list[str]:
+    """The issuing bodies: the province's department, and the city's bureau where the city
+    had the final say (from the guide edition)."""
+    district = rating.enterprise.district
+    bodies = [f"{_division(district.province_code).name}工业和信息化厅"]
+    if rating.batch is not None:
+        final = get_edition(rating.batch.edition_code).levels[rating.level].final_stage
+        if final == "city" and district.city_code is not None:
+            bodies.append(f"{_division(district.city_code).name}工业和信息化局")
+    return bodies
+
+
+def _division(code: str) -> Jurisdiction:
+    return db.session.get(Jurisdiction, code)
+
+
+def qr_svg(url: str) -> Markup:
+    qr = segno.make(url, error="m")
+    # Our own markup from segno (the URL is percent-safe ASCII), inlined so no fetch is needed.
+    svg = qr.svg_inline(scale=3, border=2, dark="#1a1a1a", omitsize=True)
+    return Markup(svg)
+
+
+def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document:
+    text = signing.payload(rating.certificate_no, rating.enterprise.uscc, rating.level, rating.granted_on,
+                           rating.valid_until)
+    signature = signing.sign(text)
+    verify_url = f"{current_app.config['PUBLIC_BASE_URL']}/verify/{rating.certificate_no}?sig={signature}"
+    level_name = None
+    if rating.batch is not None:
+        level_name = get_edition(rating.batch.edition_code).levels[rating.level].name
+    with force_locale("zh_Hans_CN"):
+        html = render_template(
+            "certificates/certificate.html", rating=rating, enterprise=rating.enterprise,
+            province=_division(rating.enterprise.district.province_code), level_name=level_name or f"{CHINESE_DIGITS[rating.level]}星级上云企业",
+            issuers=issuers(rating), granted=chinese_date(rating.granted_on),
+            valid_until=chinese_date(rating.valid_until), qr=qr_svg(verify_url), payload=text,
+            signature=signature, signature_keys=(signing.PDF_PAYLOAD_KEY, signing.PDF_SIGNATURE_KEY))
+    fetcher = fetcher or StaticOnlyFetcher(static_dir())
+    variant = current_app.config["CERTIFICATE_PDF_VARIANT"] or None
+    pdf = HTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=fetcher).write_pdf(
+        pdf_variant=variant, custom_metadata=True)
+    return Document(pdf=pdf, signature=signature, payload=text)

@@ -1,0 +1,312 @@
+"""Certificates: the PDF of a rating, rendered by a worker after the rating commits.
+
+One row per rating (`Certificate`) and one file: `certificates/<number>/<sha256>.pdf`
+under STORAGE_DIR. Rendering is deterministic (same rating, same bytes), so a job that
+runs twice writes the same file. A new file is written to a temporary name, synced and
+renamed; the row moves to it in a guarded update; only then is an older file of the
+same rating removed. A download therefore always finds the file its row names, and a
+render that fails (disk full, storage unwritable, time limit) leaves the previous
+certificate in place.
+
+Requests to (re)render are rows, not only messages: after the commit a job is published
+for each, and the beat sweeper republishes what a dead broker or worker left waiting.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from rating import clock
+from rating.extensions import db
+from rating.models import (
+    Certificate,
+    CertificateState,
+    Enterprise,
+    PublicityEntry,
+    PublicityNotice,
+    Rating,
+    User,
+)
+from rating.services import audit, certificate_pdf, signing, storage
+
+log = logging.getLogger(__name__)
+
+_SESSION_KEY = "rating_certificates_to_render"
+
+
+def directory_for(certificate_no: str) -> Path:
+    return storage.storage_root() / "certificates" / certificate_no
+
+
+def file_for(certificate_no: str, sha256: str) -> Path:
+    return directory_for(certificate_no) / f"{sha256}.pdf"
+
+
+# --- requests ---------------------------------------------------------------------------
+
+def request_render(rating: Rating, user: User | None = None) -> Certificate:
+    """Ask for the rating's certificate (first render or a new generation), in the caller's
+    transaction; the job is published after the commit."""
+    certificate = db.session.get(Certificate, rating.id) if rating.id is not None else None
+    if certificate is None:
+        certificate = Certificate(rating_id=rating.id, state=CertificateState.pending, requested_generation=1,
+                                  rendered_generation=0, requested_at=clock.now(),
+                                  requested_by_id=user.id if user else None, attempts=0)
+        db.session.add(certificate)
+    else:
+        db.session.execute(
+            update(Certificate).where(Certificate.rating_id == rating.id)
+            .values(requested_generation=Certificate.requested_generation + 1, requested_at=clock.now(),
+                    requested_by_id=user.id if user else None,
+                    state=func.coalesce(func.nullif(Certificate.state, CertificateState.failed),
+                                        CertificateState.pending))
+            .execution_options(synchronize_session=False))
+        audit.append("certificate.request", "rating", rating.id, user.id if user else None,
+                     certificate_no=rating.certificate_no)
+    db.session.info.setdefault(_SESSION_KEY, set()).add(rating.id)
+    return certificate
+
+
+def request_for_notice(user: User, notice: PublicityNotice) -> int:
+    """(Re)render the certificates of every rating a notice produced; returns how many."""
+    ratings = notice_ratings(notice.id)
+    for rating in ratings:
+        request_render(rating, user)
+    db.session.commit()
+    return len(ratings)
+
+
+def notice_ratings(notice_id: int) -> list[Rating]:
+    return list(db.session.execute(
+        select(Rating).join(PublicityEntry, PublicityEntry.application_id == Rating.application_id)
+        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == "rated")
+        .order_by(Rating.id)
+    ).scalars())
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    failed: int
+
+    @property
+    def finished(self) -> bool:
+        return self.done + self.failed >= self.total
+
+    def as_json(self) -> dict:
+        return {"total": self.total, "done": self.done, "failed": self.failed, "finished": self.finished}
+
+
+def notice_progress(notice_id: int) -> Progress:
+    """How far the certificates of a notice are: the database is the progress, whichever
+    workers do the rendering."""
+    done = Certificate.rendered_generation >= Certificate.requested_generation
+    row = db.session.execute(
+        select(func.count(Certificate.rating_id),
+               func.count(Certificate.rating_id).filter(done),
+               func.count(Certificate.rating_id).filter(~done & (Certificate.state == CertificateState.failed)))
+        .join(Rating, Rating.id == Certificate.rating_id)
+        .join(PublicityEntry, PublicityEntry.application_id == Rating.application_id)
+        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == "rated")
+    ).one()
+    return Progress(*row)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    ids = session.info.pop(_SESSION_KEY, None)
+    if ids:
+        from workers.tasks import publish_soft, render_certificate
+
+        for rating_id in sorted(ids):
+            publish_soft(render_certificate, rating_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
+
+
+def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
+    """Ratings whose requested certificate has not been rendered for a while (their job was
+    lost with a broker or a worker); failed ones wait for an official."""
+    return list(db.session.execute(
+        select(Certificate.rating_id)
+        .where(Certificate.rendered_generation < Certificate.requested_generation,
+               Certificate.state == CertificateState.pending, Certificate.requested_at < clock.now() - grace)
+        .order_by(Certificate.requested_at).limit(limit)
+    ).scalars())
+
+
+# --- rendering --------------------------------------------------------------------------
+
+def render(rating_id: int) -> str:
+    """The worker's job: render, store and record the certificate if it is not current.
+
+    Returns "rendered", "current" (nothing to do) or "missing". Raises on failure after
+    recording it on the row, so that the task retries.
+    """
+    certificate = db.session.execute(
+        select(Certificate).where(Certificate.rating_id == rating_id)
+        .options(joinedload(Certificate.rating).joinedload(Rating.enterprise).joinedload(Enterprise.district),
+                 joinedload(Certificate.rating).joinedload(Rating.batch))
+    ).scalar_one_or_none()
+    if certificate is None:
+        return "missing"
+    rating, wanted = certificate.rating, certificate.requested_generation
+    if (certificate.rendered_generation >= wanted and certificate.sha256
+            and file_for(rating.certificate_no, certificate.sha256).exists()):
+        db.session.rollback()
+        return "current"
+    try:
+        document = certificate_pdf.render(rating)
+        sha256, size = _store(rating.certificate_no, document.pdf)
+    except Exception as exc:
+        db.session.rollback()
+        _record_failure(rating_id, wanted, exc)
+        raise
+    first = certificate.notified_at is None
+    moved = db.session.execute(
+        update(Certificate)
+        .where(Certificate.rating_id == rating_id, Certificate.rendered_generation < wanted)
+        .values(state=CertificateState.ready, sha256=sha256, size=size, signature=document.signature,
+                rendered_generation=wanted, rendered_at=clock.now(), last_error=None,
+                attempts=Certificate.attempts + 1,
+                notified_at=func.coalesce(Certificate.notified_at, clock.now()))
+        .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        # Someone else stored this generation (or a newer one) meanwhile.
+        db.session.rollback()
+        _remove_other_files(rating.certificate_no, keep=_recorded_sha(rating_id))
+        return "current"
+    audit.append("certificate.ready", "rating", rating_id, None, certificate_no=rating.certificate_no,
+                 generation=wanted, sha256=sha256, size=size)
+    if first:
+        from rating.services import notifications
+
+        notifications.queue_certificate_ready(rating)
+    db.session.commit()
+    _remove_other_files(rating.certificate_no, keep=sha256)
+    return "rendered"
+
+
+def _store(certificate_no: str, data: bytes) -> tuple[str, int]:
+    sha256 = hashlib.sha256(data).hexdigest()
+    target = file_for(certificate_no, sha256)
+    if target.exists() and target.stat().st_size == len(data):
+        return sha256, len(data)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".render-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return sha256, len(data)
+
+
+def _recorded_sha(rating_id: int) -> str | None:
+    return db.session.execute(select(Certificate.sha256).where(Certificate.rating_id == rating_id)).scalar()
+
+
+def _remove_other_files(certificate_no: str, keep: str | None) -> None:
+    """Old generations and files of renders that lost a race; temporary files of renders
+    that died are left to `remove_stale_temporaries`."""
+    folder = directory_for(certificate_no)
+    if keep is None or not folder.is_dir():
+        return
+    for path in folder.glob("*.pdf"):
+        if path.name != f"{keep}.pdf" and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(older_than: timedelta = timedelta(hours=1)) -> int:
+    root = storage.storage_root() / "certificates"
+    if not root.is_dir():
+        return 0
+    cutoff, removed = clock.now().timestamp() - older_than.total_seconds(), 0
+    for path in root.glob("*/.render-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _record_failure(rating_id: int, generation: int, exc: BaseException) -> None:
+    message = f"{exc.__class__.__name__}: {exc}"[:2000]
+    log.warning("certificate of rating %s (generation %s) failed: %s", rating_id, generation, message)
+    try:
+        db.session.execute(
+            update(Certificate)
+            .where(Certificate.rating_id == rating_id, Certificate.rendered_generation < generation)
+            .values(state=CertificateState.failed, last_error=message, attempts=Certificate.attempts + 1)
+            .execution_options(synchronize_session=False))
+        db.session.commit()
+    except Exception:  # noqa: BLE001  (the database may be what failed; the retry records it)
+        db.session.rollback()
+
+
+def retry_failed(rating_id: int) -> None:
+    """A retry of a failed render is pending again (shown so while it runs)."""
+    db.session.execute(update(Certificate).where(Certificate.rating_id == rating_id,
+                                                 Certificate.state == CertificateState.failed,
+                                                 Certificate.rendered_generation < Certificate.requested_generation)
+                       .values(state=CertificateState.pending).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def state_json(certificate: Certificate | None) -> dict:
+    if certificate is None:
+        return {"state": CertificateState.pending.value, "sha256": None, "size": None}
+    return {"state": certificate.state, "sha256": certificate.sha256, "size": certificate.size}
+
+
+def stored_file(rating: Rating) -> Path | None:
+    certificate = rating.certificate
+    if certificate is None or certificate.sha256 is None:
+        return None
+    path = file_for(rating.certificate_no, certificate.sha256)
+    return path if path.exists() else None
+
+
+def matches_issued(rating: Rating, stream, limit: int = 5 * 1024 * 1024) -> bool | None:
+    """Whether an uploaded file is byte-identical to the certificate we issued (None: we
+    have not issued one yet)."""
+    certificate = rating.certificate
+    if certificate is None or certificate.sha256 is None:
+        return None
+    digest, size = hashlib.sha256(), 0
+    while chunk := stream.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return False
+        digest.update(chunk)
+    return digest.hexdigest() == certificate.sha256
+
+
+def signed_payload(rating: Rating) -> str:
+    return signing.payload(rating.certificate_no, rating.enterprise.uscc, rating.level, rating.granted_on,
+                           rating.valid_until)
+
+
+def public_base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]

@@ -1,0 +1,112 @@
+"""Ratings pages: the firm's certificates, officials' list, revocation, regeneration, rewards."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.ratings import ConfirmForm, DisbursementForm, RevokeForm
+from rating import clock
+from rating.errors import ServiceError
+from rating.models import RatingStatus, Role
+from rating.services import ratings
+from rating.views.api.ratings import certificate_response
+
+bp = Blueprint("ratings", __name__, url_prefix="/ratings")
+
+VIEWERS = (Role.enterprise, Role.official, Role.admin)
+
+
+def _viewer():
+    if current_user.role not in VIEWERS:
+        abort(403)
+
+
+@bp.get("/")
+@login_required
+def index():
+    _viewer()
+    q = (request.args.get("q") or "").strip()[:100] or None
+    level = request.args.get("level", type=int)
+    status = request.args.get("status") or None
+    if status not in (None, *RatingStatus.values()):
+        status = None
+    page = max(1, min(request.args.get("page", 1, type=int), 100_000))
+    items, total = ratings.search(current_user, level=level if level in (3, 4, 5) else None, status=status, q=q,
+                                  page=page, per_page=50)
+    return render_template("ratings/index.html", items=items, total=total, page=page, q=q or "", level=level,
+                           status=status, today=clock.today())
+
+
+def _page(rating, **forms):
+    forms.setdefault("revoke_form", RevokeForm())
+    forms.setdefault("disbursement_form", DisbursementForm(state=rating.disbursement,
+                                                           disbursed_on=rating.disbursed_on))
+    return render_template("ratings/show.html", rating=rating, certificate=rating.certificate,
+                           confirm_form=ConfirmForm(), today=clock.today(), **forms)
+
+
+@bp.get("/<certificate_no>")
+@login_required
+def show(certificate_no: str):
+    _viewer()
+    return _page(ratings.visible(current_user, certificate_no))
+
+
+@bp.get("/<certificate_no>/certificate.pdf")
+@login_required
+def download(certificate_no: str):
+    rating = ratings.downloadable(current_user, certificate_no)
+    try:
+        return certificate_response(rating)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".show", certificate_no=rating.certificate_no))
+
+
+@bp.post("/<certificate_no>/revoke")
+@login_required
+def revoke(certificate_no: str):
+    rating = ratings.visible(current_user, certificate_no)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        return _page(rating, revoke_form=form), 422
+    try:
+        ratings.revoke(current_user, certificate_no, form.reason.data, form.blacklist_enterprise.data,
+                       form.blacklist_provider.data)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("已撤销该认定。"), "success")
+    return redirect(url_for(".show", certificate_no=certificate_no))
+
+
+@bp.post("/<certificate_no>/regenerate")
+@login_required
+def regenerate(certificate_no: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        ratings.regenerate(current_user, certificate_no)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("已提交重新生成，新证书完成前原证书仍可下载。"), "success")
+    return redirect(url_for(".show", certificate_no=certificate_no))
+
+
+@bp.post("/<certificate_no>/disbursement")
+@login_required
+def disbursement(certificate_no: str):
+    rating = ratings.visible(current_user, certificate_no)
+    form = DisbursementForm()
+    if not form.validate_on_submit():
+        return _page(rating, disbursement_form=form), 422
+    try:
+        ratings.set_disbursement(current_user, certificate_no, form.state.data, form.disbursed_on.data,
+                                 form.note.data)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("奖励拨付状态已更新。"), "success")
+    return redirect(url_for(".show", certificate_no=certificate_no))
