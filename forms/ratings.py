@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
 from forms.fields import LocalDateField, plain_text
 
@@ -23,9 +23,14 @@ class DisbursementForm(FlaskForm):
     disbursed_on = LocalDateField(_l("拨付日期"), validators=[Optional()])
     note = StringField(_l("备注"), validators=[Optional(), plain_text, Length(max=2000)])
 
-    def validate_disbursed_on(self, field):
-        if self.state.data == "paid" and field.data is None:
-            raise ValidationError(_l("请填写拨付日期。"))
+    def validate(self, extra_validators=None) -> bool:
+        # Optional() ends the date's own validators when it is empty, so the rule that a
+        # paid reward has a date is checked here.
+        valid = super().validate(extra_validators)
+        if self.state.data == "paid" and self.disbursed_on.data is None and not self.disbursed_on.errors:
+            self.disbursed_on.errors = [*self.disbursed_on.errors, _l("请填写拨付日期。")]
+            valid = False
+        return valid
 
 
 class VerifyUploadForm(FlaskForm):

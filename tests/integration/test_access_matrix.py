@@ -138,3 +138,72 @@ def test_overview(api, world, caller, status):
     if status == 200:
         counties = {row["jurisdiction_code"] for row in response.get_json()["rows"]}
         assert counties == (set() if caller == "other_city_official" else {"320402"})
+
+
+def rated(api, world, render: bool = False) -> str:
+    """The firm's application, through a closed notice, as a rating (with its certificate rendered)."""
+    from sqlalchemy import select
+
+    from rating.extensions import db
+    from rating.models import Rating
+    from rating.services import certificates
+
+    notice_id = notice(api, world)
+    assert api.post(f"/publicity-notices/{notice_id}/close", token=world["tokens"]["city_official"]).status_code == 200
+    db.session.expire_all()
+    rating = db.session.execute(select(Rating).where(Rating.application_id == world["application_id"])).scalar_one()
+    if render:
+        assert certificates.render(rating.id) == "rendered"
+    return rating.certificate_no
+
+
+OUTSIDE = {"other_firm": 404, "other_county_reviewer": 404, "other_city_reviewer": 404, "other_city_official": 404,
+           "anonymous": 401}
+OFFICIALS = {"county_official", "city_official", "province_official", "admin"}
+
+
+@pytest.mark.parametrize("caller, status", expect(OUTSIDE, 200))
+def test_read_a_rating(api, world, caller, status):
+    number = rated(api, world)
+    assert api.get(f"/ratings/{number}", token=world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "firm": 200, "other_firm": 404, "other_city_official": 404, **{name: 200 for name in OFFICIALS}},
+    403))
+def test_download_a_certificate(api, world, caller, status):
+    number = rated(api, world, render=True)
+    response = api.get(f"/ratings/{number}/certificate.pdf", token=world["tokens"][caller])
+    assert response.status_code == status
+    assert (response.mimetype == "application/pdf") == (status == 200)
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "other_city_official": 404, **{name: 202 for name in OFFICIALS}}, 403))
+def test_regenerate_a_certificate(api, world, caller, status):
+    number = rated(api, world)
+    assert api.post(f"/ratings/{number}/certificate", token=world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "other_city_official": 404, **{name: 200 for name in OFFICIALS}}, 403))
+def test_record_a_disbursement(api, world, caller, status):
+    number = rated(api, world)
+    response = api.post(f"/ratings/{number}/disbursement", {"state": "paid", "disbursed_on": clock.today().isoformat()},
+                        token=world["tokens"][caller])
+    assert response.status_code == status, response.get_json()
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "other_city_official": 404, **{name: 200 for name in OFFICIALS}}, 403))
+def test_revoke_a_rating(api, world, caller, status):
+    number = rated(api, world)
+    response = api.post(f"/ratings/{number}/revoke", {"reason": "材料造假"}, token=world["tokens"][caller])
+    assert response.status_code == status, response.get_json()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_verification_is_public(api, world, caller):
+    number = rated(api, world)
+    body = api.get(f"/verify/{number}", token=world["tokens"][caller]).get_json()
+    assert body["certificate_no"] == number and body["status"] == "valid"

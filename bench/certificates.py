@@ -1,0 +1,203 @@
+"""Certificates (issue #4). One certificate rendered, stored and recorded in-process
+(`certificates.render`: template, WeasyPrint with PDF/A-3b, file written and synced, row,
+audit, the firm's email), against WeasyPrint rendering a one-line page of two Chinese
+characters in the same font, the two interleaved in the same run. Then 1,000
+certificates rendered by one worker with 2 prefork processes, against 1,000 no-op tasks
+drained by the same worker in the same run, with the RSS of each pool child sampled
+every 0.2 s. The firms' emails go to a local SMTP server through the same worker."""
+from __future__ import annotations
+
+import itertools
+import statistics
+import threading
+import time
+from datetime import timedelta
+
+import psutil
+from sqlalchemy import func, select, text
+
+from bench.common import environment, percentile
+from bench.scoring_pipeline import _drain, noop_floor
+from tests.support.mail import SmtpServer
+from tests.support.servers import worker
+
+FLOOR_HTML = '<p style="font-family: &quot;Noto Serif CJK SC&quot;">星级</p>'
+COUNTIES = ("320402", "320404", "320411")
+_SERIALS = itertools.count(20_000)
+
+
+def seed_ratings(app, count: int, pending: bool) -> list[int]:
+    """Firms with a 3★ rating granted today, inserted in bulk; with `pending`, each with
+    its Certificate row waiting for a render (as a granted rating leaves it)."""
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Batch, Certificate, CertificateState, Enterprise, Rating
+    from rating.services.publicity import add_years
+    from rating.services.uscc import uscc_from_serial
+    from tests.factories import make_batch
+
+    with app.app_context():
+        batch = db.session.execute(select(Batch)).scalars().first() or make_batch("js-2024")
+        today, now, ids = clock.today(), clock.now(), []
+        for start in range(0, count, 500):
+            ratings = []
+            for n in range(start, min(count, start + 500)):
+                serial, county = next(_SERIALS), COUNTIES[n % len(COUNTIES)]
+                firm = Enterprise(name=f"常州云上精密机械{serial}有限公司", uscc=uscc_from_serial(serial, division=county),
+                                  district_code=county, industry="C", scale="small", contact_name="王工",
+                                  contact_phone="0519-1234567", email=f"c{serial}@bench.test")
+                ratings.append(Rating(enterprise=firm, level=3, year=today.year, batch_id=batch.id,
+                                      certificate_no=f"JS-{today.year}-{batch.number}-3-{serial:06d}",
+                                      granted_on=today, valid_until=add_years(today, 3) - timedelta(days=1),
+                                      status="valid", reward_yuan=50_000, disbursement="due"))
+            db.session.add_all(ratings)
+            db.session.flush()
+            if pending:
+                db.session.add_all(Certificate(rating_id=r.id, state=CertificateState.pending, requested_generation=1,
+                                               rendered_generation=0, requested_at=now, attempts=0)
+                                   for r in ratings)
+            db.session.commit()
+            ids.extend(r.id for r in ratings)
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        return ids
+
+
+def floor_pdf() -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=FLOOR_HTML).write_pdf()
+
+
+def single(app, ids: list[int], warmup: int) -> dict:
+    """Each rating's first certificate (request, commit, then the timed render), interleaved
+    with the floor; the first `warmup` pairs are not counted."""
+    from rating.extensions import db
+    from rating.models import Certificate, Rating
+    from rating.services import certificates
+
+    ours, floor, sizes = [], [], []
+    with app.app_context():
+        for n, rating_id in enumerate(ids):
+            certificates.request_render(db.session.get(Rating, rating_id))
+            db.session.commit()
+            for task in ((_timed_render, _timed_floor) if n % 2 else (_timed_floor, _timed_render)):
+                seconds = task(rating_id)
+                if n >= warmup:
+                    (ours if task is _timed_render else floor).append(seconds)
+            sizes.append(db.session.get(Certificate, rating_id).size)
+    ratio = statistics.median(ours) / statistics.median(floor)
+    return {"runs": len(ours), "render_store_record": _ms(ours), "floor_two_characters": _ms(floor),
+            "ratio_median_to_floor": round(ratio, 2), "pdf_kb": {"median": round(statistics.median(sizes) / 1024, 1),
+                                                                   "max": round(max(sizes) / 1024, 1)},
+            "floor_pdf_kb": round(len(floor_pdf()) / 1024, 1)}
+
+
+def _timed_render(rating_id: int) -> float:
+    from rating.services import certificates
+
+    started = time.perf_counter()
+    result = certificates.render(rating_id)
+    seconds = time.perf_counter() - started
+    assert result == "rendered", result
+    return seconds
+
+
+def _timed_floor(_rating_id: int) -> float:
+    started = time.perf_counter()
+    floor_pdf()
+    return time.perf_counter() - started
+
+
+def _ms(values: list[float]) -> dict:
+    return {"p50_ms": round(statistics.median(values) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1)}
+
+
+class ChildMemory:
+    """Samples the RSS of the worker's pool children (the children of the Celery main
+    process under the supervisor) in a thread; keeps the peak per child pid."""
+
+    def __init__(self, supervisor_pid: int, interval: float = 0.2) -> None:
+        self.supervisor, self.interval = psutil.Process(supervisor_pid), interval
+        self.peaks: dict[int, int] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "ChildMemory":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _sample(self) -> None:
+        while not self.stopping.is_set():
+            for child in self._pool_children():
+                try:
+                    rss = child.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+                self.peaks[child.pid] = max(self.peaks.get(child.pid, 0), rss)
+            self.stopping.wait(self.interval)
+
+    def _pool_children(self) -> list[psutil.Process]:
+        try:
+            return [child for main in self.supervisor.children() for child in main.children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def summary(self) -> dict:
+        peaks = sorted(self.peaks.values(), reverse=True)
+        return {"pool_children_seen": len(peaks), "peak_rss_mb_per_child": [round(p / 2**20) for p in peaks]}
+
+
+def _wait_ready(app, ids: list[int], timeout: float) -> None:
+    from rating.extensions import db
+    from rating.models import Certificate, CertificateState
+
+    deadline, done = time.monotonic() + timeout, 0
+    with app.app_context():
+        while time.monotonic() < deadline:
+            done = db.session.execute(select(func.count()).select_from(Certificate).where(
+                Certificate.rating_id.in_(ids), Certificate.state == CertificateState.ready)).scalar_one()
+            db.session.rollback()
+            if done >= len(ids):
+                return
+            time.sleep(0.2)
+    raise TimeoutError(f"only {done} of {len(ids)} certificates ready")
+
+
+def batch(app, env, redis, instance, ids: list[int]) -> dict:
+    from workers.tasks import render_certificate
+
+    proc = worker(env, instance, concurrency=2)
+    try:
+        with app.app_context():
+            _drain(redis, 600)          # jobs the in-process part published (now no-ops)
+            noop_seconds = noop_floor(redis, len(ids))
+            with ChildMemory(proc.process.pid) as memory:
+                started = time.perf_counter()
+                for rating_id in ids:
+                    render_certificate.delay(rating_id)
+                _wait_ready(app, ids, 1800)
+                render_seconds = time.perf_counter() - started
+            _drain(redis, 600)          # let the emails go out before stopping
+    finally:
+        proc.stop()
+    noop_rate, render_rate = len(ids) / noop_seconds, len(ids) / render_seconds
+    return {"certificates": len(ids), "noop_tasks_per_s": round(noop_rate, 1),
+            "certificates_per_s": round(render_rate, 1), "ratio_to_noop": round(render_rate / noop_rate, 3),
+            **memory.summary()}
+
+
+def run(single_runs: int = 40, warmup: int = 5, count: int = 1000) -> dict:
+    smtp = SmtpServer().start()
+    try:
+        with environment("certificates") as (app, env, redis, instance):
+            env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
+            one = single(app, seed_ratings(app, warmup + single_runs, pending=False), warmup)
+            many = batch(app, env, redis, instance, seed_ratings(app, count, pending=True))
+    finally:
+        smtp.stop()
+    return {"single": one, "batch": {**many, "emails_received": len(smtp.messages)}}
