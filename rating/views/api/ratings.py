@@ -78,7 +78,7 @@ def certificate_response(rating):
     if path is None:
         raise Conflict(_("证书正在生成，请稍后再试。"))
     response = send_file(path, mimetype="application/pdf", download_name=f"{rating.certificate_no}.pdf",
-                         conditional=True, etag=rating.certificate.sha256, max_age=0)
+                         as_attachment=True, conditional=True, etag=rating.certificate.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
