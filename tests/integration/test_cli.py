@@ -74,3 +74,38 @@ def test_doctor(runner):
     # `make test` installs libharfbuzz-subset0 and fonts-noto-cjk, so every check passes.
     assert "[ok] HarfBuzz subsetting" in result.output and "[ok] CJK font" in result.output
     assert "FAIL" not in result.output and result.exit_code == 0, result.output
+
+
+def test_doctor_fails_loudly_without_harfbuzz_subsetting_or_fonts(runner, monkeypatch):
+    from rating.services import doctor
+
+    monkeypatch.setattr(doctor, "harfbuzz_subset_available", lambda: False)
+    monkeypatch.setattr(doctor, "cjk_fonts", lambda: [])
+    monkeypatch.setattr(doctor, "rare_character_fonts", lambda: [])
+    result = runner.invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "[FAIL] HarfBuzz subsetting: libharfbuzz-subset0 missing" in result.output
+    assert "[FAIL] CJK font: no Chinese font found (install fonts-noto-cjk)" in result.output
+    assert "[FAIL] rare-character font" in result.output and "3 problem(s) found." in result.output
+
+
+def test_certificates_render_command(runner, api):
+    from datetime import timedelta
+
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import Rating
+
+    firm, _token = api.register_firm("320402")
+    batch = make_batch("js-2024")
+    today = clock.today()
+    db.session.add(Rating(enterprise_id=firm["id"], level=3, year=today.year, batch_id=batch.id,
+                          certificate_no=f"JS-{today.year}-{batch.number}-3-000777", granted_on=today,
+                          valid_until=today + timedelta(days=1000), status="valid"))
+    db.session.commit()
+    number = f"JS-{today.year}-{batch.number}-3-000777"
+    first = runner.invoke(args=["certificates", "render", number])
+    assert first.exit_code == 0 and first.output.strip() == f"{number}: rendered"
+    assert runner.invoke(args=["certificates", "render", number]).output.strip() == f"{number}: current"
+    unknown = runner.invoke(args=["certificates", "render", "JS-1999-1-3-000001"])
+    assert unknown.exit_code == 1 and "未找到该证书编号" in unknown.output
