@@ -164,10 +164,17 @@ def render(rating_id: int) -> str:
     if certificate is None:
         return "missing"
     rating, wanted = certificate.rating, certificate.requested_generation
-    if (certificate.rendered_generation >= wanted and certificate.sha256
-            and file_for(rating.certificate_no, certificate.sha256).exists()):
-        db.session.rollback()
-        return "current"
+    if certificate.rendered_generation >= wanted:
+        if certificate.sha256 and file_for(rating.certificate_no, certificate.sha256).exists():
+            db.session.rollback()
+            return "current"
+        # The row names a file that is gone (storage restored from an older copy, say):
+        # render a new generation rather than leave a certificate nobody can download.
+        log.error("certificate file of rating %s is missing; rendering it again", rating_id)
+        wanted += 1
+        db.session.execute(update(Certificate).where(Certificate.rating_id == rating_id)
+                           .values(requested_generation=wanted).execution_options(synchronize_session=False))
+        db.session.commit()
     try:
         document = certificate_pdf.render(rating)
         sha256, size = _store(rating.certificate_no, document.pdf)

@@ -294,3 +294,26 @@ def test_disbursement_is_recorded_by_officials_in_scope(api, batch, people):
 
     actions = db.session.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
     assert "rating.disbursement" in actions and actions[-1] == "rating.revoke"
+
+
+def test_a_lost_file_is_rendered_again(api, batch, people):
+    application_id, _firm = approved(api, batch, people)
+    [number] = close_notice(api, people, [application_id])
+    rating_id = db.session.execute(select(Rating.id).where(Rating.certificate_no == number)).scalar_one()
+    assert certificates.render(rating_id) == "rendered"
+    sha = db.session.get(Certificate, rating_id).sha256
+    certificates.file_for(number, sha).unlink()
+    assert certificates.render(rating_id) == "rendered"
+    db.session.expire_all()
+    again = db.session.get(Certificate, rating_id)
+    assert again.rendered_generation == again.requested_generation == 2 and again.sha256 == sha
+    assert certificates.file_for(number, sha).exists()
+
+
+def test_render_jobs_are_bounded_in_time_and_memory(app):
+    from workers.tasks import render_certificate
+
+    celery = app.extensions["celery"]
+    assert celery.conf.worker_max_memory_per_child == 300 * 1024
+    assert (render_certificate.soft_time_limit, render_certificate.time_limit) == (60, 90)
+    assert render_certificate.acks_late and render_certificate.reject_on_worker_lost
