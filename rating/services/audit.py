@@ -1,8 +1,11 @@
 """Appending to the hash-chained audit log, and verifying the chain.
 
-Call `append` inside the transaction that makes the change: the entry commits or rolls
-back with it. The head row is locked by an UPDATE first, so concurrent transactions
-append one after the other (PostgreSQL row lock; SQLite's single writer).
+Call `append` inside the transaction that makes the change: the entry is written just
+before that transaction commits (a `before_commit` hook) and commits or rolls back with
+it. Writing then, all of a transaction's entries at once, keeps the lock on the chain's
+head row as short as it can be: from the last moment of the transaction to its commit,
+instead of from the first change to the commit, so concurrent requests queue on it for
+a few milliseconds only (PostgreSQL row lock; SQLite's single writer).
 """
 from __future__ import annotations
 
@@ -12,15 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, event, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from rating import clock
 from rating.extensions import db
 from rating.models.audit import GENESIS, AuditEntry, AuditHead
 
-_BUMP = text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+_BUMP = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, last_hash")
 _INSERT = insert(AuditEntry)
 _SET_TIP = update(AuditHead).where(AuditHead.id == 1).values(last_hash=bindparam("tip"))
+_PENDING = "rating_audit_pending"
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -31,33 +36,49 @@ def chain_hash(prev_hash: str, payload: str) -> str:
     return hashlib.sha256((prev_hash + "\n" + payload).encode("utf-8")).hexdigest()
 
 
-def ensure_head() -> None:
+def ensure_head(session: Session | None = None) -> None:
     """Create the head row if the table is new (migrations also insert it)."""
-    if db.session.get(AuditHead, 1) is None:
-        db.session.add(AuditHead(id=1, seq=0, last_hash=GENESIS))
-        db.session.flush()
+    session = session or db.session
+    if session.get(AuditHead, 1) is None:
+        session.add(AuditHead(id=1, seq=0, last_hash=GENESIS))
+        session.flush()
 
 
 def append(action: str, object_type: str, object_id: int | str, actor_id: int | None = None, /, *,
-           at: datetime | None = None, **data: Any) -> int:
-    """Add one entry to the chain in the current transaction; returns its sequence number."""
+           at: datetime | None = None, **data: Any) -> None:
+    """Add one entry to the chain, written when the current transaction commits."""
     at = at or clock.now()
-    row = db.session.execute(_BUMP).one_or_none()
+    # Frozen now: what is recorded is what was true when the change was made.
+    frozen = json.loads(canonical(data))
+    db.session.info.setdefault(_PENDING, []).append((at, actor_id, action, object_type, str(object_id), frozen))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    row = session.execute(_BUMP, {"n": len(pending)}).one_or_none()
     if row is None:
-        ensure_head()
-        row = db.session.execute(_BUMP).one()
-    seq, prev_hash = row
-    payload = canonical({
-        "seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
-        "object_type": object_type, "object_id": str(object_id), "data": data,
-    })
-    digest = chain_hash(prev_hash, payload)
-    db.session.execute(_INSERT, {
-        "id": seq, "at": at, "actor_id": actor_id, "action": action, "object_type": object_type,
-        "object_id": str(object_id), "payload": payload, "prev_hash": prev_hash, "hash": digest,
-    })
-    db.session.execute(_SET_TIP, {"tip": digest})
-    return seq
+        ensure_head(session)
+        row = session.execute(_BUMP, {"n": len(pending)}).one()
+    last_seq, prev_hash = row
+    rows = []
+    for seq, (at, actor_id, action, object_type, object_id, data) in enumerate(pending,
+                                                                               start=last_seq - len(pending) + 1):
+        payload = canonical({"seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
+                             "object_type": object_type, "object_id": object_id, "data": data})
+        digest = chain_hash(prev_hash, payload)
+        rows.append({"id": seq, "at": at, "actor_id": actor_id, "action": action, "object_type": object_type,
+                     "object_id": object_id, "payload": payload, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    session.execute(_INSERT, rows)
+    session.execute(_SET_TIP, {"tip": prev_hash})
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
