@@ -11,7 +11,7 @@ RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 
-.PHONY: run test deps system-run system-test translations messages migrate seed doctor bench clean
+.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -38,6 +38,17 @@ system-run:
 system-test:
 	$(call apt_install,$(TEST_PACKAGES))
 
+# The certificate's fonts: GB 2312 subsets of Noto Serif CJK SC, cut from the Debian font
+# (rating/services/fonts.py says why); about a minute, once per checkout.
+FONTS_STAMP := static/fonts/.built
+
+$(FONTS_STAMP): rating/services/fonts.py | $(VENV)/.installed
+	rm -f static/fonts/*.otf
+	$(BIN)/python -m rating.services.fonts static/fonts
+	touch $@
+
+fonts: $(FONTS_STAMP)
+
 translations: deps
 	@$(BIN)/pybabel compile -q -d rating/translations 2>/dev/null || $(BIN)/pybabel compile -d rating/translations
 
@@ -52,16 +63,16 @@ migrate: deps
 seed: migrate
 	$(FLASK) demo seed
 
-run: system-run deps translations seed
+run: system-run deps fonts translations seed
 	exec $(BIN)/honcho -f Procfile start
 
-doctor: deps
+doctor: deps fonts
 	$(FLASK) doctor
 
-test: system-test deps translations
+test: system-test deps fonts translations
 	$(BIN)/python -m pytest
 
-bench: system-test deps translations
+bench: system-test deps fonts translations
 	$(BIN)/python -m bench
 
 clean:

@@ -1,7 +1,9 @@
 """Certificates (issue #4). One certificate rendered, stored and recorded in-process
 (`certificates.render`: template, WeasyPrint with PDF/A-3b, file written and synced, row,
 audit, the firm's email), against WeasyPrint rendering a one-line page of two Chinese
-characters in the same font, the two interleaved in the same run. Then 1,000
+characters in the same font (our GB 2312 subset "Rating Serif SC", through the same
+font configuration), and, for comparison with earlier runs, in the full Noto Serif CJK
+SC on WeasyPrint's default path; all three interleaved in the same run. Then 1,000
 certificates rendered by one worker with 2 prefork processes, against 1,000 no-op tasks
 drained by the same worker in the same run, with the RSS of each pool child sampled
 every 0.2 s. The firms' emails go to a local SMTP server through the same worker."""
@@ -21,7 +23,8 @@ from bench.scoring_pipeline import _drain, noop_floor
 from tests.support.mail import SmtpServer
 from tests.support.servers import worker
 
-FLOOR_HTML = '<p style="font-family: &quot;Noto Serif CJK SC&quot;">星级</p>'
+FLOOR_HTML = '<p style="font-family: &quot;Rating Serif SC&quot;">星级</p>'
+NOTO_FLOOR_HTML = '<p style="font-family: &quot;Noto Serif CJK SC&quot;">星级</p>'
 COUNTIES = ("320402", "320404", "320411")
 _SERIALS = itertools.count(20_000)
 
@@ -67,7 +70,15 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
 def floor_pdf() -> bytes:
     from weasyprint import HTML
 
-    return HTML(string=FLOOR_HTML).write_pdf()
+    from rating.services import certificate_pdf, fonts
+
+    return HTML(string=FLOOR_HTML).write_pdf(font_config=fonts.font_configuration(certificate_pdf.fonts_dir()))
+
+
+def noto_floor_pdf() -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=NOTO_FLOOR_HTML).write_pdf()
 
 
 def single(app, ids: list[int], warmup: int) -> dict:
@@ -77,22 +88,35 @@ def single(app, ids: list[int], warmup: int) -> dict:
     from rating.models import Certificate, Rating
     from rating.services import certificates
 
-    ours, floor, sizes = [], [], []
+    times: dict = {_timed_render: [], _timed_floor: [], _timed_noto_floor: []}
+    sizes: list[int] = []
     with app.app_context():
+        if not fonts_built():
+            raise SystemExit("the certificate fonts are not built: run `make fonts` first")
         for n, rating_id in enumerate(ids):
             certificates.request_render(db.session.get(Rating, rating_id))
             db.session.commit()
-            for task in ((_timed_render, _timed_floor) if n % 2 else (_timed_floor, _timed_render)):
+            order = list(times)
+            for task in order[n % 3:] + order[:n % 3]:
                 seconds = task(rating_id)
                 if n >= warmup:
-                    (ours if task is _timed_render else floor).append(seconds)
+                    times[task].append(seconds)
             sizes.append(db.session.get(Certificate, rating_id).size)
-    ratio = statistics.median(ours) / statistics.median(floor)
+        floor_kb = round(len(floor_pdf()) / 1024, 1)
+    ours, floor, noto = times[_timed_render], times[_timed_floor], times[_timed_noto_floor]
     return {"runs": len(ours), "render_store_record": _ms(ours), "floor_two_characters": _ms(floor),
-            "ratio_median_to_floor": round(ratio, 2),
+            "ratio_median_to_floor": round(statistics.median(ours) / statistics.median(floor), 2),
+            "floor_two_characters_full_noto": _ms(noto),
+            "ratio_median_to_full_noto_floor": round(statistics.median(ours) / statistics.median(noto), 2),
             "pdf_kb": {"median": round(statistics.median(sizes) / 1024, 1),
                        "max": round(max(sizes) / 1024, 1)},
-            "floor_pdf_kb": round(len(floor_pdf()) / 1024, 1)}
+            "floor_pdf_kb": floor_kb}
+
+
+def fonts_built() -> bool:
+    from rating.services.doctor import certificate_fonts_built
+
+    return certificate_fonts_built()
 
 
 def _timed_render(rating_id: int) -> float:
@@ -108,6 +132,12 @@ def _timed_render(rating_id: int) -> float:
 def _timed_floor(_rating_id: int) -> float:
     started = time.perf_counter()
     floor_pdf()
+    return time.perf_counter() - started
+
+
+def _timed_noto_floor(_rating_id: int) -> float:
+    started = time.perf_counter()
+    noto_floor_pdf()
     return time.perf_counter() - started
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -210,19 +208,8 @@ def render(rating_id: int) -> str:
 def _store(certificate_no: str, data: bytes) -> tuple[str, int]:
     sha256 = hashlib.sha256(data).hexdigest()
     target = file_for(certificate_no, sha256)
-    if target.exists() and target.stat().st_size == len(data):
-        return sha256, len(data)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".render-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    if not (target.exists() and target.stat().st_size == len(data)):
+        storage.write_atomically(target, [data], prefix=".render-")
     return sha256, len(data)
 
 

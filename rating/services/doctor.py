@@ -45,6 +45,13 @@ def rare_character_fonts() -> list[str]:
     return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
 
 
+def certificate_fonts_built() -> bool:
+    from rating import ROOT
+    from rating.services import fonts
+
+    return len(fonts.built_files(ROOT / "static" / "fonts")) == len(fonts.SOURCES)
+
+
 def run_checks() -> Iterator[tuple[str, bool, str]]:
     try:
         db.session.execute(text("SELECT 1"))
@@ -65,6 +72,10 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
     yield ("rare-character font", bool(rare),
            ", ".join(rare[:3]) if rare else "no font covers CJK extension B (install fonts-hanazono): "
            "names with rare characters would lose glyphs")
+    built = certificate_fonts_built()
+    yield ("certificate fonts", built,
+           "GB 2312 subsets built in static/fonts" if built else
+           "not built: run `make fonts` (certificates take ~2x longer with the full Noto faces)")
     hb = harfbuzz_subset_available()
     yield ("HarfBuzz subsetting", hb,
            "libharfbuzz-subset available" if hb else

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager, selectinload
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -107,8 +108,10 @@ def search(user: User, *, city: str | None = None, district: str | None = None, 
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Enterprise.name.like(pattern, escape="\\"), Enterprise.uscc == q.upper()))
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    # The list shows each rating's firm, batch and certificate: loaded with the page, not row by row.
     items = db.session.execute(
         query.order_by(Rating.granted_on.desc(), Rating.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        .options(contains_eager(Rating.enterprise), selectinload(Rating.batch), selectinload(Rating.certificate))
     ).scalars().all()
     return list(items), total
 

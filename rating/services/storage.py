@@ -108,20 +108,27 @@ def store_upload(stream, kind: str = "evidence") -> StoredFile:
         sha = digest.hexdigest()
         target = path_for(sha, kind)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
             spool.seek(0)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := spool.read(CHUNK):
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp_name, target)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
+            write_atomically(target, iter(lambda: spool.read(CHUNK), b""), prefix=".upload-")
         return StoredFile(sha256=sha, size=size, content_type=content_type, path=target)
     finally:
         spool.close()
+
+
+def write_atomically(target: Path, chunks, prefix: str = ".tmp-") -> None:
+    """Write to a temporary file beside `target`, sync it, then rename it into place: a
+    reader sees the old file or the complete new one, never part of it; on any failure
+    (disk full, unwritable folder) nothing is left behind and the error propagates."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 

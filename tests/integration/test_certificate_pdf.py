@@ -15,6 +15,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, Rating
 from rating.services import certificate_pdf, certificates, signing
+from rating.services.fonts import characters
 from tests.factories import make_batch
 from tests.support.pdf import pdf_file, pdf_fonts, pdf_text
 
@@ -61,8 +62,15 @@ def test_the_name_is_extracted_exactly_and_fonts_are_embedded_subsets(api, batch
     fonts = pdf_fonts(data)
     assert fonts and all(f["emb"] == "yes" and f["sub"] == "yes" and f["uni"] == "yes" for f in fonts), fonts
     assert all("+" in f["name"] for f in fonts)           # subset prefix ABCDEF+
+    names = {f["name"].split("+", 1)[1] for f in fonts}
+    assert "Rating-Serif-SC" in names                     # our GB 2312 subset draws the common text
+    outside = [c for c in name if c not in characters()]
+    if not outside:
+        assert names <= {"Rating-Serif-SC", "Rating-Serif-SC-Bold"}, names
+    else:                                                 # the rest falls back, glyph by glyph
+        assert names - {"Rating-Serif-SC", "Rating-Serif-SC-Bold"}, names
     if "𠀁" in name:
-        assert any("HanaMin" in f["name"] for f in fonts), fonts
+        assert any("HanaMin" in n for n in names), names
     assert len(data) <= 300 * 1024
 
 

@@ -14,27 +14,12 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Certificate, OutboxEmail, Rating
 from rating.services import certificates
-from tests.factories import make_batch, make_staff
-from tests.integration.test_publicity_api import approved, notice_body
+from tests.factories import make_batch
+from tests.integration.test_publicity_api import approved, batch, notice_body, people  # noqa: F401  (fixtures)
 from tests.support.pdf import pdf_text
 from tests.support.servers import worker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
-
-
-@pytest.fixture()
-def people(api, app):
-    users = {name: make_staff(role, code) for name, role, code in [
-        ("county", "reviewer", "320402"), ("city", "reviewer", "320400"), ("province", "reviewer", "320000"),
-        ("city_official", "official", "320400"), ("other_city_official", "official", "320100"),
-        ("province_official", "official", "320000"),
-    ]}
-    return {name: api.token(user.email) for name, user in users.items()}
 
 
 @pytest.fixture()

@@ -1,0 +1,117 @@
+"""Certificate fonts: compact subsets of Noto Serif CJK SC, built at install time.
+
+A Noto CJK face is a 26 MB collection of 65,000 glyphs; WeasyPrint reads and subsets the
+whole of it for every document that uses it, which makes one certificate cost several
+times the layout of its text. We build, once per installation (`make fonts`, or
+`python -m rating.services.fonts DIR`), subsets holding GB 2312 (the 6,763 characters
+of nearly every firm's name, and the certificate's own text), ASCII, CJK punctuation
+and full-width forms, under the family name "Rating Serif SC". The certificate's CSS
+asks for that family first and Noto CJK, then HanaMin, after it, so a character outside
+the subset is still drawn, by the font it was cut from or by the rare-character font.
+
+The files are generated from the fonts Debian installed (fonts-noto-cjk, SIL Open Font
+License) and are not part of the repository.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+FAMILY = "Rating Serif SC"
+SOURCE_FAMILY = "Noto Serif CJK SC"
+SOURCES = {
+    "RatingSerifSC-Regular.otf": "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "RatingSerifSC-Bold.otf": "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
+}
+EXTRA = "★☆·〇—–‘’“”…※№"
+
+
+def characters() -> set[str]:
+    chars = {chr(c) for c in range(0x20, 0x7F)} | {chr(c) for c in range(0x3000, 0x3040)}
+    chars |= {chr(c) for c in range(0xFF00, 0xFFF0)} | set(EXTRA)
+    for first in range(0xA1, 0xF8):
+        for second in range(0xA1, 0xFF):
+            try:
+                chars.add(bytes([first, second]).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return chars
+
+
+def _build(source: str, target: Path) -> Path:
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection
+
+    collection = TTCollection(source)
+    font = next(f for f in collection.fonts if f["name"].getDebugName(1) == SOURCE_FAMILY)
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=[ord(c) for c in characters()])
+    subsetter.subset(font)
+    # A family name of our own: the subset must never stand in for the full font elsewhere.
+    for record in font["name"].names:
+        if record.nameID in (1, 3, 4, 6, 16, 21):
+            text = record.toUnicode()
+            record.string = (text.replace(SOURCE_FAMILY, FAMILY).replace("NotoSerifCJKsc", "RatingSerifSC")
+                             .replace("Noto Serif CJK", "Rating Serif"))
+    tmp = target.with_suffix(".tmp")
+    font.save(str(tmp))
+    tmp.replace(target)
+    return target
+
+
+def build(folder: Path) -> list[Path]:
+    """Build the missing subsets into `folder` (the two faces in parallel)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {folder / name: source for name, source in SOURCES.items() if not (folder / name).exists()}
+    missing = [source for source in wanted.values() if not Path(source).exists()]
+    if missing:
+        raise FileNotFoundError(f"Noto Serif CJK is not installed ({', '.join(missing)}): install fonts-noto-cjk")
+    if wanted:
+        with ProcessPoolExecutor(max_workers=len(wanted)) as pool:
+            list(pool.map(_build, wanted.values(), wanted.keys()))
+    return sorted(folder / name for name in SOURCES)
+
+
+def built_files(folder: Path) -> list[Path]:
+    return [folder / name for name in SOURCES if (folder / name).exists()]
+
+
+_local = threading.local()
+
+
+def font_configuration(folder: Path):
+    """A WeasyPrint font configuration with our subsets added, one per thread and process.
+
+    Reusing it also spares each document fontconfig's start-up; WeasyPrint's own
+    @font-face support adds files to its configuration the same way.
+    """
+    from weasyprint.text.ffi import ffi, fontconfig, pangoft2
+    from weasyprint.text.fonts import FontConfiguration
+
+    # Keyed by process too: a configuration must not cross a fork into a worker's child.
+    key = (os.getpid(), str(folder))
+    cached = getattr(_local, "configs", {}).get(key)
+    if cached is not None:
+        return cached
+    config = FontConfiguration()
+    files = built_files(folder)
+    for path in files:
+        fontconfig.FcConfigAppFontAddFile(config._config, str(path).encode())
+    if files:
+        pangoft2.pango_fc_font_map_config_changed(ffi.cast("PangoFcFontMap *", config.font_map))
+    _local.configs = {**getattr(_local, "configs", {}), key: config}
+    return config
+
+
+if __name__ == "__main__":
+    for path in build(Path(sys.argv[1] if len(sys.argv) > 1 else "static/fonts")):
+        print(f"{path} ({path.stat().st_size // 1024} KB)")
