@@ -158,6 +158,7 @@ def render(rating_id: int) -> str:
         select(Certificate).where(Certificate.rating_id == rating_id)
         .options(joinedload(Certificate.rating).joinedload(Rating.enterprise).joinedload(Enterprise.district),
                  joinedload(Certificate.rating).joinedload(Rating.batch))
+        .execution_options(populate_existing=True)   # the row as it is now, not as this session last saw it
     ).scalar_one_or_none()
     if certificate is None:
         return "missing"

@@ -178,6 +178,8 @@ def regenerate(user: User, certificate_no: str) -> Rating:
     certificates.request_render(rating, user)
     db.session.commit()
     db.session.refresh(rating)
+    if rating.certificate is not None:
+        db.session.refresh(rating.certificate)
     return rating
 
 

@@ -147,7 +147,9 @@ def test_rendering_twice_keeps_one_file(api, batch, people):
     assert [p.name for p in folder.iterdir()] == [f"{first}.pdf"]
 
     # Regenerated without a change: the same bytes, the same single file.
-    assert api.post(f"/ratings/{number}/certificate", token=people["city_official"]).status_code == 202
+    asked = api.post(f"/ratings/{number}/certificate", token=people["city_official"])
+    assert asked.status_code == 202 and asked.get_json()["requested_generation"] == 2
+    assert asked.get_json()["certificate"]["state"] == "ready"          # the current file stays downloadable
     assert certificates.render(rating.id) == "rendered"
     db.session.expire_all()
     assert db.session.get(Certificate, rating.id).sha256 == first
