@@ -60,4 +60,5 @@ from rating.views.api import (  # noqa: E402,F401
     ratings,
     reference,
     reviews,
+    totals,
 )

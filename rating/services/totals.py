@@ -1,0 +1,130 @@
+"""Totals: how many firms hold a valid star rating on a date, grouped and ranked.
+
+A rating is valid on a day when it was granted on or before it, has not passed its
+`valid_until` (granted + validity − 1 day), and was not revoked or superseded by then
+(`status_changed_on` on or before the day). A firm counts once per group, at its
+highest valid level there (so a level filter asks "whose highest rating is N★"), except
+when the groups are the levels themselves: then it counts in each level it validly
+holds. Ranks are competition ranks (1 = most; ties share a rank, the next is skipped),
+computed over every group of the province, so a city can say "rank k in the province"
+whatever the filter on the rows shown. Everything is computed in one SQL statement from
+the ratings as committed, so concurrent grants and revocations are counted as soon as
+they commit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select
+
+from rating.extensions import db
+from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus
+from rating.models.enums import INDUSTRY_SECTIONS
+
+GROUPS = ("city", "district", "level", "year", "industry")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    name: str
+    count: int
+    rank: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    group_by: str
+    rows: list[Row]
+    total: int
+
+    def as_json(self) -> dict:
+        return {"group_by": self.group_by, "total": self.total,
+                "rows": [{"key": r.key, "name": r.name, "count": r.count, "rank": r.rank} for r in self.rows]}
+
+
+def valid_on(day: date):
+    """SQL condition on Rating: valid on `day`."""
+    return and_(Rating.granted_on <= day, Rating.valid_until >= day,
+                or_(Rating.status == RatingStatus.valid, Rating.status_changed_on > day))
+
+
+def _key(group_by: str):
+    return {"city": Jurisdiction.city_code, "district": Enterprise.district_code, "level": Rating.level,
+            "year": Rating.year, "industry": Enterprise.industry}[group_by]
+
+
+def compute(group_by: str, on: date, level: int | None = None, year: int | None = None,
+            city: str | None = None, province_code: str | None = None) -> Totals:
+    province_code = province_code or _province()
+    if group_by not in GROUPS:
+        from rating.errors import ValidationFailed
+
+        raise ValidationFailed(_("分组方式不正确。"), {"group_by": [_("应为 city、district、level、year 或 industry。")]})
+    key = _key(group_by)
+    # Ranks compare every city of the province, so a city filter does not narrow the
+    # cities ranked; it narrows everything else, and the total.
+    held = _held(key, on, province_code, year, None if group_by == "city" else city)
+    counted = select(held.c.key, func.count().label("count"))
+    if level is not None:
+        counted = counted.where(held.c.top == level)
+    counts = {str(k): n for k, n in db.session.execute(counted.group_by(held.c.key)).all()}
+
+    scoped = _held(key, on, province_code, year, city)
+    firms = select(func.count(func.distinct(scoped.c.firm)))
+    if level is not None:
+        firms = firms.where(scoped.c.top == level)
+    total = db.session.execute(firms).scalar_one()
+
+    names = _names(group_by, counts, province_code, city)
+    ranked = sorted(names, key=lambda k: (-counts.get(k, 0), k))
+    rows, previous, rank = [], None, 0
+    for position, k in enumerate(ranked, start=1):
+        count = counts.get(k, 0)
+        if count != previous:
+            rank, previous = position, count
+        rows.append(Row(key=k, name=names[k], count=count, rank=rank))
+    if city is not None and group_by == "city":
+        rows = [r for r in rows if r.key == city]       # its rank stays the province's
+    return Totals(group_by=group_by, rows=rows, total=total)
+
+
+def _held(key, on: date, province_code: str, year: int | None, city: str | None):
+    """(group key, firm, its highest valid level in that group) for ratings valid on `on`."""
+    query = (select(key.label("key"), Rating.enterprise_id.label("firm"), func.max(Rating.level).label("top"))
+             .join(Enterprise, Enterprise.id == Rating.enterprise_id)
+             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+             .where(valid_on(on), Jurisdiction.province_code == province_code))
+    if year is not None:
+        query = query.where(Rating.year == year)
+    if city is not None:
+        query = query.where(Jurisdiction.city_code == city)
+    return query.group_by(key, Rating.enterprise_id).subquery()
+
+
+def _province() -> str:
+    """The province the reference data describes (one per installation)."""
+    return db.session.execute(select(Jurisdiction.code).where(Jurisdiction.level == JurisdictionLevel.province)
+                              .order_by(Jurisdiction.code)).scalars().first() or ""
+
+
+def _names(group_by: str, counts: dict[str, int], province_code: str, city: str | None) -> dict[str, str]:
+    """Every group that should be listed, with its name: all cities (or the counties of a
+    city) even when they count none, so that ranks cover the whole province."""
+    if group_by in ("city", "district"):
+        level = JurisdictionLevel.city if group_by == "city" else JurisdictionLevel.county
+        query = select(Jurisdiction.code, Jurisdiction.name).where(Jurisdiction.level == level,
+                                                                   Jurisdiction.province_code == province_code)
+        if group_by == "district" and city is not None:
+            query = query.where(Jurisdiction.city_code == city)
+        names = dict(db.session.execute(query).all())
+        return names | {k: k for k in counts if k not in names}
+    if group_by == "level":
+        return {k: _("%(n)s星级", n=k) for k in counts}
+    if group_by == "year":
+        return {k: _("%(year)s年度", year=k) for k in counts}
+    return {k: str(INDUSTRY_SECTIONS.get(k, k)) for k in counts}
+
+
