@@ -128,3 +128,22 @@ def _names(group_by: str, counts: dict[str, int], province_code: str, city: str 
     return {k: str(INDUSTRY_SECTIONS.get(k, k)) for k in counts}
 
 
+
+
+@dataclass(frozen=True)
+class LevelTable:
+    """The published figures: per city, the firms whose highest valid level is 3, 4 or 5."""
+    on: date
+    levels: tuple[int, ...]
+    rows: list[tuple[str, str, dict[int, int], int, int]]   # code, name, by level, all, rank
+    by_level: dict[int, int]
+    total: int
+
+
+def city_level_table(on: date, levels: tuple[int, ...] = (3, 4, 5)) -> LevelTable:
+    overall = compute("city", on)
+    per_level = {level: {r.key: r.count for r in compute("city", on, level=level).rows} for level in levels}
+    rows = [(r.key, r.name, {level: per_level[level].get(r.key, 0) for level in levels}, r.count, r.rank)
+            for r in overall.rows]
+    by_level = {level: sum(per_level[level].values()) for level in levels}
+    return LevelTable(on=on, levels=levels, rows=rows, by_level=by_level, total=overall.total)

@@ -21,6 +21,15 @@ def index():
     return render_template("index.html", batches=reference.open_batches())
 
 
+@bp.get("/totals")
+def public_totals():
+    """The published figures, open to anyone: star-rated firms per city and level today."""
+    from rating import clock
+    from rating.services import totals
+
+    return render_template("totals/public.html", table=totals.city_level_table(clock.today()))
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str):
     if code in ("zh_Hans_CN", "en"):

@@ -86,3 +86,17 @@ def test_today_is_the_default_and_counts_a_new_grant(api, ratings):
     grant_rating(ratings["B"], 3, clock.today())
     after = api.get("/totals?group_by=level").get_json()
     assert after["total"] == before["total"] + 1
+
+
+def test_public_page_by_city_and_level(app, ratings):
+    from rating import clock
+    from rating.services import totals
+
+    table = totals.city_level_table(date(2025, 7, 1))
+    rows = {code: (counts, total, rank) for code, _name, counts, total, rank in table.rows}
+    assert rows["320400"] == ({3: 0, 4: 2, 5: 0}, 2, 1) and rows["320100"] == ({3: 1, 4: 0, 5: 1}, 2, 1)
+    assert (table.by_level, table.total) == ({3: 2, 4: 2, 5: 1}, 5)
+    page = app.test_client().get("/totals")                          # no login
+    today = totals.city_level_table(clock.today())
+    assert page.status_code == 200 and "常州市" in page.text
+    assert f"全省共 {today.total} 家" in page.text
