@@ -92,7 +92,15 @@ class IsolatedClient(FlaskClient):
     context (and its `g`, logged-in user and database session) is not shared with it."""
 
     def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        def run():
+            response = FlaskClient.open(self, *args, **kwargs)
+            if response.is_streamed:
+                # A streamed body (CSV exports) is produced inside the request's context,
+                # as a server would, not later where the test reads it.
+                response.make_sequence()
+            return response
+
+        return contextvars.Context().run(run)
 
 
 @pytest.fixture()

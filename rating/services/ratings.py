@@ -83,12 +83,12 @@ def visible(user: User, certificate_no: str) -> Rating:
     return rating
 
 
-def search(user: User, *, city: str | None = None, district: str | None = None, level: int | None = None,
-           year: int | None = None, status: str | None = None, q: str | None = None, page: int = 1,
-           per_page: int = 50) -> tuple[list[Rating], int]:
+def filtered(query: Select, user: User, *, city: str | None = None, district: str | None = None,
+             level: int | None = None, year: int | None = None, status: str | None = None,
+             q: str | None = None) -> Select:
+    """The list's filters and the caller's scope on a query over Rating ⋈ Enterprise ⋈
+    Jurisdiction (the list, the exports)."""
     today = clock.today()
-    query = (select(Rating).join(Enterprise, Enterprise.id == Rating.enterprise_id)
-             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code))
     query = _scoped(query, user)
     if city:
         query = query.where(Jurisdiction.city_code == city)
@@ -107,6 +107,12 @@ def search(user: User, *, city: str | None = None, district: str | None = None, 
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Enterprise.name.like(pattern, escape="\\"), Enterprise.uscc == q.upper()))
+    return query
+
+
+def search(user: User, *, page: int = 1, per_page: int = 50, **filters) -> tuple[list[Rating], int]:
+    query = filtered(select(Rating).join(Enterprise, Enterprise.id == Rating.enterprise_id)
+                     .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code), user, **filters)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # The list shows each rating's firm, batch and certificate: loaded with the page, not row by row.
     items = db.session.execute(

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request, send_file
+from flask import Response, request, send_file, stream_with_context
 from flask_babel import gettext as _
 
 from rating import clock
 from rating.errors import Conflict, ValidationFailed
 from rating.extensions import limiter
 from rating.models import RatingStatus, Role
-from rating.services import certificates, ratings, signing
+from rating.services import certificates, exports, ratings, signing
 from rating.views.api import api_user, bp, json_body, token_required
 
 
@@ -48,18 +48,8 @@ def _int_arg(name: str, low: int, high: int) -> int | None:
 @bp.get("/ratings")
 @token_required()
 def list_ratings():
-    status = request.args.get("status") or None
-    if status is not None and status not in RatingStatus.values():
-        raise ValidationFailed(_("状态不正确。"), {"status": [_("应为 valid、revoked、superseded 或 expired。")]})
-    codes = {key: (request.args.get(key) or None) for key in ("city", "district")}
-    for key, value in codes.items():
-        if value is not None and (len(value) != 6 or not value.isdigit()):
-            raise ValidationFailed(_("行政区划代码应为 6 位数字。"), {key: [_("行政区划代码应为 6 位数字。")]})
-    q = (request.args.get("q") or "").strip()[:100] or None
     page = _int_arg("page", 1, 100_000) or 1
-    items, total = ratings.search(api_user(), city=codes["city"], district=codes["district"],
-                                  level=_int_arg("level", 1, 9), year=_int_arg("year", 1990, 2100), status=status,
-                                  q=q, page=page)
+    items, total = ratings.search(api_user(), page=page, **_list_filters())
     return {"items": [rating_json(r) for r in items], "total": total, "page": page}
 
 
@@ -140,3 +130,34 @@ def certificate_key():
     """The public key that checks certificate signatures offline."""
     return {"algorithm": "Ed25519", "payload_format": signing.PAYLOAD_PREFIX,
             "public_key_pem": signing.public_key_pem().decode()}
+
+
+def _list_filters() -> dict:
+    """The filters of GET /ratings, validated the same way for the list and the exports."""
+    status = request.args.get("status") or None
+    if status is not None and status not in RatingStatus.values():
+        raise ValidationFailed(_("状态不正确。"), {"status": [_("应为 valid、revoked、superseded 或 expired。")]})
+    codes = {key: (request.args.get(key) or None) for key in ("city", "district")}
+    for key, value in codes.items():
+        if value is not None and (len(value) != 6 or not value.isdigit()):
+            raise ValidationFailed(_("行政区划代码应为 6 位数字。"), {key: [_("行政区划代码应为 6 位数字。")]})
+    q = (request.args.get("q") or "").strip()[:100] or None
+    return {"city": codes["city"], "district": codes["district"], "level": _int_arg("level", 1, 9),
+            "year": _int_arg("year", 1990, 2100), "status": status, "q": q}
+
+
+@bp.get("/exports/ratings.csv")
+@token_required(Role.official, Role.admin)
+def export_csv():
+    chunks = exports.csv_chunks(api_user(), _list_filters())
+    return Response(stream_with_context(chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=ratings.csv",
+                             "Content-Type": "text/csv; charset=utf-8"})
+
+
+@bp.get("/exports/ratings.xlsx")
+@token_required(Role.official, Role.admin)
+def export_xlsx():
+    handle = exports.xlsx_file(api_user(), _list_filters())
+    return send_file(handle, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     as_attachment=True, download_name="ratings.xlsx")

@@ -1,0 +1,124 @@
+"""Exports of the ratings list: CSV (streamed, UTF-8 with BOM) and XLSX (constant memory).
+
+Same filters and scope as the list (`ratings.filtered`). No cell can be read as a
+formula: a text beginning with = + - @, a tab, a carriage return or a line feed (or the
+full-width = + - @) is neutralised without losing its text. In XLSX the cell gets
+Excel's quote prefix (the text itself is unchanged; Excel shows and edits it as text);
+in CSV, which has no cell types, an apostrophe is put before it, as spreadsheet programs
+do when a person types such a text. Numbers and dates stay numbers and dates.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from rating import clock
+from rating.errors import Forbidden
+from rating.extensions import db
+from rating.models import Batch, Enterprise, Jurisdiction, Rating, RatingStatus, Role, User
+from rating.services import ratings
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+BATCH_ROWS = 2000
+
+
+def dangerous(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS)
+
+
+def neutralise_csv(value):
+    if isinstance(value, str) and dangerous(value):
+        return "'" + value
+    return value
+
+
+def columns() -> list[tuple[str, int]]:
+    """(header, XLSX column width)."""
+    return [(_("证书编号"), 22), (_("企业名称"), 40), (_("统一社会信用代码"), 22), (_("设区市"), 10),
+            (_("县（市、区）"), 12), (_("区县代码"), 10), (_("星级"), 6), (_("批次"), 28), (_("年度"), 8),
+            (_("认定日期"), 12), (_("有效期至"), 12), (_("状态"), 12)]
+
+
+def _rows(user: User, filters: dict) -> Iterator[tuple]:
+    if user.role not in (Role.official, Role.admin):
+        raise Forbidden(_("只有主管部门人员可以导出名单。"))
+    city = aliased(Jurisdiction)
+    query = (select(Rating.certificate_no, Enterprise.name, Enterprise.uscc, city.name, Jurisdiction.name,
+                    Enterprise.district_code, Rating.level, Batch.name, Rating.year, Rating.granted_on,
+                    Rating.valid_until, Rating.status)
+             .select_from(Rating)
+             .join(Enterprise, Enterprise.id == Rating.enterprise_id)
+             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+             .outerjoin(city, city.code == Jurisdiction.city_code)
+             .outerjoin(Batch, Batch.id == Rating.batch_id))
+    query = ratings.filtered(query, user, **filters).order_by(Rating.granted_on.desc(), Rating.id.desc())
+    today = clock.today()
+    labels = {s.value: s.label for s in RatingStatus}
+
+    def generate() -> Iterator[tuple]:
+        for row in db.session.execute(query.execution_options(yield_per=BATCH_ROWS)):
+            *head, granted, until, status = row
+            shown = RatingStatus.expired.value if status == RatingStatus.valid and until < today else status
+            yield (*head, granted, until, labels[shown])
+
+    return generate()
+
+
+def csv_chunks(user: User, filters: dict) -> Iterator[str]:
+    """The CSV as text chunks (BOM first), a few thousand rows at a time. The caller's
+    permission is checked now, before anything is streamed."""
+    return _csv(_rows(user, filters))
+
+
+def _csv(rows: Iterator[tuple]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([header for header, _width in columns()])
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([neutralise_csv(value.isoformat() if isinstance(value, date) else value) for value in row])
+        if n % BATCH_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def xlsx_file(user: User, filters: dict):
+    """The XLSX in a temporary file (XlsxWriter's constant-memory mode writes row by row)."""
+    import xlsxwriter
+
+    rows = _rows(user, filters)
+    out = tempfile.TemporaryFile()
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False,
+                                         "tmpdir": tempfile.gettempdir()})
+    sheet = workbook.add_worksheet(_("认定名单"))
+    bold = workbook.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
+    quoted = workbook.add_format({"quote_prefix": True})
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    for col, (header, width) in enumerate(columns()):
+        sheet.set_column(col, col, width)
+        sheet.write_string(0, col, header, bold)
+    sheet.freeze_panes(1, 0)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, date):
+                sheet.write_datetime(r, c, value, day)
+            elif isinstance(value, int):
+                sheet.write_number(r, c, value)
+            elif dangerous(value):
+                sheet.write_string(r, c, value, quoted)
+            else:
+                sheet.write_string(r, c, value)
+    workbook.close()
+    out.seek(0)
+    return out
