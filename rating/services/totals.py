@@ -7,9 +7,9 @@ highest valid level there (so a level filter asks "whose highest rating is N★"
 when the groups are the levels themselves: then it counts in each level it validly
 holds. Ranks are competition ranks (1 = most; ties share a rank, the next is skipped),
 computed over every group of the province, so a city can say "rank k in the province"
-whatever the filter on the rows shown. Everything is computed in one SQL statement from
-the ratings as committed, so concurrent grants and revocations are counted as soon as
-they commit.
+whatever the filter on the rows shown. Everything is computed at request time from the
+ratings as committed (no stored aggregates to drift), so concurrent grants and
+revocations are counted as soon as they commit.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus
@@ -72,7 +72,8 @@ def compute(group_by: str, on: date, level: int | None = None, year: int | None 
         counted = counted.where(held.c.top == level)
     counts = {str(k): n for k, n in db.session.execute(counted.group_by(held.c.key)).all()}
 
-    scoped = _held(key, on, province_code, year, city)
+    # The total counts each firm once, at its highest valid level overall.
+    scoped = _held(literal(0), on, province_code, year, city)
     firms = select(func.count(func.distinct(scoped.c.firm)))
     if level is not None:
         firms = firms.where(scoped.c.top == level)
