@@ -64,6 +64,17 @@ def download(certificate_no: str):
         return redirect(url_for(".show", certificate_no=rating.certificate_no))
 
 
+def _act(certificate_no: str, action, success: str):
+    """Run an official's action on the rating, say how it went, and go back to its page."""
+    try:
+        action()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for(".show", certificate_no=certificate_no))
+
+
 @bp.post("/<certificate_no>/revoke")
 @login_required
 def revoke(certificate_no: str):
@@ -71,14 +82,9 @@ def revoke(certificate_no: str):
     form = RevokeForm()
     if not form.validate_on_submit():
         return _page(rating, revoke_form=form), 422
-    try:
-        ratings.revoke(current_user, certificate_no, form.reason.data, form.blacklist_enterprise.data,
-                       form.blacklist_provider.data)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("已撤销该认定。"), "success")
-    return redirect(url_for(".show", certificate_no=certificate_no))
+    return _act(certificate_no, lambda: ratings.revoke(current_user, certificate_no, form.reason.data,
+                                                       form.blacklist_enterprise.data, form.blacklist_provider.data),
+                _("已撤销该认定。"))
 
 
 @bp.post("/<certificate_no>/regenerate")
@@ -86,13 +92,8 @@ def revoke(certificate_no: str):
 def regenerate(certificate_no: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        ratings.regenerate(current_user, certificate_no)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("已提交重新生成，新证书完成前原证书仍可下载。"), "success")
-    return redirect(url_for(".show", certificate_no=certificate_no))
+    return _act(certificate_no, lambda: ratings.regenerate(current_user, certificate_no),
+                _("已提交重新生成，新证书完成前原证书仍可下载。"))
 
 
 @bp.post("/<certificate_no>/disbursement")
@@ -102,11 +103,6 @@ def disbursement(certificate_no: str):
     form = DisbursementForm()
     if not form.validate_on_submit():
         return _page(rating, disbursement_form=form), 422
-    try:
-        ratings.set_disbursement(current_user, certificate_no, form.state.data, form.disbursed_on.data,
-                                 form.note.data)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("奖励拨付状态已更新。"), "success")
-    return redirect(url_for(".show", certificate_no=certificate_no))
+    return _act(certificate_no, lambda: ratings.set_disbursement(current_user, certificate_no, form.state.data,
+                                                                 form.disbursed_on.data, form.note.data),
+                _("奖励拨付状态已更新。"))
