@@ -70,9 +70,9 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
 def floor_pdf() -> bytes:
     from weasyprint import HTML
 
-    from rating.services import certificate_pdf, fonts
+    from rating.services import fonts
 
-    return HTML(string=FLOOR_HTML).write_pdf(font_config=fonts.font_configuration(certificate_pdf.fonts_dir()))
+    return HTML(string=FLOOR_HTML).write_pdf(font_config=fonts.font_configuration(fonts.FONTS_DIR))
 
 
 def noto_floor_pdf() -> bytes:

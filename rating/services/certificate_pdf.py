@@ -5,8 +5,9 @@ URL fetcher serves only files of our `static/` folder (stylesheet, emblem) and t
 code image this module made for the document, refusing every other scheme, host and
 path. (The QR code is a PNG: as inline SVG its one long path cost WeasyPrint's Python
 SVG code ~50 ms a certificate.)
-Fonts come from fontconfig: Noto CJK first, HanaMin for the rare characters Noto lacks
-(CJK extension B and beyond), so a firm's name never loses a glyph.
+Fonts come from fontconfig: our GB 2312 subset of Noto Serif CJK SC first (`fonts.py`),
+the full Noto CJK for other characters and HanaMin for the rare ones Noto lacks (CJK
+extension B and beyond), so a firm's name never loses a glyph.
 """
 from __future__ import annotations
 
@@ -37,23 +38,26 @@ CHINESE_DIGITS = "〇一二三四五六七八九"
 class StaticOnlyFetcher(URLFetcher):
     """Serves `file:` URLs inside the static folder with an allowed suffix; refuses the rest.
 
-    A refusal is an ordinary fetch error for WeasyPrint: the resource is skipped and the
-    page still renders. Refused URLs are kept for tests and logs.
+    A refusal is an ordinary fetch error for WeasyPrint: the resource is skipped (and
+    logged) and the page still renders.
     """
 
-    def __init__(self, static_dir: Path, generated: dict[str, bytes] | None = None) -> None:
+    def __init__(self, static_dir: Path) -> None:
         super().__init__(allowed_protocols=("file",), allow_redirects=False, timeout=1)
         self.static_dir = static_dir.resolve()
         # Images made for this document, served from a path that exists nowhere on disk.
-        self.generated = {(self.static_dir / GENERATED / name).as_uri(): data for name, data in (generated or {}).items()}
-        self.refused: list[str] = []
+        self.generated: dict[str, bytes] = {}
+
+    def serve(self, name: str, png: bytes) -> str:
+        """Serve `png` to this document as `name`; returns the URL to use relative to static/."""
+        self.generated[(self.static_dir / GENERATED / name).as_uri()] = png
+        return f"{GENERATED}/{name}"
 
     def fetch(self, url, headers=None):
         if url in self.generated:
             return URLFetcherResponse(url, self.generated[url], {"Content-Type": "image/png"})
         path = self._static_path(url)
         if path is None:
-            self.refused.append(url)
             log.warning("certificate render refused to fetch %r", url[:200])
             raise ValueError(f"resource not allowed in certificates: {url[:200]}")
         return super().fetch(path.as_uri(), headers)
@@ -80,11 +84,6 @@ class Document:
 
 def static_dir() -> Path:
     return Path(current_app.static_folder)
-
-
-def fonts_dir() -> Path:
-    """Where `make fonts` builds the certificate's font subsets (not in the repository)."""
-    return static_dir() / "fonts"
 
 
 def chinese_date(day) -> str:
@@ -124,23 +123,22 @@ def qr_png(url: str) -> bytes:
 
 
 def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document:
-    text = signing.payload(rating.certificate_no, rating.enterprise.uscc, rating.level, rating.granted_on,
-                           rating.valid_until)
+    text = signing.rating_payload(rating)
     signature = signing.sign(text)
     verify_url = f"{current_app.config['PUBLIC_BASE_URL']}/verify/{rating.certificate_no}?sig={signature}"
-    level_name = None
+    level_name = f"{CHINESE_DIGITS[rating.level]}星级上云企业"
     if rating.batch is not None:
         level_name = get_edition(rating.batch.edition_code).levels[rating.level].name
+    fetcher = fetcher or StaticOnlyFetcher(static_dir())
+    qr_src = fetcher.serve("qr.png", qr_png(verify_url))
     with force_locale("zh_Hans_CN"):
         html = render_template(
             "certificates/certificate.html", rating=rating, enterprise=rating.enterprise,
-            province=_division(rating.enterprise.district.province_code), level_name=level_name or f"{CHINESE_DIGITS[rating.level]}星级上云企业",
+            province=_division(rating.enterprise.district.province_code), level_name=level_name,
             issuers=issuers(rating), granted=chinese_date(rating.granted_on),
-            valid_until=chinese_date(rating.valid_until), qr_src=f"{GENERATED}/qr.png", payload=text,
+            valid_until=chinese_date(rating.valid_until), qr_src=qr_src, payload=text,
             signature=signature, signature_keys=(signing.PDF_PAYLOAD_KEY, signing.PDF_SIGNATURE_KEY))
-    fetcher = fetcher or StaticOnlyFetcher(static_dir())
-    fetcher.generated[(fetcher.static_dir / GENERATED / "qr.png").as_uri()] = qr_png(verify_url)
     variant = current_app.config["CERTIFICATE_PDF_VARIANT"] or None
     pdf = HTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        pdf_variant=variant, custom_metadata=True, font_config=fonts.font_configuration(fonts_dir()))
+        pdf_variant=variant, custom_metadata=True, font_config=fonts.font_configuration(fonts.FONTS_DIR))
     return Document(pdf=pdf, signature=signature, payload=text)

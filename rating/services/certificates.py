@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -34,7 +33,7 @@ from rating.models import (
     Rating,
     User,
 )
-from rating.services import audit, certificate_pdf, signing, storage
+from rating.services import audit, certificate_pdf, storage
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +257,6 @@ def _record_failure(rating_id: int, generation: int, exc: BaseException) -> None
         db.session.rollback()
 
 
-def retry_failed(rating_id: int) -> None:
-    """A retry of a failed render is pending again (shown so while it runs)."""
-    db.session.execute(update(Certificate).where(Certificate.rating_id == rating_id,
-                                                 Certificate.state == CertificateState.failed,
-                                                 Certificate.rendered_generation < Certificate.requested_generation)
-                       .values(state=CertificateState.pending).execution_options(synchronize_session=False))
-    db.session.commit()
-
-
 # --- reading ----------------------------------------------------------------------------
 
 def state_json(certificate: Certificate | None) -> dict:
@@ -296,12 +286,3 @@ def matches_issued(rating: Rating, stream, limit: int = 5 * 1024 * 1024) -> bool
             return False
         digest.update(chunk)
     return digest.hexdigest() == certificate.sha256
-
-
-def signed_payload(rating: Rating) -> str:
-    return signing.payload(rating.certificate_no, rating.enterprise.uscc, rating.level, rating.granted_on,
-                           rating.valid_until)
-
-
-def public_base_url() -> str:
-    return current_app.config["PUBLIC_BASE_URL"]

@@ -24,12 +24,17 @@ def harfbuzz_subset_available() -> bool:
         return False
 
 
-def cjk_fonts() -> list[str]:
+def _font_families(pattern: str) -> list[str]:
+    """The font families fontconfig has for a pattern (`:lang=zh`, `:charset=20001`)."""
     try:
-        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(["fc-list", pattern, "family"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return []
     return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
+
+
+def cjk_fonts() -> list[str]:
+    return _font_families(":lang=zh")
 
 
 # A character of CJK extension B that Noto CJK lacks: some firm names need such glyphs.
@@ -37,19 +42,13 @@ RARE_CHARACTER = 0x20001
 
 
 def rare_character_fonts() -> list[str]:
-    try:
-        out = subprocess.run(["fc-list", f":charset={RARE_CHARACTER:x}", "family"], capture_output=True, text=True,
-                             timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
+    return _font_families(f":charset={RARE_CHARACTER:x}")
 
 
 def certificate_fonts_built() -> bool:
-    from rating import ROOT
     from rating.services import fonts
 
-    return len(fonts.built_files(ROOT / "static" / "fonts")) == len(fonts.SOURCES)
+    return len(fonts.built_files(fonts.FONTS_DIR)) == len(fonts.SOURCES)
 
 
 def run_checks() -> Iterator[tuple[str, bool, str]]:

@@ -20,6 +20,8 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+# Generated at install into the static folder (git ignores it); every host builds its own.
+FONTS_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 FAMILY = "Rating Serif SC"
 SOURCE_FAMILY = "Noto Serif CJK SC"
 SOURCES = {
@@ -113,5 +115,5 @@ def font_configuration(folder: Path):
 
 
 if __name__ == "__main__":
-    for path in build(Path(sys.argv[1] if len(sys.argv) > 1 else "static/fonts")):
+    for path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else FONTS_DIR):
         print(f"{path} ({path.stat().st_size // 1024} KB)")

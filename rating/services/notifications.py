@@ -49,6 +49,14 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     return message
 
 
+def _firm_recipients(contact: str, users: list[tuple[str | None, str | None]]) -> list[tuple[str, str | None]]:
+    """The firm's active users and its contact address, once each, with the language to
+    write in (the contact address takes the first user's, when it is not a user's own)."""
+    recipients = {email.lower(): locale for email, locale in users if email}
+    recipients.setdefault(contact.lower(), users[0][1] if users else None)
+    return sorted(recipients.items())
+
+
 def queue_status_change(application_id: int, to_status: str, stage: str | None, comment: str | None = None) -> None:
     """Tell the firm where its application stands now: its contact address and its users,
     each in their language (one query for all of it)."""
@@ -63,9 +71,7 @@ def queue_status_change(application_id: int, to_status: str, stage: str | None, 
     if not rows:
         return
     name, level, contact = rows[0][0], rows[0][1], rows[0][2]
-    recipients = {email.lower(): locale for *_, email, locale in rows if email}
-    recipients.setdefault(contact.lower(), rows[0][4])
-    for address, locale in sorted(recipients.items()):
+    for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in rows]):
         _queue("status_changed", address, locale, application_id, application_id=application_id,
                enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
 
@@ -81,9 +87,7 @@ def queue_certificate_ready(rating) -> None:
     if not rows:
         return
     name, contact = rows[0][0], rows[0][1]
-    recipients = {email.lower(): locale for *_, email, locale in rows if email}
-    recipients.setdefault(contact.lower(), rows[0][3])
-    for address, locale in sorted(recipients.items()):
+    for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in rows]):
         _queue("certificate_ready", address, locale, rating.application_id, enterprise_name=name,
                level=rating.level, certificate_no=rating.certificate_no)
 

@@ -44,6 +44,12 @@ def payload(certificate_no: str, uscc: str, level: int, granted_on: date, valid_
                      valid_until.isoformat()])
 
 
+def rating_payload(rating) -> str:
+    """The signed line of a rating's certificate."""
+    return payload(rating.certificate_no, rating.enterprise.uscc, rating.level, rating.granted_on,
+                   rating.valid_until)
+
+
 def parse_payload(text: str) -> SignedFields | None:
     parts = text.split("|")
     if len(parts) != 6 or parts[0] != PAYLOAD_PREFIX or not parts[3].isdigit():

@@ -82,7 +82,7 @@ def test_one_a4_landscape_page_with_qr_and_metadata(api, batch):
     assert (round(float(box.width) / 72 * 25.4), round(float(box.height) / 72 * 25.4)) == (297, 210)
     meta = {str(k).lower(): str(v) for k, v in reader.metadata.items()}
     assert meta["/title"] == f"星级上云企业证书 {rating.certificate_no}"
-    assert meta["/ratingcertificatepayload"] == certificates.signed_payload(rating)
+    assert meta["/ratingcertificatepayload"] == signing.rating_payload(rating)
 
 
 def test_pdf_a_3b(api, batch):
@@ -190,7 +190,7 @@ def test_signature_in_qr_and_metadata_checks_offline(api, batch, runner, tmp_pat
 
     # The QR code's signature is checked by the page it opens.
     signature = db.session.get(type(rating.certificate), rating.id).signature
-    assert signing.check(certificates.signed_payload(rating), signature, signing.private_key().public_key())
+    assert signing.check(signing.rating_payload(rating), signature, signing.private_key().public_key())
     page = api.client.get(f"/verify/{rating.certificate_no}?sig={signature}")
     assert "电子签名有效" in page.text
     tampered = api.client.get(f"/verify/{rating.certificate_no}?sig={signature[:-4]}AAAA")
