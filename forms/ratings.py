@@ -37,5 +37,10 @@ class VerifyUploadForm(FlaskForm):
     file = FileField(_l("证书 PDF 文件"), validators=[FileRequired(_l("请选择证书 PDF 文件。"))])
 
 
+class ImportForm(FlaskForm):
+    file = FileField(_l("认定名单文件（.xlsx 或 UTF-8 编码的 .csv）"),
+                     validators=[FileRequired(_l("请选择要导入的名单文件。"))])
+
+
 class ConfirmForm(FlaskForm):
     """A button that only needs its CSRF token."""

@@ -1,4 +1,5 @@
-"""Commands: `flask --app wsgi demo seed | users create | guides load | doctor | reference load`."""
+"""Commands: `flask --app wsgi demo seed | users create | guides load | doctor | reference load |
+ratings import | audit verify | certificates …`."""
 from __future__ import annotations
 
 import sys
@@ -19,6 +20,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(doctor)
     app.cli.add_command(audit_cli)
     app.cli.add_command(certificates_cli)
+    app.cli.add_command(ratings_cli)
 
 
 reference_cli = AppGroup("reference", help="Reference data (divisions).")
@@ -27,6 +29,7 @@ users_cli = AppGroup("users", help="Staff accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 certificates_cli = AppGroup("certificates", help="Certificate PDFs and their signatures.")
+ratings_cli = AppGroup("ratings", help="Ratings lists.")
 
 
 @reference_cli.command("load")
@@ -162,3 +165,29 @@ def certificates_render(certificate_no: str) -> None:
 
         db.session.commit()
     click.echo(f"{certificate_no}: {certificates.render(rating.id)}")
+
+
+@ratings_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_email", help="Import as this official (their scope and name in the audit log).")
+def ratings_import(path: Path, as_email: str | None) -> None:
+    """Import an existing ratings list (.csv UTF-8 or .xlsx); idempotent on (code, level, year)."""
+    from sqlalchemy import func, select
+
+    from rating.extensions import db
+    from rating.models import User
+    from rating.services import imports
+
+    importer = None
+    if as_email:
+        importer = db.session.execute(select(User).where(func.lower(User.email) == as_email.strip().lower())
+                                      ).scalar_one_or_none()
+        if importer is None:
+            raise click.ClickException(f"no user {as_email}")
+    try:
+        report = imports.run(path.name, path.read_bytes(), importer)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(report.summary)
+    for number, reason in report.errors:
+        click.echo(f"row {number}: {reason}")

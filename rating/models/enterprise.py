@@ -25,11 +25,13 @@ class Enterprise(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
-    industry: Mapped[str] = mapped_column(String(1))
-    scale: Mapped[str] = mapped_column(String(8))
-    contact_name: Mapped[str] = mapped_column(String(50))
-    contact_phone: Mapped[str] = mapped_column(String(30))
-    email: Mapped[str] = mapped_column(String(254))
+    # A firm created from an imported list has only its name, code and district until it
+    # registers (registration fills in the rest: accounts.register_enterprise).
+    industry: Mapped[str | None] = mapped_column(String(1))
+    scale: Mapped[str | None] = mapped_column(String(8))
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(254))
     # The group (集团) the firm belongs to, if any: reviewers declare conflicts by group.
     group_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

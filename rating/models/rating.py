@@ -33,6 +33,8 @@ class Rating(db.Model):
     level: Mapped[int] = mapped_column(Integer)
     year: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    # The batch as an imported list names it (第一批…), for ratings granted before this system.
+    batch_label: Mapped[str | None] = mapped_column(String(60))
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), unique=True)
     certificate_no: Mapped[str | None] = mapped_column(String(40), unique=True)
     granted_on: Mapped[date] = mapped_column(Date)

@@ -108,22 +108,26 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
         )
     email = normalize_email(data["email"])
     conflicts: dict[str, list[str]] = {}
-    if db.session.execute(select(Enterprise.id).where(Enterprise.uscc == data["uscc"])).first():
+    # Locked, so that two people claiming the same imported firm at once cannot both succeed.
+    enterprise = db.session.execute(select(Enterprise).where(Enterprise.uscc == data["uscc"])
+                                    .with_for_update()).scalar_one_or_none()
+    # A firm known only from an imported ratings list has no account yet: the first to
+    # register it completes the record (and finds its earlier ratings there).
+    if enterprise is not None and (enterprise.contact_name is not None or enterprise.users):
         conflicts["uscc"] = [_("该统一社会信用代码已注册，请直接登录或联系本企业的账户管理人。")]
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         conflicts["email"] = [_("该邮箱已注册。")]
     if conflicts:
         raise Conflict(_("企业或邮箱已注册。"), conflicts)
-    enterprise = Enterprise(
-        name=data["name"].strip(),
-        uscc=data["uscc"],
-        district_code=data["district_code"],
-        industry=data["industry"],
-        scale=data["scale"],
-        contact_name=data["contact_name"].strip(),
-        contact_phone=data["contact_phone"].strip(),
-        email=email,
-    )
+    if enterprise is None:
+        enterprise = Enterprise(uscc=data["uscc"])
+    enterprise.name = data["name"].strip()
+    enterprise.district_code = data["district_code"]
+    enterprise.industry = data["industry"]
+    enterprise.scale = data["scale"]
+    enterprise.contact_name = data["contact_name"].strip()
+    enterprise.contact_phone = data["contact_phone"].strip()
+    enterprise.email = email
     user = User(
         email=email,
         password_hash=hash_password(data["password"]),

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from rating import clock
@@ -46,19 +46,24 @@ def columns() -> list[tuple[str, int]]:
             (_("认定日期"), 12), (_("有效期至"), 12), (_("状态"), 12)]
 
 
-def _rows(user: User, filters: dict) -> Iterator[tuple]:
-    if user.role not in (Role.official, Role.admin):
-        raise Forbidden(_("只有主管部门人员可以导出名单。"))
+def statement(user: User, filters: dict) -> Select:
+    """The export's SELECT: its columns and joins, the caller's scope and the filters, the order."""
     city = aliased(Jurisdiction)
     query = (select(Rating.certificate_no, Enterprise.name, Enterprise.uscc, city.name, Jurisdiction.name,
-                    Enterprise.district_code, Rating.level, Batch.name, Rating.year, Rating.granted_on,
+                    Enterprise.district_code, Rating.level, func.coalesce(Batch.name, Rating.batch_label), Rating.year, Rating.granted_on,
                     Rating.valid_until, Rating.status)
              .select_from(Rating)
              .join(Enterprise, Enterprise.id == Rating.enterprise_id)
              .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
              .outerjoin(city, city.code == Jurisdiction.city_code)
              .outerjoin(Batch, Batch.id == Rating.batch_id))
-    query = ratings.filtered(query, user, **filters).order_by(Rating.granted_on.desc(), Rating.id.desc())
+    return ratings.filtered(query, user, **filters).order_by(Rating.granted_on.desc(), Rating.id.desc())
+
+
+def _rows(user: User, filters: dict) -> Iterator[tuple]:
+    if user.role not in (Role.official, Role.admin):
+        raise Forbidden(_("只有主管部门人员可以导出名单。"))
+    query = statement(user, filters)
     today = clock.today()
     labels = {s.value: s.label for s in RatingStatus}
 

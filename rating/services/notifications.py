@@ -49,11 +49,12 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     return message
 
 
-def _firm_recipients(contact: str, users: list[tuple[str | None, str | None]]) -> list[tuple[str, str | None]]:
+def _firm_recipients(contact: str | None, users: list[tuple[str | None, str | None]]) -> list[tuple[str, str | None]]:
     """The firm's active users and its contact address, once each, with the language to
     write in (the contact address takes the first user's, when it is not a user's own)."""
     recipients = {email.lower(): locale for email, locale in users if email}
-    recipients.setdefault(contact.lower(), users[0][1] if users else None)
+    if contact:
+        recipients.setdefault(contact.lower(), users[0][1] if users else None)
     return sorted(recipients.items())
 
 

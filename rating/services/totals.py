@@ -70,7 +70,9 @@ def compute(group_by: str, on: date, level: int | None = None, year: int | None 
     counted = select(held.c.key, func.count().label("count"))
     if level is not None:
         counted = counted.where(held.c.top == level)
-    counts = {str(k): n for k, n in db.session.execute(counted.group_by(held.c.key)).all()}
+    # Firms imported from earlier lists may have no industry yet: they count as "unknown".
+    counts = {"unknown" if k is None else str(k): n
+              for k, n in db.session.execute(counted.group_by(held.c.key)).all()}
 
     # The total counts each firm once, at its highest valid level overall.
     scoped = _held(literal(0), on, province_code, year, city)
@@ -126,7 +128,7 @@ def _names(group_by: str, counts: dict[str, int], province_code: str, city: str 
         return {k: _("%(n)s星级", n=k) for k in counts}
     if group_by == "year":
         return {k: _("%(year)s年度", year=k) for k in counts}
-    return {k: str(INDUSTRY_SECTIONS.get(k, k)) for k in counts}
+    return {k: _("行业未登记") if k == "unknown" else str(INDUSTRY_SECTIONS.get(k, k)) for k in counts}
 
 
 

@@ -1,7 +1,7 @@
 """Ratings pages: the firm's certificates, officials' list, revocation, regeneration, rewards."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -106,3 +106,56 @@ def disbursement(certificate_no: str):
     return _act(certificate_no, lambda: ratings.set_disbursement(current_user, certificate_no, form.state.data,
                                                                  form.disbursed_on.data, form.note.data),
                 _("奖励拨付状态已更新。"))
+
+
+def _recent_imports(limit: int = 20) -> list[dict]:
+    """The latest imports from the audit chain (an official's own; an administrator's, all)."""
+    import json
+
+    from sqlalchemy import select
+
+    from rating.extensions import db
+    from rating.models import AuditEntry, User
+
+    query = (select(AuditEntry, User.name, User.email).outerjoin(User, User.id == AuditEntry.actor_id)
+             .where(AuditEntry.action == "ratings.import").order_by(AuditEntry.id.desc()).limit(limit))
+    if current_user.role != Role.admin:
+        query = query.where(AuditEntry.actor_id == current_user.id)
+    recent = []
+    for entry, name, email in db.session.execute(query):
+        data = json.loads(entry.payload)["data"]
+        recent.append({"at": entry.at, "who": name or email or _("命令行"), **data})
+    return recent
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_list():
+    """Officials upload an existing ratings list; the report shows every bad row."""
+    from forms.ratings import ImportForm
+    from rating.services import imports
+
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+    form = ImportForm()
+    report, status = None, 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
+        if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
+            form.file.errors.append(_("文件超过 %(mb)s MB，请分批导入。",
+                                      mb=current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)))
+            status = 413
+        else:
+            try:
+                report = imports.run(upload.filename or "upload", data, current_user)
+            except ServiceError as exc:
+                form.file.errors.append(exc.message)
+                status = 422
+            else:
+                flash(_("导入完成：新增或更新 %(n)s 条，跳过 %(m)s 条，错误 %(k)s 条。", n=report.imported,
+                        m=report.skipped, k=len(report.errors)), "success" if not report.errors else "warning")
+    elif form.is_submitted():
+        status = 422
+    return render_template("ratings/import.html", form=form, report=report, recent=_recent_imports(),
+                           required=imports.REQUIRED, optional=imports.OPTIONAL), status

@@ -21,7 +21,7 @@ def rating_json(rating) -> dict:
         "enterprise": {"id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
                        "district_code": enterprise.district_code},
         "level": rating.level,
-        "batch": rating.batch.name if rating.batch else None,
+        "batch": rating.batch.name if rating.batch else rating.batch_label,
         "year": rating.year,
         "granted_on": rating.granted_on.isoformat(),
         "valid_until": rating.valid_until.isoformat(),
