@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forms.fields import LocalDateField, plain_text
 
@@ -44,3 +44,32 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that only needs its CSRF token."""
+
+
+LEVEL_CHOICES = [("", _l("全部星级")), ("3", _l("三星级")), ("4", _l("四星级")), ("5", _l("五星级"))]
+
+
+class DashboardFilterForm(FlaskForm):
+    """The dashboard's filters (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    level = SelectField(_l("星级"), choices=LEVEL_CHOICES, default="")
+    on = LocalDateField(_l("统计日期"), validators=[Optional()])
+
+
+class ExportForm(FlaskForm):
+    """Download the ratings list of the caller's scope (the filters of /api/v1/ratings)."""
+
+    format = SelectField(_l("格式"), choices=[("xlsx", _l("Excel 工作簿（.xlsx）")), ("csv", _l("CSV（UTF-8）")),
+                                            ("pdf", _l("打印版 PDF"))], default="xlsx")
+    level = SelectField(_l("星级"), choices=LEVEL_CHOICES, default="")
+    status = SelectField(_l("状态"), choices=[("valid", _l("有效")), ("", _l("全部状态")), ("revoked", _l("已撤销")),
+                                            ("superseded", _l("已被更高星级取代")), ("expired", _l("已过期"))],
+                         default="valid")
+    year = IntegerField(_l("年度"), validators=[Optional(), NumberRange(1990, 2100, _l("请输入 1990 到 2100 之间的年份。"))])
+
+    def filters(self) -> dict:
+        return {"city": None, "district": None, "level": int(self.level.data) if self.level.data else None,
+                "year": self.year.data, "status": self.status.data or None, "q": None}

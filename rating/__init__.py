@@ -84,7 +84,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from rating.views import api, applications, auth, health, main, publicity, ratings, reviews, verify
+    from rating.views import api, applications, auth, dashboard, health, main, publicity, ratings, reviews, verify
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(publicity.bp)
     app.register_blueprint(ratings.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     # The JSON API authenticates with bearer tokens only, so there is no cookie for a
     # forged cross-site request to ride on; browser forms keep CSRF.

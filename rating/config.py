@@ -119,6 +119,10 @@ def from_environment(instance_path: str) -> dict:
                     "task": "workers.tasks.sweep_certificates",
                     "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
                 },
+                "sweep-exports": {
+                    "task": "workers.tasks.sweep_exports",
+                    "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
                 "review-deadlines": {
                     "task": "workers.tasks.review_deadlines",
                     "schedule": 300.0,
@@ -132,4 +136,9 @@ def from_environment(instance_path: str) -> dict:
         "EXPERT_DISAGREEMENT_SHARE": float(os.environ.get("EXPERT_DISAGREEMENT_SHARE") or 0.3),
         # Ratings are valid this many years from the day they are granted (DOMAIN.md).
         "RATING_VALIDITY_YEARS": _int("RATING_VALIDITY_YEARS", 3),
+        # Lists longer than this are built by a worker (progress bar, then download).
+        "EXPORT_ASYNC_ROWS": _int("EXPORT_ASYNC_ROWS", 20_000),
+        "EXPORT_TIME_LIMIT_SECONDS": _int("EXPORT_TIME_LIMIT_SECONDS", 1800),
+        # A printable list longer than this is refused (an XLSX serves better).
+        "EXPORT_PDF_MAX_ROWS": _int("EXPORT_PDF_MAX_ROWS", 5000),
     }

@@ -104,6 +104,31 @@ def sweep_certificates() -> int:
     return len(ids)
 
 
+@shared_task(name="workers.tasks.build_export", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(*RETRYABLE, OSError), retry_backoff=2, retry_backoff_max=300, retry_jitter=True,
+             max_retries=4, soft_time_limit=1800, time_limit=1860)
+def build_export(job_id: int) -> str:
+    """Build a long list's file; a job already done is not built again."""
+    from rating.services import export_jobs
+
+    try:
+        return export_jobs.build(int(job_id))
+    finally:
+        gc.collect()
+
+
+@shared_task(name="workers.tasks.sweep_exports", acks_late=True, time_limit=120)
+def sweep_exports() -> int:
+    """Publish export jobs a broker or worker lost; remove files of week-old exports."""
+    from rating.services import export_jobs
+
+    ids = export_jobs.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
+    for job_id in ids:
+        publish_soft(build_export, job_id)
+    export_jobs.remove_expired()
+    return len(ids)
+
+
 @worker_ready.connect
 def _check_pdf_toolchain(sender=None, **_kwargs) -> None:
     """Say loudly at start when certificates would be slow or lose glyphs (see `doctor`)."""

@@ -35,3 +35,4 @@ from rating.models.review import (  # noqa: F401
     ScoreAdjustment,
 )
 from rating.models.user import ApiToken, User  # noqa: F401
+from rating.models.export import ExportJob  # noqa: F401,E402

@@ -60,7 +60,8 @@ def statement(user: User, filters: dict) -> Select:
     return ratings.filtered(query, user, **filters).order_by(Rating.granted_on.desc(), Rating.id.desc())
 
 
-def _rows(user: User, filters: dict) -> Iterator[tuple]:
+def rows(user: User, filters: dict) -> Iterator[tuple]:
+    """The export's rows as they are written (status shown as on the list), streamed."""
     if user.role not in (Role.official, Role.admin):
         raise Forbidden(_("只有主管部门人员可以导出名单。"))
     query = statement(user, filters)
@@ -79,10 +80,10 @@ def _rows(user: User, filters: dict) -> Iterator[tuple]:
 def csv_chunks(user: User, filters: dict) -> Iterator[str]:
     """The CSV as text chunks (BOM first), a few thousand rows at a time. The caller's
     permission is checked now, before anything is streamed."""
-    return _csv(_rows(user, filters))
+    return csv_from_rows(rows(user, filters))
 
 
-def _csv(rows: Iterator[tuple]) -> Iterator[str]:
+def csv_from_rows(rows: Iterator[tuple]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -98,9 +99,13 @@ def _csv(rows: Iterator[tuple]) -> Iterator[str]:
 
 def xlsx_file(user: User, filters: dict):
     """The XLSX in a temporary file (XlsxWriter's constant-memory mode writes row by row)."""
+    return xlsx_from_rows(rows(user, filters))
+
+
+def xlsx_from_rows(rows: Iterator[tuple]):
+    """The rows as an XLSX in a temporary file, positioned at its start."""
     import xlsxwriter
 
-    rows = _rows(user, filters)
     out = tempfile.TemporaryFile()
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False,
                                          "tmpdir": tempfile.gettempdir()})

@@ -1,16 +1,23 @@
-// Polls a progress URL and updates a <progress> bar and its text until the work is finished.
+// Polls a progress URL and updates a <progress> bar (the one marked data-poll) and its text
+// until the work is finished; when the answer carries a download_url, the link appears.
 (function () {
   "use strict";
-  var bar = document.getElementById("certificate-progress");
+  var bar = document.querySelector("progress[data-poll]");
   if (!bar || !bar.dataset.poll) { return; }
-  var text = document.getElementById("certificate-progress-text");
+  var text = document.getElementById(bar.getAttribute("aria-describedby"));
+  var link = document.getElementById(bar.dataset.download || "");
   function show(state) {
     bar.max = Math.max(state.total, 1);
     bar.value = state.done;
     bar.textContent = state.done + " / " + state.total;
     if (text && text.dataset.template) {
-      text.textContent = text.dataset.template.replace("{done}", state.done)
+      var template = state.finished && text.dataset[state.state] ? text.dataset[state.state] : text.dataset.template;
+      text.textContent = template.replace("{done}", state.done)
         .replace("{total}", state.total).replace("{failed}", state.failed);
+    }
+    if (link && state.download_url) {
+      link.href = state.download_url;
+      link.hidden = false;
     }
   }
   function poll() {

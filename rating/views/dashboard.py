@@ -1,0 +1,110 @@
+"""Officials' dashboard (their jurisdiction's figures and charts) and list downloads,
+short ones at once, long ones and printable PDFs through a worker with a progress bar."""
+from __future__ import annotations
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   stream_with_context, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.ratings import DashboardFilterForm, ExportForm
+from rating import clock
+from rating.errors import ServiceError
+from rating.models import Role
+from rating.services import dashboard, export_jobs, exports
+from rating.views.common import staff_scope
+
+bp = Blueprint("dashboard", __name__)
+
+
+def _official() -> None:
+    if current_user.role not in (Role.official, Role.admin):
+        abort(403)
+
+
+@bp.get("/dashboard")
+@login_required
+def show():
+    _official()
+    form = DashboardFilterForm(request.args)
+    on, level = clock.today(), None
+    status = 200
+    if form.validate():
+        on = form.on.data or on
+        level = int(form.level.data) if form.level.data else None
+    else:
+        status = 422
+    board = dashboard.build(staff_scope(current_user), on, level)
+    bars, bar_max = dashboard.bars(board)
+    series, line_max = dashboard.lines(board)
+    export_form = ExportForm(level=form.level.data if level else "")
+    return render_template("dashboard/show.html", form=form, board=board, bars=bars, bar_max=bar_max,
+                           series=series, line_max=line_max, export_form=export_form, chart=dashboard,
+                           async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
+
+
+@bp.post("/exports")
+@login_required
+def start_export():
+    _official()
+    form = ExportForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+        return redirect(url_for(".show"))
+    fmt, filters = form.format.data, form.filters()
+    try:
+        rows = export_jobs.row_count(current_user, filters)
+        if fmt == "pdf" and rows > current_app.config["EXPORT_PDF_MAX_ROWS"]:
+            flash(_("打印版 PDF 最多 %(max)s 行（当前 %(n)s 行）：请缩小范围，或下载 Excel。",
+                    max=current_app.config["EXPORT_PDF_MAX_ROWS"], n=rows), "error")
+            return redirect(url_for(".show"))
+        if export_jobs.needs_worker(fmt, rows):
+            job = export_jobs.request(current_user, fmt, filters, rows)
+            return redirect(url_for(".export_page", job_id=job.id))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".show"))
+    name = f"ratings-{clock.today():%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        return Response(stream_with_context(exports.csv_chunks(current_user, filters)),
+                        headers={"Content-Disposition": f"attachment; filename={name}",
+                                 "Content-Type": "text/csv; charset=utf-8"})
+    return send_file(exports.xlsx_file(current_user, filters), mimetype=export_jobs.MEDIA_TYPES["xlsx"],
+                     as_attachment=True, download_name=name)
+
+
+@bp.get("/exports/<int:job_id>")
+@login_required
+def export_page(job_id: int):
+    _official()
+    job = export_jobs.visible(current_user, job_id)
+    return render_template("dashboard/export.html", job=job, progress=export_jobs.progress(job))
+
+
+@bp.get("/exports/<int:job_id>/progress")
+@login_required
+def export_progress(job_id: int):
+    _official()
+    job = export_jobs.visible(current_user, job_id)
+    state = export_jobs.progress(job)
+    if job.state == "done":
+        state["download_url"] = url_for(".export_download", job_id=job.id)
+    return state
+
+
+@bp.get("/exports/<int:job_id>/download")
+@login_required
+def export_download(job_id: int):
+    _official()
+    job = export_jobs.visible(current_user, job_id)
+    if job.state != "done":
+        flash(_("文件尚未生成完毕。"), "error")
+        return redirect(url_for(".export_page", job_id=job.id))
+    path = export_jobs.file_path(job)
+    if not path.is_file():
+        flash(_("文件已不存在，请重新导出。"), "error")
+        return redirect(url_for(".show"))
+    return send_file(path, mimetype=export_jobs.MEDIA_TYPES[job.format], as_attachment=True,
+                     download_name=export_jobs.download_name(job))

@@ -1,0 +1,155 @@
+"""The officials' dashboard (scoped headline, rank, tables, trend, SVG charts) and list
+downloads: short ones at once, long ones and the printable PDF through a real worker."""
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import time
+from datetime import date, timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import select, update
+
+from rating import clock
+from rating.extensions import db
+from rating.models import Enterprise, ExportJob
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, grant_rating, make_staff
+from tests.integration.test_exports import read_csv
+from tests.support.servers import worker
+
+
+def login(app, email):
+    client = app.test_client()
+    page = client.get("/login")
+    client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD})
+    return client
+
+
+@pytest.fixture()
+def ratings(api, app):
+    """常州 (3204): 320402 three firms (3★, 4★, 5★), 320411 one 3★; 南京 (3201): 320102 one
+    3★, one 4★ revoked last year; 无锡 (3202) one 4★ granted in 2022 and long expired."""
+    today = clock.today()
+    firms = {}
+
+    def firm(code, name):
+        body, _token = api.register_firm(code)
+        db.session.execute(update(Enterprise).where(Enterprise.id == body["id"]).values(name=name))
+        firms[name] = body
+        return body["id"]
+
+    grant_rating(firm("320402", "天宁甲"), 3, today - timedelta(days=400))
+    grant_rating(firm("320402", "天宁乙"), 4, today - timedelta(days=30))
+    grant_rating(firm("320402", "天宁丙"), 5, today - timedelta(days=10))
+    grant_rating(firm("320411", "新北甲"), 3, today - timedelta(days=20))
+    grant_rating(firm("320102", "玄武甲"), 3, today - timedelta(days=20))
+    revoked = grant_rating(firm("320102", "玄武乙"), 4, today - timedelta(days=500))
+    revoked.status, revoked.status_changed_on, revoked.status_reason = "revoked", today - timedelta(days=300), "x"
+    old = grant_rating(firm("320205", "锡山甲"), 4, date(2022, 1, 10))
+    old.valid_until = date(2024, 1, 9)
+    db.session.commit()
+    return firms
+
+
+def test_city_dashboard_headline_rank_table_and_charts(app, ratings):
+    city = login(app, make_staff("official", "320400").email)
+    page = city.get("/dashboard")
+    assert page.status_code == 200
+    text = page.text
+    assert re.search(r"常州市共有星级上云企业 4 家", text)
+    assert "全省第 1 名（共 13 个设区市）" in text
+    table = text[text.index('data-testid="division-table"'):]
+    assert "天宁区" in table and "新北区" in table and "玄武区" not in table    # only the city's counties
+    assert 'data-testid="bar-chart"' in text and 'data-testid="line-chart"' in text
+    assert text.count('class="bar"') == len(re.findall(r"<tr><td>\d+</td><th scope=\"row\">", table))
+    assert "<script" not in text[text.index("<main"):text.index("</main>")] if "<main" in text else True
+
+    # Filtered by level: whose highest rating is 3★.
+    three = city.get("/dashboard?level=3").text
+    assert "常州市最高星级为3星级的企业共 2 家" in three
+    # Nanjing has one valid firm: 常州 4, 南京 1, the rest 0.
+    nanjing = login(app, make_staff("official", "320100").email).get("/dashboard").text
+    assert "南京市共有星级上云企业 1 家" in nanjing and "全省第 2 名" in nanjing
+
+
+def test_county_and_province_dashboards(app, ratings):
+    county = login(app, make_staff("official", "320402").email).get("/dashboard").text
+    assert "天宁区共有星级上云企业 3 家" in county and "全省第 1 名" in county and "全市第 1 名" in county
+    province = login(app, make_staff("official", "320000").email).get("/dashboard")
+    assert "江苏省共有星级上云企业 5 家" in province.text
+    # The trend: at the end of 2022 the Wuxi firm held its 4★.
+    trend = province.text[province.text.index('data-testid="trend-table"'):]
+    row_2022 = re.search(r"<th scope=\"row\">2022</th>(.*?)</tr>", trend, re.S).group(1)
+    cells = re.findall(r"<td>(\d+)</td>", row_2022)
+    assert cells[2:4] == ["1", "1"]                       # 4★: held at year end, granted that year
+
+
+def test_dashboard_is_for_officials_and_bad_filters_do_not_fail(app, ratings):
+    assert login(app, make_staff("reviewer", "320400").email).get("/dashboard").status_code == 403
+    official = login(app, make_staff("official", "320400").email)
+    bad = official.get("/dashboard?on=2024-13-45&level=9")
+    assert bad.status_code == 422 and "请输入正确的日期" in bad.text
+    assert app.test_client().get("/dashboard").status_code in (302, 401)
+
+
+def _export(client, **fields):
+    page = client.get("/dashboard")
+    data = {"csrf_token": csrf_token(page.text), "format": "xlsx", "level": "", "status": "valid", "year": ""}
+    data.update(fields)
+    return client.post("/exports", data=data)
+
+
+def test_short_exports_download_at_once_in_scope(app, ratings):
+    county = login(app, make_staff("official", "320402").email)
+    response = _export(county, format="xlsx")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    names = sorted(row[1].value for row in sheet.iter_rows(min_row=2))
+    assert names == ["天宁丙", "天宁乙", "天宁甲"]
+    rows = read_csv(_export(county, format="csv", level="4").data)
+    assert [r[1] for r in rows[1:]] == ["天宁乙"]
+    assert _export(county, format="docx").status_code == 302     # refused with a message, nothing built
+
+
+def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, ratings, log_dir, monkeypatch):
+    app.config["EXPORT_ASYNC_ROWS"] = 2
+    province = make_staff("official", "320000")
+    client = login(app, province.email)
+    response = _export(client, format="csv", status="")
+    assert response.status_code == 302 and "/exports/" in response.headers["Location"]
+    job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    page = client.get(f"/exports/{job_id}")
+    assert 'data-poll="1"' in page.text and "export-progress" in page.text
+    pdf = _export(client, format="pdf", status="")
+    pdf_id = int(pdf.headers["Location"].rstrip("/").split("/")[-1])
+    # Another official cannot see the job.
+    other = login(app, make_staff("official", "320400").email)
+    assert other.get(f"/exports/{job_id}/progress").status_code == 404
+
+    proc = worker({**app_env, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "2"}, log_dir)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            states = [client.get(f"/exports/{n}/progress").get_json() for n in (job_id, pdf_id)]
+            if all(s["finished"] for s in states):
+                break
+            time.sleep(0.5)
+    finally:
+        proc.stop()
+    assert [s["state"] for s in states] == ["done", "done"], (states, proc.output()[-3000:])
+    assert states[0]["done"] == states[0]["total"] == 7
+    rows = read_csv(client.get(states[0]["download_url"]).data)
+    assert len(rows) == 1 + 7                               # every status, the whole province
+    assert other.get(states[0]["download_url"]).status_code == 404
+
+    pdf_file = client.get(states[1]["download_url"])
+    assert pdf_file.mimetype == "application/pdf" and pdf_file.data.startswith(b"%PDF-")
+    path = log_dir / "list.pdf"
+    path.write_bytes(pdf_file.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True).stdout
+    assert "江苏省星级上云企业认定名单" in text and "天宁丙" in text and re.search(r"1\s*/\s*1\s*$", text.strip())
+    job = db.session.get(ExportJob, job_id)
+    assert job.file_name and job.size > 0
