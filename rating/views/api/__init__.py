@@ -56,6 +56,7 @@ from rating.views.api import (  # noqa: E402,F401
     accounts,
     applications,
     officials,
+    openapi,
     publicity,
     ratings,
     reference,
