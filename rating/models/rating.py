@@ -104,3 +104,27 @@ class Certificate(db.Model):
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     rating: Mapped[Rating] = relationship(back_populates="certificate")
+
+
+class DistrictLevelCount(db.Model):
+    """Materialised for the dashboards: on `day`, how many firms of a district hold `level`
+    as their highest valid rating. Rows of a day exist for every district and level counted
+    together (a day is complete or absent); a grant or revocation recomputes its district's
+    rows for every stored day in its own transaction, an import drops them all."""
+
+    __tablename__ = "district_level_counts"
+    __table_args__ = (CheckConstraint("firms > 0", name="firms"), CheckConstraint("level > 0", name="level"))
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    firms: Mapped[int] = mapped_column(Integer)
+
+
+class CountedDay(db.Model):
+    """A day whose DistrictLevelCount rows are stored, and when they were computed."""
+
+    __tablename__ = "counted_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

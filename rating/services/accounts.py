@@ -119,6 +119,7 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
         conflicts["email"] = [_("该邮箱已注册。")]
     if conflicts:
         raise Conflict(_("企业或邮箱已注册。"), conflicts)
+    moved_from = enterprise.district_code if enterprise is not None else None
     if enterprise is None:
         enterprise = Enterprise(uscc=data["uscc"])
     enterprise.name = data["name"].strip()
@@ -136,6 +137,13 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
         enterprise=enterprise,
     )
     db.session.add_all([enterprise, user])
+    if moved_from is not None and moved_from != enterprise.district_code:
+        # An imported firm registers in another district: its ratings count there now.
+        from rating.services import aggregates
+
+        db.session.flush()
+        aggregates.refresh_district(moved_from)
+        aggregates.refresh_district(enterprise.district_code)
     try:
         db.session.commit()
     except IntegrityError:

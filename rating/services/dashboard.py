@@ -16,7 +16,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating
 from rating.permissions import inside
-from rating.services import totals
+from rating.services import aggregates
 
 LEVELS = (3, 4, 5)
 TREND_YEARS = 6
@@ -56,57 +56,81 @@ class Dashboard:
 
 
 def build(scope: Jurisdiction, on: date, level: int | None = None) -> Dashboard:
-    province = scope.province_code
+    """Everything from the materialised district × level counts (`aggregates`) of `on` and
+    of the trend's year ends: a handful of indexed reads, whatever the number of ratings."""
+    today = clock.today()
+    counts, computed_at = aggregates.day_counts(on, store=on in aggregates.stored_days(today, TREND_YEARS))
+    divisions = _divisions(scope.province_code)
+    counties = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.county]
+    cities = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.city]
+
+    def firms(district: str, lv: int | None = level) -> int:
+        if lv is not None:
+            return counts.get((district, lv), 0)
+        return sum(counts.get((district, each), 0) for each in LEVELS)
+
+    by_county = {c: firms(c) for c in counties}
+    by_city = {c: sum(n for d, n in by_county.items() if divisions[d][2] == c) for c in cities}
     if scope.level == JurisdictionLevel.province:
-        own = totals.compute("city", on, level=level, province_code=province)
-        headline = Headline(own.total, None, 0, None, 0)
-        rows, kind = _rows("city", on, level, province, None), "city"
+        headline = Headline(sum(by_county.values()), None, 0, None, 0)
+        rows = _table(cities, by_city, divisions, lambda code, lv: sum(
+            firms(d, lv) for d in counties if divisions[d][2] == code))
+        kind = "city"
     elif scope.level == JurisdictionLevel.city:
-        cities = totals.compute("city", on, level=level, province_code=province).rows
-        mine = next((r for r in cities if r.key == scope.code), None)
-        headline = Headline(mine.count if mine else 0, mine.rank if mine else None, len(cities), None, 0)
-        rows, kind = _rows("district", on, level, province, scope.code), "district"
+        ranks = _ranks(by_city)
+        headline = Headline(by_city.get(scope.code, 0), ranks.get(scope.code), len(cities), None, 0)
+        mine = [d for d in counties if divisions[d][2] == scope.code]
+        rows = _table(mine, {d: by_county[d] for d in mine}, divisions, firms)
+        kind = "district"
     else:
-        counties = totals.compute("district", on, level=level, province_code=province).rows
-        in_city = totals.compute("district", on, level=level, city=scope.city_code, province_code=province).rows
-        mine = next((r for r in counties if r.key == scope.code), None)
-        mine_in_city = next((r for r in in_city if r.key == scope.code), None)
-        headline = Headline(mine.count if mine else 0, mine.rank if mine else None, len(counties),
-                            mine_in_city.rank if mine_in_city else None, len(in_city))
+        in_city = {d: n for d, n in by_county.items() if divisions[d][2] == scope.city_code}
+        headline = Headline(by_county.get(scope.code, 0), _ranks(by_county).get(scope.code), len(counties),
+                            _ranks(in_city).get(scope.code), len(in_city))
         rows, kind = [], "district"
-    by_level = _top_levels(scope, on)
+    inside_scope = [d for d in counties if scope.level == JurisdictionLevel.province
+                    or (scope.level == JurisdictionLevel.city and divisions[d][2] == scope.code) or d == scope.code]
+    by_level = {lv: sum(firms(d, lv) for d in inside_scope) for lv in LEVELS}
+
     years = list(range(on.year - TREND_YEARS + 1, on.year + 1))
     stock = {lv: {} for lv in LEVELS}
     for year in years:
         day = on if year == on.year else date(year, 12, 31)
-        for lv, n in _top_levels(scope, day).items():
-            stock[lv][year] = n
-    return Dashboard(scope=scope, on=on, level=level, computed_at=clock.now(), headline=headline,
+        day_counts = counts if day == on else aggregates.day_counts(
+            day, store=day in aggregates.stored_days(today, TREND_YEARS))[0]
+        for lv in LEVELS:
+            stock[lv][year] = sum(day_counts.get((d, lv), 0) for d in inside_scope)
+    return Dashboard(scope=scope, on=on, level=level, computed_at=computed_at, headline=headline,
                      by_level=by_level, rows=rows, row_kind=kind, years=years, stock=stock,
                      granted=_granted(scope, years))
 
 
-def _rows(group_by: str, on: date, level: int | None, province: str, city: str | None) -> list[TableRow]:
-    overall = totals.compute(group_by, on, level=level, city=city, province_code=province)
-    per_level = {lv: {r.key: r.count for r in totals.compute(group_by, on, level=lv, city=city,
-                                                               province_code=province).rows}
-                 for lv in LEVELS}
-    rows = [TableRow(r.key, r.name, {lv: per_level[lv].get(r.key, 0) for lv in LEVELS}, r.count, r.rank)
-            for r in overall.rows]
+def _divisions(province: str) -> dict[str, tuple[str, str, str | None]]:
+    """code → (level, name, city code) for the province's cities and counties."""
+    return {code: (lv, name, city) for code, lv, name, city in db.session.execute(
+        select(Jurisdiction.code, Jurisdiction.level, Jurisdiction.name, Jurisdiction.city_code)
+        .where(Jurisdiction.province_code == province, Jurisdiction.level != JurisdictionLevel.province))}
+
+
+def _ranks(counts: dict[str, int]) -> dict[str, int]:
+    """Competition ranks (1 = most, ties share a rank)."""
+    ranks, previous, rank = {}, None, 0
+    for position, (code, n) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), start=1):
+        if n != previous:
+            rank, previous = position, n
+        ranks[code] = rank
+    return ranks
+
+
+def _table(codes: list[str], totals_by_code: dict[str, int], divisions, per_level) -> list[TableRow]:
+    ranks = _ranks(totals_by_code)
+    rows = [TableRow(code, divisions[code][1], {lv: per_level(code, lv) for lv in LEVELS}, totals_by_code[code],
+                     ranks[code]) for code in codes]
     return sorted(rows, key=lambda r: (r.rank, r.key))
 
 
 def _scoped(query):
     return (query.join(Enterprise, Enterprise.id == Rating.enterprise_id)
             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code))
-
-
-def _top_levels(scope: Jurisdiction, day: date) -> dict[int, int]:
-    """Firms of the scope by their highest level valid on `day`."""
-    held = (_scoped(select(Rating.enterprise_id, func.max(Rating.level).label("top")))
-            .where(totals.valid_on(day), inside(scope)).group_by(Rating.enterprise_id).subquery())
-    counts = dict(db.session.execute(select(held.c.top, func.count()).group_by(held.c.top)).all())
-    return {lv: counts.get(lv, 0) for lv in LEVELS}
 
 
 def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:

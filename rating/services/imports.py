@@ -31,7 +31,7 @@ from rating import clock
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus, Role, User
-from rating.services import audit
+from rating.services import aggregates, audit
 from rating.services.uscc import UsccError, validate_uscc
 
 REQUIRED = ("企业名称", "统一社会信用代码", "区县代码", "星级", "年度")
@@ -429,6 +429,8 @@ def run(filename: str, data: bytes, importer: User | None = None) -> Report:
     checker = _Checker(importer)
     touched = _write(rows, checker, report)
     report.superseded = supersede(touched)
+    if touched:
+        aggregates.drop_all()       # an import can change any day's counts: they are recomputed on use
     report.errors.sort()
     audit.append("ratings.import", "import", report.sha256[:16], importer.id if importer else None,
                  filename=filename[:200], sha256=report.sha256, imported=report.imported, skipped=report.skipped,

@@ -35,7 +35,7 @@ from rating.models import (
 )
 from rating.models.types import valid_id
 from rating.permissions import can_view_application, inside
-from rating.services import audit, certificates, history, ratings
+from rating.services import aggregates, audit, certificates, history, ratings
 from rating.services.reference import get_edition
 from rating.services.reviews import STAGE_LEVEL
 
@@ -313,6 +313,7 @@ def grant(application: Application, on: date) -> Rating:
         .returning(Rating.id)
         .execution_options(synchronize_session=False)
     ).scalars().all()
+    aggregates.refresh_firm(application.enterprise_id)   # the dashboards' counts, in this transaction
     audit.append("rating.grant", "rating", rating.id, None, application_id=application.id,
                  enterprise_id=application.enterprise_id, level=rating.level, year=rating.year,
                  granted_on=on.isoformat(), valid_until=rating.valid_until.isoformat(), superseded=superseded,

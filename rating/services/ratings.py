@@ -144,6 +144,9 @@ def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: b
     if moved.rowcount != 1:
         db.session.rollback()
         raise Conflict(_("该认定已被他人修改，请刷新后重试。"))
+    from rating.services import aggregates
+
+    aggregates.refresh_firm(rating.enterprise_id)   # the dashboards' counts, in this transaction
     audit.append("rating.revoke", "rating", rating.id, user.id, certificate_no=rating.certificate_no,
                  reason=reason, blacklist_enterprise=blacklist_enterprise, blacklist_provider=blacklist_provider,
                  disbursement=disbursement)

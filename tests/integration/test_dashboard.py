@@ -153,3 +153,27 @@ def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, ratings, log_dir,
     assert "江苏省星级上云企业认定名单" in text and "天宁丙" in text and re.search(r"1\s*/\s*1\s*$", text.strip())
     job = db.session.get(ExportJob, job_id)
     assert job.file_name and job.size > 0
+
+
+def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings, tmp_path):
+    from rating.models import CountedDay, Rating
+    from rating.services.uscc import uscc_from_serial
+
+    rating = db.session.execute(select(Rating).where(Rating.enterprise_id == ratings["天宁丙"]["id"])).scalar_one()
+    rating.certificate_no = "JS-2026-1-5-777777"
+    db.session.commit()
+    official = make_staff("official", "320400")
+    client = login(app, official.email)
+    assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text
+    assert db.session.execute(select(CountedDay.day)).scalars().all()          # stored, read from now on
+    revoked = api.post(f"/ratings/{rating.certificate_no}/revoke", {"reason": "材料不实"}, token=api.token(official.email))
+    assert revoked.status_code == 200
+    page = client.get("/dashboard").text
+    assert "常州市共有星级上云企业 3 家" in page                                # recomputed in the revocation's transaction
+
+    path = tmp_path / "list.csv"
+    path.write_text("企业名称,统一社会信用代码,区县代码,星级,年度\n"
+                    f"新北导入,{uscc_from_serial(8801, division='320411')},320411,4,{clock.today().year - 1}\n",
+                    encoding="utf-8")
+    assert runner.invoke(args=["ratings", "import", str(path)]).output.startswith("imported 1,")
+    assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text
