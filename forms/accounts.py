@@ -81,3 +81,15 @@ class EnterpriseRegistrationForm(FlaskForm):
 
 class HtmlRegistrationForm(EnterpriseRegistrationForm):
     confirm = PasswordField(_l("确认密码"), validators=[EqualTo("password", _l("两次输入的密码不一致。"))])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("登录邮箱"), validators=[DataRequired(_l("请输入邮箱。")), Length(max=254)], filters=[strip])
+    submit = SubmitField(_l("发送重置链接"))
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入密码。")), password_policy,
+                                                    Length(max=200)])
+    confirm = PasswordField(_l("确认新密码"), validators=[EqualTo("password", _l("两次输入的密码不一致。"))])
+    submit = SubmitField(_l("设置新密码"))

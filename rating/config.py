@@ -74,12 +74,17 @@ def from_environment(instance_path: str) -> dict:
         "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
         "LOGIN_FAILURE_LIMIT": 10,
         "LOGIN_LOCK_MINUTES": 15,
+        # A password reset link works once, for this long.
+        "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 60),
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
         "LANGUAGES": ("zh_Hans_CN", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") in ("1", "true"),
+        # Secure cookies in production (HTTPS); SESSION_COOKIE_SECURE=0/1 overrides.
+        "SESSION_COOKIE_SECURE": (os.environ.get("SESSION_COOKIE_SECURE") in ("1", "true")
+                                  if os.environ.get("SESSION_COOKIE_SECURE") is not None
+                                  else os.environ.get("RATING_ENV") == "production"),
         "WTF_CSRF_TIME_LIMIT": None,
         "DEBUG": debug,
         "CELERY": {

@@ -1,4 +1,5 @@
-"""Accounts: registration of firms, staff accounts, password login with lockout, API tokens."""
+"""Accounts: registration of firms, staff accounts, password login with lockout, API tokens,
+password reset by emailed link."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -16,6 +17,7 @@ from rating import clock
 from rating.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
 from rating.extensions import db
 from rating.models import ApiToken, Enterprise, Jurisdiction, JurisdictionLevel, Role, User
+from rating.services import audit
 
 # Checked against when the email is unknown, so that timing does not reveal accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -75,6 +77,8 @@ def authenticate(email: str, password: str) -> User:
         db.session.refresh(user)
         if user.failed_logins >= current_app.config["LOGIN_FAILURE_LIMIT"]:
             user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            audit.append("account.locked", "user", user.id, None, failures=user.failed_logins,
+                         until=user.locked_until.isoformat(), address=client_address())
             user.failed_logins = 0
         db.session.commit()
         raise Unauthorized(_("邮箱或密码不正确。"))
@@ -177,3 +181,72 @@ def create_staff(email: str, password: str, role: str, jurisdiction_code: str | 
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+# Password reset: a signed, timed token naming the user and a fingerprint of the password
+# hash it was issued against, so it stops working once the password changes (single use)
+# and after PASSWORD_RESET_MINUTES. Nothing is stored; the email is the only copy.
+_RESET_SALT = "rating.password-reset"
+
+
+def _reset_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def reset_token(user: User) -> str:
+    return _reset_serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link when the address belongs to an active account. The caller says
+    the same thing either way, so the form does not reveal who has an account."""
+    from rating.services import notifications
+
+    user = db.session.execute(select(User).where(User.email == normalize_email(email or ""))).scalar_one_or_none()
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, "x")    # about the same time either way
+        return
+    link = f"{current_app.config['PUBLIC_BASE_URL']}/password/reset/{reset_token(user)}"
+    notifications.queue_password_reset(user, link, current_app.config["PASSWORD_RESET_MINUTES"])
+    audit.append("account.reset_requested", "user", user.id, None, address=client_address())
+    db.session.commit()
+
+
+def user_for_reset(token: str) -> User:
+    """The user a reset link is for, or ValidationFailed saying why it cannot be used."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        data = _reset_serializer().loads(token or "", max_age=current_app.config["PASSWORD_RESET_MINUTES"] * 60)
+    except SignatureExpired:
+        raise ValidationFailed(_("重置链接已过期，请重新申请。"))
+    except BadSignature:
+        raise ValidationFailed(_("重置链接无效，请重新申请。"))
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(data.get("u"), int) else None
+    if user is None or not user.active or data.get("f") != _fingerprint(user):
+        raise ValidationFailed(_("重置链接已使用过或已失效，请重新申请。"))
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password through a reset link: the link is spent, the lockout lifted, and
+    the account's API tokens revoked."""
+    user = user_for_reset(token)
+    moved = db.session.execute(
+        update(User).where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:          # a concurrent use of the same link won
+        db.session.rollback()
+        raise ValidationFailed(_("重置链接已使用过或已失效，请重新申请。"))
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    audit.append("account.password_reset", "user", user.id, user.id, address=client_address())
+    db.session.commit()
+    db.session.refresh(user)
+    return user

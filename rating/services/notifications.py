@@ -93,6 +93,11 @@ def queue_certificate_ready(rating) -> None:
                level=rating.level, certificate_no=rating.certificate_no)
 
 
+def queue_password_reset(user: User, link: str, minutes: int) -> None:
+    """The reset link, to the account's own address only."""
+    _queue("password_reset", user.email, user.locale, None, name=user.name, link=link, minutes=minutes)
+
+
 def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
                    known: tuple[int, str | None, str] | None = None) -> None:
     """Assignment, reminder or overdue notice to a reviewer. `known`: (level, stage, firm

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
-from forms.accounts import HtmlRegistrationForm, LoginForm
+from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, ResetPasswordForm
 from rating.errors import ServiceError
 from rating.extensions import limiter
 from rating.services import accounts, reference
@@ -62,6 +62,38 @@ def register():
         flash(_("注册成功，欢迎使用。"), "success")
         return redirect(url_for("applications.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        # The same answer whether or not the address has an account.
+        flash(_("如果该邮箱已注册，我们已发送重置密码的链接，请查收邮件（%(n)s 分钟内有效）。",
+                n=current_app.config["PASSWORD_RESET_MINUTES"]), "success")
+        return redirect(url_for(".login"))
+    return render_template("auth/forgot.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    try:
+        user = accounts.user_for_reset(token)
+    except ServiceError as exc:
+        return render_template("auth/reset.html", form=form, problem=exc.message), 410
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.password.data)
+        except ServiceError as exc:
+            return render_template("auth/reset.html", form=form, problem=exc.message), 410
+        logout_user()
+        flash(_("密码已重置，请用新密码登录。"), "success")
+        return redirect(url_for(".login"))
+    return render_template("auth/reset.html", form=form, problem=None, email=user.email), 422 if form.errors else 200
 
 
 def district_choices() -> list[tuple[str, str]]:
