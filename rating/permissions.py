@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, false, select
 
-from rating.models import Application, Enterprise, Jurisdiction, JurisdictionLevel, Role, User
+from rating.models import Application, Enterprise, ExpertAssignment, Jurisdiction, JurisdictionLevel, Role, User
 
 
 def is_staff(user: User) -> bool:
@@ -32,7 +32,12 @@ def scope_applications(query: Select, user: User) -> Select:
         return query.where(false())
     district = (select(Enterprise.id).join(Jurisdiction, Enterprise.district_code == Jurisdiction.code)
                 .where(inside(scope)))
-    return query.where(Application.enterprise_id.in_(district))
+    query = query.where(Application.enterprise_id.in_(district))
+    if user.role == Role.expert:
+        # Experts see the applications they were asked to score, nothing else (DOMAIN.md).
+        query = query.where(Application.id.in_(select(ExpertAssignment.application_id)
+                                               .where(ExpertAssignment.expert_id == user.id)))
+    return query
 
 
 def can_view_application(user: User, application: Application) -> bool:
@@ -43,7 +48,19 @@ def can_view_application(user: User, application: Application) -> bool:
     if user.role == Role.enterprise:
         return application.enterprise_id == user.enterprise_id
     scope = user.jurisdiction
-    return scope is not None and scope.contains(application.enterprise.district)
+    if scope is None or not scope.contains(application.enterprise.district):
+        return False
+    if user.role == Role.expert:
+        return _assigned_expert(user, application)
+    return True
+
+
+def _assigned_expert(user: User, application: Application) -> bool:
+    from rating.extensions import db
+
+    return db.session.execute(select(ExpertAssignment.id).where(
+        ExpertAssignment.application_id == application.id, ExpertAssignment.expert_id == user.id).limit(1)
+    ).first() is not None
 
 
 def can_edit_application(user: User, application: Application) -> bool:

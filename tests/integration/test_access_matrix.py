@@ -62,7 +62,7 @@ def test_queue(api, world, caller, status):
 
 
 @pytest.mark.parametrize("caller, status", expect(
-    {"anonymous": 401, "firm": 403, "other_firm": 403, "county_reviewer": 201,
+    {"anonymous": 401, "firm": 403, "other_firm": 403, "county_reviewer": 201, "expert": 404,
      "other_county_reviewer": 404, "other_city_reviewer": 404, "other_city_official": 404}, 403))
 def test_decide_at_the_county_stage(api, world, caller, status):
     response = decide(api, world["tokens"][caller], world["application_id"], "return", "请补充材料",
