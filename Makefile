@@ -11,7 +11,7 @@ RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 
-.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench clean
+.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench audit clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -75,5 +75,12 @@ test: system-test deps fonts translations
 bench: system-test deps fonts translations
 	$(BIN)/python -m bench
 
+# Known vulnerabilities in the pinned requirements (pip-audit, in a venv of its own, needs
+# PyPI's advisory data) and bandit over our code (also a unit test). docs/reliability.md.
+audit: deps
+	$(BIN)/bandit -q -r rating workers forms wsgi.py
+	test -x .venv-audit/bin/pip-audit || { $(PY) -m venv .venv-audit && .venv-audit/bin/pip install -q pip-audit==2.10.1; }
+	.venv-audit/bin/pip-audit --progress-spinner off --no-deps --disable-pip -r requirements.txt
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) .venv-audit instance .pytest_cache
