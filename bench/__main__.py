@@ -10,12 +10,13 @@ import platform
 import sys
 import time
 
-from bench import certificates, review_queue, review_routing, scoring_pipeline, submit_endpoint
+from bench import certificates, review_queue, review_routing, scoring_pipeline, submit_endpoint, totals_exports
 from bench.common import RESULTS
 
 BENCHMARKS = {"scoring_pipeline": scoring_pipeline.run, "submit_endpoint": submit_endpoint.run,
               "review_routing": review_routing.run, "review_queue": review_queue.run,
-              "certificates": certificates.run}
+              "certificates": certificates.run, "totals": totals_exports.run_totals,
+              "exports": totals_exports.run_exports}
 
 
 def main(names: list[str]) -> None:

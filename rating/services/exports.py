@@ -14,9 +14,10 @@ import io
 import tempfile
 from collections.abc import Iterator
 from datetime import date
+from itertools import islice
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Date, Integer, Select, String, and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 
 from rating import clock
@@ -60,19 +61,27 @@ def statement(user: User, filters: dict) -> Select:
     return ratings.filtered(query, user, **filters).order_by(Rating.granted_on.desc(), Rating.id.desc())
 
 
-def rows(user: User, filters: dict) -> Iterator[tuple]:
-    """The export's rows as they are written (status shown as on the list), streamed."""
+def _check(user: User) -> None:
     if user.role not in (Role.official, Role.admin):
         raise Forbidden(_("只有主管部门人员可以导出名单。"))
+
+
+def rows(user: User, filters: dict) -> Iterator[tuple]:
+    """The export's rows as they are written (status shown as on the list), streamed."""
+    _check(user)
     query = statement(user, filters)
     today = clock.today()
     labels = {s.value: s.label for s in RatingStatus}
+    valid, expired = RatingStatus.valid.value, RatingStatus.expired.value
 
     def generate() -> Iterator[tuple]:
-        for row in db.session.execute(query.execution_options(yield_per=BATCH_ROWS)):
-            *head, granted, until, status = row
-            shown = RatingStatus.expired.value if status == RatingStatus.valid and until < today else status
-            yield (*head, granted, until, labels[shown])
+        # Plain rows through the session's connection and transaction (a server-side
+        # cursor on PostgreSQL, BATCH_ROWS at a time): no ORM row processing.
+        db.session.flush()                      # as session.execute would (autoflush)
+        result = db.session.connection().execute(query.execution_options(stream_results=True,
+                                                                          yield_per=BATCH_ROWS))
+        for *head, granted, until, status in result:
+            yield (*head, granted, until, labels[expired if status == valid and until < today else status])
 
     return generate()
 
@@ -80,7 +89,69 @@ def rows(user: User, filters: dict) -> Iterator[tuple]:
 def csv_chunks(user: User, filters: dict) -> Iterator[str]:
     """The CSV as text chunks (BOM first), a few thousand rows at a time. The caller's
     permission is checked now, before anything is streamed."""
+    _check(user)
+    if db.engine.dialect.name == "postgresql":
+        copied = _csv_by_copy(user, filters)
+        if copied is not None:
+            return copied
     return csv_from_rows(rows(user, filters))
+
+
+def _csv_by_copy(user: User, filters: dict) -> Iterator[str] | None:
+    """The same CSV, byte for byte, written by PostgreSQL (`COPY … TO STDOUT WITH CSV`),
+    at close to the speed of COPY itself (writing it from Python rows costs about three
+    times as much). The database computes what `rows` and `csv_from_rows` do in Python:
+    the status shown, each text neutralised like `neutralise_csv` (from the same
+    FORMULA_STARTS), dates as ISO text. Its CSV quotes exactly where Python's does
+    (a delimiter, quote, CR or LF) except that it quotes empty strings, so those are sent
+    as NULL (both write nothing); it ends rows with LF where Python writes CRLF, so each
+    row's LF is replaced (PostgreSQL sends one CopyData message per row, ending in its
+    LF; line breaks inside quoted texts stay as they are, as Python leaves them). None when
+    a column has a type not handled here: the caller writes from Python rows then."""
+    query = statement(user, filters)
+    *head, granted, until, status = query.selected_columns
+    labels = {s.value: s.label for s in RatingStatus}
+    shown = case((and_(status == RatingStatus.valid.value, until < clock.today()),
+                  labels[RatingStatus.expired.value]),
+                 *[(status == value, label) for value, label in labels.items()])
+
+    def text_cell(value):
+        return case((func.left(value, 1).in_(FORMULA_STARTS), literal("'") + value), else_=func.nullif(value, ""))
+
+    cells = []
+    for column in (*head, granted, until):
+        if isinstance(column.type, String):
+            cells.append(text_cell(column))
+        elif isinstance(column.type, Date):
+            cells.append(func.to_char(column, "YYYY-MM-DD"))
+        elif isinstance(column.type, Integer):
+            cells.append(column)
+        else:
+            return None
+    compiled = query.with_only_columns(*cells, text_cell(shown)).compile(
+        dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv)", compiled.params
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerow([header for header, _width in columns()])
+
+    def generate() -> Iterator[str]:
+        db.session.flush()                      # as session.execute would (autoflush)
+        connection = db.session.connection().connection.driver_connection
+        encoding, first, batch = connection.info.encoding, buffer.getvalue(), []
+        # In the session's transaction, on its connection (psycopg binds the parameters).
+        with connection.cursor() as cursor, cursor.copy(sql, params) as copy:
+            for row in copy:
+                batch.append(row[:-1])
+                if len(batch) == BATCH_ROWS:
+                    batch.append(b"")
+                    yield first + b"\r\n".join(batch).decode(encoding)
+                    first, batch = "", []
+        if batch:
+            batch.append(b"")
+        yield first + b"\r\n".join(batch).decode(encoding)
+
+    return generate()
 
 
 def csv_from_rows(rows: Iterator[tuple]) -> Iterator[str]:
@@ -88,9 +159,14 @@ def csv_from_rows(rows: Iterator[tuple]) -> Iterator[str]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([header for header, _width in columns()])
-    for n, row in enumerate(rows, start=1):
-        writer.writerow([neutralise_csv(value.isoformat() if isinstance(value, date) else value) for value in row])
-        if n % BATCH_ROWS == 0:
+    rows = iter(rows)
+    # BATCH_ROWS rows at a time, the cells rewritten inline (neutralise_csv, dates as ISO
+    # text) and written in one call: per-cell function calls were half the export's time.
+    while batch := list(islice(rows, BATCH_ROWS)):
+        writer.writerows([[("'" + value if value.startswith(FORMULA_STARTS) else value) if isinstance(value, str)
+                           else value.isoformat() if isinstance(value, date) else value for value in row]
+                          for row in batch])
+        if len(batch) == BATCH_ROWS:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -10,12 +10,22 @@ computed over every group of the province, so a city can say "rank k in the prov
 whatever the filter on the rows shown. Everything is computed at request time from the
 ratings as committed (no stored aggregates to drift), so concurrent grants and
 revocations are counted as soon as they commit.
+
+On PostgreSQL a result is kept per process and handed out again for as long as the
+database's snapshot is the same, i.e. while no transaction anywhere has taken a
+transaction id, committed or rolled back: an equal snapshot sees exactly the same rows,
+so the figures are those a new computation would give. Any write (a grant, a revocation,
+a firm moving district, or anything else) changes the snapshot, and the next request
+computes afresh. A session with changes of its own not yet committed is never served
+from, nor stored in, the cache.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select
 
@@ -24,6 +34,13 @@ from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, R
 from rating.models.enums import INDUSTRY_SECTIONS
 
 GROUPS = ("city", "district", "level", "year", "industry")
+# A firm is in exactly one group of these (its district decides its city), at its highest
+# level overall: the total is then the sum of the groups' counts in scope.
+ONE_GROUP_PER_FIRM = ("city", "district", "industry")
+CACHE_SIZE = 128
+_cache: dict[tuple, "Totals"] = {}
+_cache_lock = threading.Lock()
+_SNAPSHOT = "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -58,11 +75,41 @@ def _key(group_by: str):
 
 def compute(group_by: str, on: date, level: int | None = None, year: int | None = None,
             city: str | None = None, province_code: str | None = None) -> Totals:
-    province_code = province_code or _province()
     if group_by not in GROUPS:
         from rating.errors import ValidationFailed
 
         raise ValidationFailed(_("分组方式不正确。"), {"group_by": [_("应为 city、district、level、year 或 industry。")]})
+    snapshot = _snapshot()
+    if snapshot is None:
+        return _compute(group_by, on, level, year, city, province_code)
+    cache_key = (snapshot, str(get_locale()), group_by, on, level, year, city, province_code)
+    found = _cache.get(cache_key)
+    if found is not None:
+        return found
+    result = _compute(group_by, on, level, year, city, province_code)
+    # Kept only if nothing committed while it was computed: then it is exactly what
+    # that snapshot shows.
+    if _snapshot() == snapshot:
+        with _cache_lock:
+            if len(_cache) >= CACHE_SIZE:
+                _cache.clear()
+            _cache[cache_key] = result
+    return result
+
+
+def _snapshot() -> tuple | None:
+    """The committed state the database shows now, or None when results are not to be
+    cached (not PostgreSQL, or this session has changes not committed yet)."""
+    if db.engine.dialect.name != "postgresql" or db.session.new or db.session.dirty or db.session.deleted:
+        return None
+    snapshot, writing = db.session.connection().exec_driver_sql(_SNAPSHOT).one()
+    return None if writing else (db.engine.url, snapshot)
+
+
+def _compute(group_by: str, on: date, level: int | None, year: int | None, city: str | None,
+             province_code: str | None) -> Totals:
+    """The figures from the ratings, always from the database."""
+    province_code = province_code or _province()
     key = _key(group_by)
     # Ranks compare every city of the province, so a city filter does not narrow the
     # cities ranked; it narrows everything else, and the total.
@@ -75,11 +122,14 @@ def compute(group_by: str, on: date, level: int | None = None, year: int | None 
               for k, n in db.session.execute(counted.group_by(held.c.key)).all()}
 
     # The total counts each firm once, at its highest valid level overall.
-    scoped = _held(literal(0), on, province_code, year, city)
-    firms = select(func.count(func.distinct(scoped.c.firm)))
-    if level is not None:
-        firms = firms.where(scoped.c.top == level)
-    total = db.session.execute(firms).scalar_one()
+    if group_by in ONE_GROUP_PER_FIRM:
+        total = counts.get(city, 0) if city is not None and group_by == "city" else sum(counts.values())
+    else:
+        scoped = _held(literal(0), on, province_code, year, city)
+        firms = select(func.count(func.distinct(scoped.c.firm)))
+        if level is not None:
+            firms = firms.where(scoped.c.top == level)
+        total = db.session.execute(firms).scalar_one()
 
     names = _names(group_by, counts, province_code, city)
     ranked = sorted(names, key=lambda k: (-counts.get(k, 0), k))
