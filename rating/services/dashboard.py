@@ -16,7 +16,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating
 from rating.permissions import inside
-from rating.services import aggregates
+from rating.services import aggregates, totals
 
 LEVELS = (3, 4, 5)
 TREND_YEARS = 6
@@ -133,7 +133,25 @@ def _scoped(query):
             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code))
 
 
+_granted_cache: dict[tuple, dict[int, dict[int, int]]] = {}
+
+
 def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
+    """Ratings granted per level and year in the scope. Kept per process under the
+    database's snapshot (as totals are): the same committed rows give the same counts."""
+    snapshot = totals._snapshot()
+    key = (snapshot, scope.code, tuple(years))
+    if snapshot is not None and key in _granted_cache:
+        return _granted_cache[key]
+    granted = _count_granted(scope, years)
+    if snapshot is not None and totals._snapshot() == snapshot:
+        if len(_granted_cache) > 256:
+            _granted_cache.clear()
+        _granted_cache[key] = granted
+    return granted
+
+
+def _count_granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
     rows = db.session.execute(
         _scoped(select(Rating.level, Rating.year, func.count()))
         .where(inside(scope), Rating.year.between(years[0], years[-1]))
