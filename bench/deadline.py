@@ -1,0 +1,231 @@
+"""A deadline day, replayed: firms log in, save drafts, upload evidence and submit, all
+within a window, while reviewers work their queues; gunicorn and Celery workers as in
+production, on PostgreSQL and Redis of our own.
+
+    .venv/bin/python -m bench.deadline [--firms 2000] [--seconds 600] [--reviewers 50]
+                                       [--web-workers 2] [--celery 2] [--scale]
+
+Reports requests per second, p50/p99 and errors per endpoint, and the end state (every
+submission scored, nothing lost). `--scale` runs again with twice the web and worker
+processes, to show how the figures move. Writes bench/results/deadline.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench.common import RESULTS, environment, summary
+from tests.factories import PASSWORD, PDF_BYTES
+from tests.support.servers import free_port, web, worker
+
+COUNTIES = ["320402", "320411", "320412", "320413", "320481", "320102", "320104", "320105", "320106", "320111"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.lock = threading.Lock()
+
+    def call(self, name: str, method, *args, expect=(200, 201, 202), **kwargs):
+        started = time.perf_counter()
+        try:
+            response = method(*args, timeout=60, **kwargs)
+            status = response.status_code
+        except requests.RequestException:
+            response, status = None, 0
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            self.latencies[name].append(elapsed)
+            self.statuses[name][status] += 1
+            if status not in expect:
+                self.errors[name] += 1
+        return response
+
+    def report(self, seconds: float) -> dict:
+        return {name: {"requests": len(values), "per_s": round(len(values) / seconds, 2),
+                       "errors": self.errors[name], **summary(values),
+                       "statuses": dict(self.statuses[name])}
+                for name, values in sorted(self.latencies.items())}
+
+
+def _seed(app, firms: int, reviewers: int):
+    """Firms (registered, no application yet) and county reviewers, with the login password."""
+    from rating.extensions import db
+    from rating.models import Enterprise, User
+    from rating.services.uscc import uscc_from_serial
+    from tests.factories import make_batch, password_hash
+
+    with app.app_context():
+        batch = make_batch("js-2024", closes_in_days=1)
+        hashed = password_hash()
+        emails = []
+        for n in range(firms):
+            code = COUNTIES[n % len(COUNTIES)]
+            firm = Enterprise(name=f"截止日企业{n}有限公司", uscc=uscc_from_serial(500_000 + n, division=code),
+                              district_code=code, industry="C", scale="small", contact_name="联系人",
+                              contact_phone="13800000000", email=f"firm{n}@deadline.test")
+            db.session.add(firm)
+            db.session.flush()
+            db.session.add(User(email=f"firm{n}@deadline.test", password_hash=hashed, name="联系人",
+                                role="enterprise", enterprise_id=firm.id))
+            emails.append(f"firm{n}@deadline.test")
+        staff = []
+        for n in range(reviewers):
+            email = f"reviewer{n}@deadline.test"
+            db.session.add(User(email=email, password_hash=hashed, name=f"审核员{n}", role="reviewer",
+                                jurisdiction_code=COUNTIES[n % len(COUNTIES)]))
+            staff.append(email)
+        db.session.commit()
+        from tests.factories import good_application
+        from rating.services.reference import get_edition
+
+        body = good_application(batch, 3)
+        evidence = [i.code for i in get_edition(batch.edition_code).indicators_for(3) if i.evidence_required]
+        return batch.id, emails, staff, body, evidence
+
+
+def _firm(base: str, email: str, body: dict, evidence: list[str], rec: Recorder) -> bool:
+    session = requests.Session()
+    api = f"{base}/api/v1"
+    login = rec.call("POST /tokens", session.post, f"{api}/tokens", json={"email": email, "password": PASSWORD})
+    if login is None or login.status_code != 201:
+        return False
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    draft = dict(body, answers=dict(list(body["answers"].items())[: len(body["answers"]) // 2]))
+    created = rec.call("POST /applications", session.post, f"{api}/applications", json=draft)
+    if created is None or created.status_code != 201:
+        return False
+    application_id = created.json()["id"]
+    rec.call("PATCH /applications/<id>", session.patch, f"{api}/applications/{application_id}", json=body)
+    rec.call("GET /applications/<id>", session.get, f"{api}/applications/{application_id}")
+    for code in evidence:
+        rec.call("POST /applications/<id>/evidence", session.post, f"{api}/applications/{application_id}/evidence",
+                 files={"file": ("证明材料.pdf", PDF_BYTES, "application/pdf")}, data={"indicator_code": code})
+    submitted = rec.call("POST /applications/<id>/submit", session.post,
+                         f"{api}/applications/{application_id}/submit", json={"pledge": True})
+    return submitted is not None and submitted.status_code == 202
+
+
+def _reviewer(base: str, email: str, stop: threading.Event, rec: Recorder) -> int:
+    session = requests.Session()
+    api = f"{base}/api/v1"
+    login = rec.call("POST /tokens (reviewer)", session.post, f"{api}/tokens", json={"email": email,
+                                                                                   "password": PASSWORD})
+    if login is None or login.status_code != 201:
+        return 0
+    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    decided = 0
+    while not stop.is_set():
+        queue = rec.call("GET /reviews/queue", session.get, f"{api}/reviews/queue")
+        items = queue.json() if queue is not None and queue.status_code == 200 else []
+        if not items:
+            stop.wait(2.0)
+            continue
+        item = items[0]
+        shown = rec.call("GET /applications/<id> (reviewer)", session.get,
+                         f"{api}/applications/{item['application_id']}")
+        if shown is None or shown.status_code != 200:
+            continue
+        answer = rec.call("POST /applications/<id>/decisions", session.post,
+                          f"{api}/applications/{item['application_id']}/decisions",
+                          json={"decision": "forward", "comment": "材料齐全", "version": shown.json()["version"]},
+                          expect=(201, 409))        # a colleague deciding first is expected, not an error
+        decided += answer is not None and answer.status_code == 201
+        stop.wait(random.uniform(0.5, 2.0))        # reading the application
+    return decided
+
+
+def _state(app) -> dict:
+    from sqlalchemy import func, select
+
+    from rating.extensions import db
+    from rating.models import Application, ApplicationScore
+
+    with app.app_context():
+        by_status = {status: n for status, n in db.session.execute(
+            select(Application.status, func.count()).group_by(Application.status))}
+        scores = db.session.execute(select(func.count()).select_from(ApplicationScore)).scalar_one()
+        scored_apps = db.session.execute(select(func.count(func.distinct(ApplicationScore.application_id)))).scalar_one()
+        db.session.remove()
+    return {"applications_by_status": by_status, "score_rows": scores, "applications_scored": scored_apps}
+
+
+def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery: int) -> dict:
+    with environment(f"deadline{web_workers}") as (app, env, _redis, instance):
+        batch_id, emails, staff, body, evidence = _seed(app, firms, reviewers)
+        body = dict(body, batch_id=batch_id)
+        port = free_port()
+        server = web(env, instance, port, workers=web_workers)
+        scorers = [worker(env, instance, name=f"w{n}", concurrency=2) for n in range(max(1, celery // 2))]
+        base = f"http://127.0.0.1:{port}"
+        rec, stop = Recorder(), threading.Event()
+        try:
+            requests.get(f"{base}/hello", timeout=10)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(len(staff)) as desks:
+                working = [desks.submit(_reviewer, base, email, stop, rec) for email in staff]
+                try:
+                    with ThreadPoolExecutor(48) as pool:
+                        def scheduled(n: int, email: str) -> bool:
+                            delay = started + seconds * n / firms - time.perf_counter()
+                            if delay > 0:
+                                time.sleep(delay)
+                            return _firm(base, email, body, evidence, rec)
+
+                        outcomes = list(pool.map(scheduled, range(firms), emails))
+                    filing_seconds = time.perf_counter() - started
+                    # Let the workers catch up, then stop the reviewers.
+                    deadline = time.time() + 120
+                    while time.time() < deadline and _state(app)["applications_scored"] < sum(outcomes):
+                        time.sleep(2)
+                finally:
+                    stop.set()          # the reviewers leave whatever happened
+                decided = sum(f.result() for f in working)
+            elapsed = time.perf_counter() - started
+        finally:
+            for proc in scorers:
+                proc.stop()
+            server.stop()
+        state = _state(app)
+    endpoints = rec.report(filing_seconds)
+    total_requests = sum(e["requests"] for e in endpoints.values())
+    total_errors = sum(e["errors"] for e in endpoints.values())
+    return {"firms": firms, "window_seconds": seconds, "reviewers": reviewers,
+            "gunicorn": f"{web_workers} workers × 4 threads", "celery_processes": max(1, celery // 2) * 2,
+            "submitted": sum(outcomes), "filing_seconds": round(filing_seconds, 1), "elapsed": round(elapsed, 1),
+            "decisions": decided, "requests": total_requests, "errors": total_errors,
+            "error_rate": round(total_errors / max(total_requests, 1), 4),
+            "worst_p99_ms": max(e["p99_ms"] for e in endpoints.values()),
+            "endpoints": endpoints, "end_state": state,
+            "lost": sum(outcomes) - state["applications_scored"],
+            "duplicate_scores": state["score_rows"] - state["applications_scored"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--reviewers", type=int, default=50)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--celery", type=int, default=2)
+    parser.add_argument("--scale", action="store_true", help="run again with twice the processes")
+    args = parser.parse_args()
+    runs = [replay(args.firms, args.seconds, args.reviewers, args.web_workers, args.celery)]
+    if args.scale:
+        runs.append(replay(args.firms, args.seconds, args.reviewers, args.web_workers * 2, args.celery * 2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "deadline.json").write_text(json.dumps(runs, ensure_ascii=False, indent=2))
+    print(json.dumps(runs, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
