@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, abort, has_request_context, request, session
 
 from rating import config as config_module
 from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
@@ -27,7 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if celery_overrides:
             app.config["CELERY"] = {**app.config["CELERY"], **celery_overrides}
     check_production_settings(app)
+    register_request_clock(app)
+    register_input_guards(app)
     register_extensions(app)
+    register_session_teardown(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_security_headers(app)
@@ -39,6 +42,33 @@ def create_app(test_config: dict | None = None) -> Flask:
 def check_production_settings(app: Flask) -> None:
     if os.environ.get("RATING_ENV") == "production" and not os.environ.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set when RATING_ENV=production")
+
+
+def register_request_clock(app: Flask) -> None:
+    """Registered before any extension's hooks: the arrival instant is taken first."""
+    from rating import clock
+
+    app.before_request(clock.mark_arrival)
+
+
+def register_input_guards(app: Flask) -> None:
+    """Bodies no page takes, refused before any hook reads them (the CSRF check included):
+    a form part without a name (Flask-WTF and the views expect every key to be a string),
+    and JSON posted to a page (Flask-WTF would hand any JSON value to a form as its field
+    data, where a list, a string or an over-deep document is a server error)."""
+
+    from flask_babel import gettext as _
+
+    from rating.errors import ValidationFailed
+
+    @app.before_request
+    def refuse_unreadable_bodies():
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return
+        if request.is_json and not request.path.startswith("/api/"):
+            abort(415)
+        if None in request.form or None in request.files:
+            raise ValidationFailed(_("请求格式不正确。"))
 
 
 def select_locale() -> str:
@@ -81,6 +111,21 @@ def register_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     login_manager.login_message = _l("请先登录。")
+
+
+def register_session_teardown(app: Flask) -> None:
+    """End each request's (and task's) session before Flask-SQLAlchemy's own teardown does
+    (teardowns run last registered first). When the database cut the connection after the
+    answer was made, that teardown's rollback raises, and the answer, a 201 already built,
+    became a bare 500 from the server; here the dead connection is discarded instead."""
+    from sqlalchemy.exc import DBAPIError
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        try:
+            db.session.close()
+        except DBAPIError:
+            db.session().invalidate()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,13 @@ class RateLimited(ServiceError):
     code, status = "rate_limited", 429
 
 
+class Unavailable(ServiceError):
+    """Something the request needs (database, file storage) is down for now: try again later."""
+
+    code, status = "unavailable", 503
+    retry_after = 5
+
+
 _HTTP_CODES = {
     400: ("validation_error", _l("请求格式不正确。")),
     401: ("unauthorized", _l("请先登录或提供有效的访问令牌。")),
@@ -78,12 +86,46 @@ def error_response(code: str, message: str, status: int, fields: dict | None = N
     return jsonify(body), status
 
 
+def database_unavailable(exc: Exception) -> bool:
+    """A database error that retrying can cure: the server is down, restarting or cut the
+    connection (OperationalError), or the connection was found dead (invalidated)."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def unavailable_response(message: str, fields: dict | None = None):
+    """503 with Retry-After. The page stands alone: base.html would look up the logged-in
+    user, which needs the database that has just failed."""
+    if wants_json():
+        response, status = error_response(Unavailable.code, message, Unavailable.status, fields)
+    else:
+        response = make_response(render_template("unavailable.html", message=message))
+        status = Unavailable.status
+    response.headers["Retry-After"] = str(Unavailable.retry_after)
+    return response, status
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        if isinstance(exc, Unavailable):
+            return unavailable_response(exc.message, exc.fields)
         if wants_json():
             return error_response(exc.code, exc.message, exc.status, exc.fields)
         return render_template("error.html", message=exc.message, status=exc.status), exc.status
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        if not database_unavailable(exc):
+            return unexpected(exc)
+        reason = (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, reason)
+        from rating.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001  (the connection is gone; the pool replaces it)
+            log.debug("rollback after a lost connection failed", exc_info=True)
+        return unavailable_response(_("数据库暂时不可用，请稍后重试；如不确定刚才的操作是否完成，请先刷新查看。"))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -27,6 +27,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def user_by_email(email: str | None) -> User | None:
+    """The account of an address. None for one with a NUL, which no account has (PostgreSQL
+    text cannot hold it, and a query that sent it would fail)."""
+    email = normalize_email(email or "")
+    if "\x00" in email:
+        return None
+    return db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
@@ -60,9 +69,7 @@ def load_user_from_request(req) -> User | None:
 
 def authenticate(email: str, password: str) -> User:
     """Check a password; lock the account after too many consecutive failures."""
-    user = db.session.execute(
-        select(User).where(User.email == normalize_email(email or ""))
-    ).scalar_one_or_none()
+    user = user_by_email(email)
     now = clock.now()
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
@@ -208,7 +215,7 @@ def request_password_reset(email: str) -> None:
     the same thing either way, so the form does not reveal who has an account."""
     from rating.services import notifications
 
-    user = db.session.execute(select(User).where(User.email == normalize_email(email or ""))).scalar_one_or_none()
+    user = user_by_email(email)
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, "x")    # about the same time either way
         return

@@ -58,7 +58,8 @@ def certificate_number(province_code: str, year: int, batch_number: int, level: 
 
 def by_number(certificate_no: str) -> Rating:
     rating = None
-    if isinstance(certificate_no, str) and len(certificate_no) <= 40:
+    # PostgreSQL text cannot hold a NUL: no certificate number has one, and no query may send it.
+    if isinstance(certificate_no, str) and len(certificate_no) <= 40 and "\x00" not in certificate_no:
         rating = db.session.execute(select(Rating).where(Rating.certificate_no == certificate_no)).scalar_one_or_none()
     if rating is None:
         raise NotFound(_("未找到该证书编号。"))
@@ -104,7 +105,9 @@ def filtered(query: Select, user: User, *, city: str | None = None, district: st
         query = query.where(Rating.status == RatingStatus.valid, Rating.valid_until >= today)
     elif status:
         query = query.where(Rating.status == status)
-    if q:
+    if q and "\x00" in q:
+        query = query.where(false())        # no name or code holds a NUL (nor may a query send one)
+    elif q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Enterprise.name.like(pattern, escape="\\"), Enterprise.uscc == q.upper()))
     return query

@@ -102,7 +102,9 @@ _EDITIONS: dict[tuple[str, str], Edition] = {}
 
 def get_edition(code: str) -> Edition:
     """The parsed edition, cached per content hash (an edition in use never changes)."""
-    sha = db.session.execute(select(GuideEdition.sha256).where(GuideEdition.code == code)).scalar()
+    sha = None
+    if "\x00" not in code:       # no code holds a NUL, and PostgreSQL refuses a query that sends one
+        sha = db.session.execute(select(GuideEdition.sha256).where(GuideEdition.code == code)).scalar()
     if sha is None:
         raise NotFound(_("未找到指南版本 %(code)s。", code=code))
     edition = _EDITIONS.get((code, sha))

@@ -5,7 +5,9 @@ through views that check permission; the original name is metadata.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import tempfile
 import unicodedata
@@ -16,13 +18,13 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 
-from rating.errors import TooLarge, ValidationFailed
+from rating.errors import TooLarge, Unavailable, ValidationFailed
+from rating.services import upload_checks
+from rating.services.upload_checks import MAX_UNZIPPED_BYTES, MAX_ZIP_MEMBERS, MAX_ZIP_RATIO
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-# A zip whose members expand beyond these is refused as a possible zip bomb.
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-MAX_ZIP_RATIO = 100
-MAX_ZIP_MEMBERS = 5000
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ def safe_filename(name: str | None) -> str:
     """Keep a readable original name (Chinese included) without paths or control characters."""
     name = (name or "").replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    stem, dot, suffix = name.rpartition(".")
+    if len(name) > 200 and dot and stem and 0 < len(suffix) <= 10:
+        return f"{stem[:199 - len(suffix)]}.{suffix}"      # a long name keeps its extension
     return name[:200] or "file"
 
 
@@ -102,17 +107,33 @@ def store_upload(stream, kind: str = "evidence") -> StoredFile:
         spool.seek(0)
         head = spool.read(16)
         content_type = sniff_content_type(head, spool)
-        if content_type is None:
-            message = _("仅支持 PDF、PNG、JPEG、XLSX、DOCX 格式的文件（按文件内容识别）。")
-            raise ValidationFailed(message, {"file": [message]})
+        problem = upload_checks.archive_problem(spool) if head.startswith(b"PK\x03\x04") else None
+        if problem is None and content_type is None:
+            problem = _("仅支持 PDF、PNG、JPEG、XLSX、DOCX 格式的文件（按文件内容识别）。")
+        problem = problem or upload_checks.polyglot_problem(content_type, spool)
+        if problem:
+            raise ValidationFailed(problem, {"file": [problem]})
         sha = digest.hexdigest()
         target = path_for(sha, kind)
         if not target.exists():
             spool.seek(0)
-            write_atomically(target, iter(lambda: spool.read(CHUNK), b""), prefix=".upload-")
+            try:
+                write_atomically(target, iter(lambda: spool.read(CHUNK), b""), prefix=".upload-")
+            except OSError as exc:
+                raise storage_unavailable(exc) from exc
         return StoredFile(sha256=sha, size=size, content_type=content_type, path=target)
     finally:
         spool.close()
+
+
+def storage_unavailable(exc: OSError) -> Unavailable:
+    """The user-facing error for a file that could not be written (nothing was kept)."""
+    log.error("storage write failed under %s: %s", storage_root(), exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        message = _("文件存储空间已满，文件未保存。请稍后重试，或联系系统管理员。")
+    else:
+        message = _("文件存储暂时无法写入，文件未保存。请稍后重试，或联系系统管理员。")
+    return Unavailable(message, {"file": [message]})
 
 
 def write_atomically(target: Path, chunks, prefix: str = ".tmp-") -> None:

@@ -25,6 +25,7 @@ def queue():
     if current_user.role not in (Role.reviewer, Role.expert, Role.official, Role.admin):
         abort(403)
     level = request.args.get("level", type=int)
+    level = level if level is not None and 1 <= level <= 9 else None   # no such star level: no filter
     overdue = request.args.get("overdue") == "1"
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
     per_page = request.args.get("per_page", PAGE_SIZES[0], type=int)

@@ -11,8 +11,17 @@ from rating.errors import Forbidden, Unauthorized, ValidationFailed
 bp = Blueprint("api", __name__)
 
 
+def request_json():
+    """The request's JSON document, or None when there is none or it does not parse. Nesting
+    deeper than the parser's recursion limit is input that does not parse, not a server fault."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    body = request_json()
     if body is None:
         raise ValidationFailed(_("请求体必须是有效的 JSON（Content-Type: application/json）。"))
     if not isinstance(body, dict):

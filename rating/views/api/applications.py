@@ -16,7 +16,7 @@ from rating import clock
 from rating.services import applications as filing
 from rating.services import notifications
 from rating.services.reference import get_batch, get_edition
-from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.api import api_user, bp, json_body, request_json, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json
 from rating.views.common import input_from_form, visible_application
 from workers.tasks import request_scoring
@@ -98,7 +98,7 @@ def submit_application(application_id: int):
 @token_required(Role.enterprise)
 def withdraw_application(application_id: int):
     application = _editable(application_id)
-    body = request.get_json(silent=True) or {}
+    body = request_json() or {}
     comment = body.get("comment") if isinstance(body, dict) and isinstance(body.get("comment"), str) else None
     outcome = filing.withdraw_application(api_user(), application, comment)
     return {"id": outcome.application.id, "status": outcome.application.status}

@@ -12,6 +12,7 @@ from rating.errors import ValidationFailed
 from rating.models import ApplicationStatus, Role
 from rating.services import experts, reviews, routing, snapshots
 from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.api.ratings import _int_arg
 from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing
 
@@ -46,8 +47,12 @@ def decide(application_id: int):
 @bp.get("/reviews/queue")
 @token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
 def review_queue():
-    level = request.args.get("level", type=int)
-    overdue = request.args.get("overdue") in ("1", "true")
+    level = _int_arg("level", 1, 9)
+    flag = request.args.get("overdue") or "0"
+    if flag not in ("1", "true", "0", "false"):
+        message = _("查询参数 %(name)s 不正确。", name="overdue")
+        raise ValidationFailed(message, {"overdue": [message]})
+    overdue = flag in ("1", "true")
     return [queue_item_json(item) for item in reviews.queue(api_user(), level=level, overdue=overdue)]
 
 

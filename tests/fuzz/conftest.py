@@ -1,0 +1,76 @@
+"""The world the fuzzers attack: one object of every kind a form or an endpoint acts on, with
+the people who may act on it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from rating.extensions import db
+from rating.models import Evidence, Objection, Rating
+from rating.services import routing
+from rating.services.accounts import reset_token
+from tests.factories import PDF_BYTES, make_batch, make_staff
+from tests.integration.test_filing_api import upload
+from tests.integration.test_publicity_api import approved, notice_body
+from tests.integration.test_reviews_api import decide, scored
+
+FIRM_EMAIL = "fuzz-firm@example.com"
+
+
+@dataclass
+class World:
+    emails: dict[str, str]     # who → login email (password: tests.factories.PASSWORD)
+    tokens: dict[str, str]     # who → bearer token
+    ids: dict[str, object]     # what → id, named like the route variables where there is one
+
+
+@pytest.fixture()
+def world(app, api) -> World:
+    """A batch; a firm's draft with one evidence file; applications at the county and at the city
+    (with an expert assigned); a rating; a running notice with an objection; a blacklist entry."""
+    batch = make_batch("js-2024")
+    staff = {"county": make_staff("reviewer", "320402"), "city": make_staff("reviewer", "320400"),
+             "province": make_staff("reviewer", "320000"), "official": make_staff("official", "320400"),
+             "expert": make_staff("expert", "320400"), "resetting": make_staff("reviewer", "320411")}
+    tokens = {who: api.token(user.email) for who, user in staff.items()}
+    official = tokens["official"]
+
+    at_county, _firm = scored(api, batch, 3)
+    at_city, _firm = scored(api, batch, 3)
+    assert decide(api, tokens["county"], at_city, "forward").status_code == 201
+    routing.route(at_city)
+    expert = api.post(f"/applications/{at_city}/experts", {"expert_ids": [staff["expert"].id]},
+                      token=official)
+    assert expert.status_code == 201, expert.get_json()
+
+    rated, _firm = approved(api, batch, tokens)
+    publicised, _firm = approved(api, batch, tokens)
+    closed = api.post("/publicity-notices", notice_body([rated]), token=official).get_json()
+    assert api.post(f"/publicity-notices/{closed['id']}/close", token=official).status_code == 200
+    notice = api.post("/publicity-notices", notice_body([publicised], days=5), token=official).get_json()
+    objection = api.post(f"/publicity-notices/{notice['id']}/objections",
+                         {"application_id": publicised, "name": "张三", "contact": "13900000000",
+                          "reason": "该企业未实际使用云服务。"})
+    assert objection.status_code == 201, objection.get_json()
+    entry = api.post("/blacklist", {"provider_name": "某违规云服务商", "reason": "虚开发票"}, token=official)
+    assert entry.status_code == 201, entry.get_json()
+
+    firm, firm_token = api.register_firm("320402", email=FIRM_EMAIL)
+    draft = api.post("/applications", {"batch_id": batch.id, "target_level": 3}, token=firm_token).get_json()
+    assert upload(api, firm_token, draft["id"], PDF_BYTES, "合同.pdf").status_code == 201
+    routing.route(at_county)
+
+    evidence = select(Evidence.id).where(Evidence.application_id == draft["id"])
+    certificate = select(Rating.certificate_no).where(Rating.application_id == rated)
+    return World(
+        emails={"firm": FIRM_EMAIL, **{who: user.email for who, user in staff.items()}},
+        tokens={"firm": firm_token, **tokens},
+        ids={"application_id": draft["id"], "at_county": at_county, "at_city": at_city,
+             "publicised": publicised, "notice_id": notice["id"], "enterprise_id": firm["id"],
+             "objection_id": db.session.scalar(select(Objection.id)),
+             "evidence_id": db.session.scalar(evidence), "certificate_no": db.session.scalar(certificate),
+             "entry_id": entry.get_json()["id"], "batch_id": batch.id, "code": batch.edition_code,
+             "reset_token": reset_token(staff["resetting"])},
+    )
