@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from tests.support.faults.seed import typed_answer
 from tests.support.servers import PostgresServer, RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -34,6 +35,18 @@ def environment(name: str):
         "SECRET_KEY": "bench",
         "SWEEP_GRACE_SECONDS": "3600",
     }
+    app = migrated_app(env)
+    try:
+        yield app, {**os.environ, **env}, redis, instance
+    finally:
+        postgres.destroy()
+        redis.destroy()
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def migrated_app(env: dict):
+    """The app on `env` (put into os.environ, for the processes it starts), migrated, with
+    the divisions and the shipped guide editions loaded."""
     os.environ.update(env)
     from flask_migrate import upgrade
 
@@ -47,12 +60,7 @@ def environment(name: str):
         load_divisions()
         for path in shipped_edition_paths():
             install_edition_file(path)
-    try:
-        yield app, {**os.environ, **env}, redis, instance
-    finally:
-        postgres.destroy()
-        redis.destroy()
-        shutil.rmtree(instance, ignore_errors=True)
+    return app
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -83,7 +91,7 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
 
         edition = get_edition(batch.edition_code)
         needs_evidence = [i.code for i in edition.indicators_for(3) if i.evidence_required]
-        stored = {code: codec.to_storage(edition.indicator(code), _typed(edition.indicator(code), value))
+        stored = {code: codec.to_storage(edition.indicator(code), typed_answer(edition.indicator(code), value))
                   for code, value in template["answers"].items()}
         counties = ["320402", "320404", "320411", "320412", "320413", "320481"]
         now = clock.now()
@@ -124,17 +132,6 @@ def _date(text: str):
     from datetime import date
 
     return date.fromisoformat(text)
-
-
-def _typed(indicator, value):
-    from datetime import date
-    from decimal import Decimal
-
-    if indicator.type == "decimal":
-        return Decimal(str(value))
-    if indicator.type == "date":
-        return date.fromisoformat(value)
-    return value
 
 
 @contextmanager

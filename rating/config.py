@@ -66,6 +66,8 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "星级上云评定系统 <noreply@rating.localhost>",
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
+        # A message claimed for sending this long ago whose worker died is sent again.
+        "MAIL_SENDING_TIMEOUT_SECONDS": _int("MAIL_SENDING_TIMEOUT_SECONDS", 300),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # The Ed25519 key that signs certificates (created on first use; every web and
         # worker host must share the same file) and the PDF flavour (PDF/A-3b archives well).

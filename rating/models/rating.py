@@ -93,6 +93,7 @@ class Certificate(db.Model):
     state: Mapped[str] = mapped_column(String(10), default=CertificateState.pending)
     requested_generation: Mapped[int] = mapped_column(Integer, default=1)
     rendered_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Last asked for: by an official, or again by the sweeper that published a lost job.
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from rating import clock
@@ -113,7 +114,8 @@ def ensure_eligible(enterprise: Enterprise, batch: Batch, edition: Edition, leve
               edition=edition.code, level=level, levels=levels),
             {"target_level": [_("星级不正确。")]},
         )
-    if first_submission and not batch.is_open_at(clock.now()):
+    # The request's arrival, not the moment this line runs: see rating.clock.
+    if first_submission and not batch.is_open_at(clock.arrival()):
         raise Ineligible(
             _("申报批次“%(batch)s”不在受理时间内（%(opens)s 至 %(closes)s）。",
               batch=batch.name,
@@ -184,14 +186,24 @@ def _apply(application: Application, edition: Edition, data: ApplicationInput) -
         ]
 
 
-def _commit(conflict_message: str) -> None:
-    """Commit; a concurrent change (stale version, unique key) becomes a 409 for the user."""
+def _commit(conflict_message: str, keep: Application | None = None) -> None:
+    """Commit; a concurrent change (stale version, unique key) becomes a 409 for the user.
+
+    `keep`: an application whose id, status and version stay readable after the commit
+    without a query, so that the reply to work already saved does not depend on the
+    database still answering (it may have just gone away: the firm would be told to retry
+    a submission that went through).
+    """
     try:
+        db.session.flush()
+        kept = {name: getattr(keep, name) for name in ("id", "status", "version")} if keep is not None else {}
         db.session.commit()
     except (IntegrityError, StaleDataError):
         db.session.rollback()
         log.warning("commit refused as a conflict", exc_info=True)
         raise Conflict(conflict_message)
+    for name, value in kept.items():
+        set_committed_value(keep, name, value)
 
 
 def create_application(user: User, data: ApplicationInput) -> Outcome:
@@ -331,7 +343,8 @@ def submit_application(user: User, application: Application, pledge: bool,
             {"cloud_services": [_("含有黑名单服务商。")]},
         )
     from_status, from_stage = application.status, application.stage
-    now = clock.now()
+    # The instant the deadline was judged by (ensure_eligible above), recorded as such.
+    now = clock.arrival()
     if not first:
         application.resume_stage = application.stage
     application.status = ApplicationStatus.submitted
@@ -342,7 +355,7 @@ def submit_application(user: User, application: Application, pledge: bool,
     application.score_requested_at = now
     snapshots.take(application)
     record(application, user, "submit" if first else "resubmit", from_status, from_stage)
-    _commit(_("申报已被他人修改，请刷新后重试。"))
+    _commit(_("申报已被他人修改，请刷新后重试。"), keep=application)
     return Outcome(application, enqueue_scoring=True)
 
 

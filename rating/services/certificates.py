@@ -136,13 +136,29 @@ def _forget_after_rollback(session: Session) -> None:
 
 def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
     """Ratings whose requested certificate has not been rendered for a while (their job was
-    lost with a broker or a worker); failed ones wait for an official."""
-    return list(db.session.execute(
+    lost with a broker or a worker); failed ones wait for an official.
+
+    Marks them as requested again now, as `scoring_runs.claim_unscored` does: the caller
+    publishes a job for each, and while those wait in a long queue of renders the next
+    sweeps must not publish them again (1,000 certificates behind a worker killed every
+    few seconds became over 9,000 render jobs before this).
+    """
+    now = clock.now()
+    ids = list(db.session.execute(
         select(Certificate.rating_id)
         .where(Certificate.rendered_generation < Certificate.requested_generation,
-               Certificate.state == CertificateState.pending, Certificate.requested_at < clock.now() - grace)
+               Certificate.state == CertificateState.pending, Certificate.requested_at < now - grace)
         .order_by(Certificate.requested_at).limit(limit)
     ).scalars())
+    if ids:
+        db.session.execute(
+            update(Certificate)
+            .where(Certificate.rating_id.in_(ids),
+                   Certificate.rendered_generation < Certificate.requested_generation)
+            .values(requested_at=now)
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+    return ids
 
 
 # --- rendering --------------------------------------------------------------------------
