@@ -3,11 +3,14 @@ the divisions below it, and the trend by year and level.
 
 Everything is computed from the committed ratings when the page is asked for (the same
 rules as `totals`), so a grant or a revocation shows as soon as it commits; the page
-says when its figures were computed.
+says when its figures were computed. On PostgreSQL a built dashboard is kept per
+process for as long as the database's snapshot is unchanged (as `totals` does): the
+same committed rows give the same figures, and any commit anywhere ends it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -53,12 +56,41 @@ class Dashboard:
     years: list[int]
     stock: dict[int, dict[int, int]]      # level → year → firms holding it at the year's end (or `on`)
     granted: dict[int, dict[int, int]]    # level → year → ratings granted for that year (any status now)
+    # Names these figures while the database's snapshot is unchanged (None: not cached), so
+    # that what is made from them (the page's rendered figures) can be kept as long.
+    key: tuple | None = None
+
+
+_built: dict[tuple, Dashboard] = {}
+_built_lock = threading.Lock()
+CACHE_SIZE = 256
 
 
 def build(scope: Jurisdiction, on: date, level: int | None = None) -> Dashboard:
+    """The dashboard of `scope` on `on`, from the cache while the database's snapshot is
+    unchanged (the scope object is always the caller's own, never one of another session)."""
+    today = clock.today()
+    snapshot = totals._snapshot()
+    key = (snapshot, scope.code, on, level, today)
+    if snapshot is not None:
+        found = _built.get(key)
+        if found is not None:
+            return replace(found, scope=scope)
+    board = _build(scope, on, level, today)
+    # Kept only if nothing committed meanwhile (filling a day's counts commits: the next
+    # request, under the new snapshot, builds it again from the stored rows and keeps it).
+    if snapshot is not None and totals._snapshot() == snapshot:
+        board = replace(board, key=key)
+        with _built_lock:
+            if len(_built) >= CACHE_SIZE:
+                _built.clear()
+            _built[key] = board
+    return board
+
+
+def _build(scope: Jurisdiction, on: date, level: int | None, today: date) -> Dashboard:
     """Everything from the materialised district × level counts (`aggregates`) of `on` and
     of the trend's year ends: a handful of indexed reads, whatever the number of ratings."""
-    today = clock.today()
     counts, computed_at = aggregates.day_counts(on, store=on in aggregates.stored_days(today, TREND_YEARS))
     divisions = _divisions(scope.province_code)
     counties = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.county]
@@ -133,25 +165,7 @@ def _scoped(query):
             .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code))
 
 
-_granted_cache: dict[tuple, dict[int, dict[int, int]]] = {}
-
-
 def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
-    """Ratings granted per level and year in the scope. Kept per process under the
-    database's snapshot (as totals are): the same committed rows give the same counts."""
-    snapshot = totals._snapshot()
-    key = (snapshot, scope.code, tuple(years))
-    if snapshot is not None and key in _granted_cache:
-        return _granted_cache[key]
-    granted = _count_granted(scope, years)
-    if snapshot is not None and totals._snapshot() == snapshot:
-        if len(_granted_cache) > 256:
-            _granted_cache.clear()
-        _granted_cache[key] = granted
-    return granted
-
-
-def _count_granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
     rows = db.session.execute(
         _scoped(select(Rating.level, Rating.year, func.count()))
         .where(inside(scope), Rating.year.between(years[0], years[-1]))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    stream_with_context, url_for)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
@@ -35,12 +37,30 @@ def show():
     else:
         status = 422
     board = dashboard.build(staff_scope(current_user), on, level)
-    bars, bar_max = dashboard.bars(board)
-    series, line_max = dashboard.lines(board)
     export_form = ExportForm(level=form.level.data if level else "")
-    return render_template("dashboard/show.html", form=form, board=board, bars=bars, bar_max=bar_max,
-                           series=series, line_max=line_max, export_form=export_form, chart=dashboard,
-                           async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
+    return render_template("dashboard/show.html", form=form, board=board, figures=_figures(board),
+                           export_form=export_form, async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
+
+
+_rendered: dict[tuple, Markup] = {}
+
+
+def _figures(board: dashboard.Dashboard) -> Markup:
+    """The headline, charts and tables, rendered once per board and language while the board
+    itself is kept (`board.key`: the same committed rows): most of the page's work."""
+    key = (board.key, str(get_locale())) if board.key is not None else None
+    html = _rendered.get(key) if key is not None else None
+    if html is None:
+        bars, bar_max = dashboard.bars(board)
+        series, line_max = dashboard.lines(board)
+        # The output of our own template, autoescaped as every page is: already safe HTML.
+        html = Markup(render_template("dashboard/_figures.html", board=board, bars=bars,  # nosec B704
+                                      bar_max=bar_max, series=series, line_max=line_max, chart=dashboard))
+        if key is not None:
+            if len(_rendered) >= dashboard.CACHE_SIZE:
+                _rendered.clear()
+            _rendered[key] = html
+    return html
 
 
 @bp.post("/exports")

@@ -166,6 +166,11 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     client = login(app, official.email)
     assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text
     assert db.session.execute(select(CountedDay.day)).scalars().all()          # stored, read from now on
+    from rating.services import dashboard
+
+    dashboard._built.clear()
+    assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text      # built from the stored counts
+    assert dashboard._built, "the built dashboard is kept under the database's snapshot"
     revoked = api.post(f"/ratings/{rating.certificate_no}/revoke", {"reason": "材料不实"}, token=api.token(official.email))
     assert revoked.status_code == 200
     page = client.get("/dashboard").text
