@@ -20,6 +20,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bench.common import RESULTS, environment, summary
 from tests.factories import PASSWORD, PDF_BYTES
@@ -28,11 +30,19 @@ from tests.support.servers import free_port, web, worker
 COUNTIES = ["320402", "320411", "320412", "320413", "320481", "320102", "320104", "320105", "320106", "320111"]
 
 
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a request that got no answer (a time-out, a reset, a refusal)."""
+    while exc.__context__ is not None and not isinstance(exc, (TimeoutError, ConnectionError)):
+        exc = exc.__context__
+    return type(exc).__name__
+
+
 class Recorder:
     def __init__(self) -> None:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.failures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.lock = threading.Lock()
 
     def call(self, name: str, method, *args, expect=(200, 201, 202), **kwargs):
@@ -40,8 +50,10 @@ class Recorder:
         try:
             response = method(*args, timeout=60, **kwargs)
             status = response.status_code
-        except requests.RequestException:
+        except requests.RequestException as exc:
             response, status = None, 0
+            with self.lock:
+                self.failures[name][_reason(exc)] += 1
         elapsed = time.perf_counter() - started
         with self.lock:
             self.latencies[name].append(elapsed)
@@ -53,7 +65,8 @@ class Recorder:
     def report(self, seconds: float) -> dict:
         return {name: {"requests": len(values), "per_s": round(len(values) / seconds, 2),
                        "errors": self.errors[name], **summary(values),
-                       "statuses": dict(self.statuses[name])}
+                       "statuses": dict(self.statuses[name]),
+                       **({"no_answer": dict(self.failures[name])} if self.failures[name] else {})}
                 for name, values in sorted(self.latencies.items())}
 
 
@@ -93,8 +106,19 @@ def _seed(app, firms: int, reviewers: int):
         return batch.id, emails, staff, body, evidence
 
 
-def _firm(base: str, email: str, body: dict, evidence: list[str], rec: Recorder) -> bool:
+def _session() -> requests.Session:
+    """A client that, as a browser does, sends a GET again when the server had just closed the
+    kept-alive connection it was sent on (gunicorn closes one idle for `--keep-alive`, 2 s,
+    and a reviewer pauses about that long between looks at the queue). Writes are never resent."""
     session = requests.Session()
+    retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}),
+                  raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+def _firm(base: str, email: str, body: dict, evidence: list[str], rec: Recorder) -> bool:
+    session = _session()
     api = f"{base}/api/v1"
     login = rec.call("POST /tokens", session.post, f"{api}/tokens", json={"email": email, "password": PASSWORD})
     if login is None or login.status_code != 201:
@@ -116,7 +140,7 @@ def _firm(base: str, email: str, body: dict, evidence: list[str], rec: Recorder)
 
 
 def _reviewer(base: str, email: str, stop: threading.Event, rec: Recorder) -> int:
-    session = requests.Session()
+    session = _session()
     api = f"{base}/api/v1"
     login = rec.call("POST /tokens (reviewer)", session.post, f"{api}/tokens", json={"email": email,
                                                                                    "password": PASSWORD})

@@ -59,8 +59,10 @@ def load_user_from_request(req) -> User | None:
     token = header[len("Bearer "):].strip()
     if not token or len(token) > 200:
         return None
+    # The user (and the jurisdiction scoped queries read) in the same round trip.
     row = db.session.execute(
         select(ApiToken).where(ApiToken.token_hash == _token_digest(token))
+        .options(joinedload(ApiToken.user).joinedload(User.jurisdiction))
     ).scalar_one_or_none()
     if row is None or row.expires_at <= clock.now() or not row.user.active:
         return None
