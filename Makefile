@@ -11,7 +11,7 @@ RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 
-.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench audit clean
+.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench reliability audit clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -74,6 +74,15 @@ test: system-test deps fonts translations
 
 bench: system-test deps fonts translations
 	$(BIN)/python -m bench
+
+# docs/reliability.md, re-measured: the fault, fuzzing and upload tests, then the long
+# fault scenarios and the deadline-day replay (about an hour in all).
+reliability: system-test deps fonts translations
+	$(BIN)/python -m pytest -q tests/integration/test_faults.py tests/integration/test_hostile_uploads.py \
+	  tests/fuzz tests/integration/test_access_matrix.py tests/integration/test_access_matrix_more.py \
+	  tests/integration/test_account_security.py tests/integration/test_login_limits.py
+	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.deadline --scale
 
 # Known vulnerabilities in the pinned requirements (pip-audit, in a venv of its own, needs
 # PyPI's advisory data) and bandit over our code (also a unit test). docs/reliability.md.
