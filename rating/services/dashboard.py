@@ -166,6 +166,8 @@ def _scoped(query):
 
 
 def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
+    """Ratings granted per level and year in the scope (any status now): the board's one scan
+    of the ratings, hence what a rebuild after a commit costs (`build` keeps the board)."""
     rows = db.session.execute(
         _scoped(select(Rating.level, Rating.year, func.count()))
         .where(inside(scope), Rating.year.between(years[0], years[-1]))
