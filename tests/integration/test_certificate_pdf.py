@@ -85,6 +85,27 @@ def test_one_a4_landscape_page_with_qr_and_metadata(api, batch):
     assert meta["/ratingcertificatepayload"] == signing.rating_payload(rating)
 
 
+def test_the_qr_code_scans_to_the_signed_verify_url(api, batch, app, tmp_path):
+    """The QR code is drawn one pixel per module and scaled by the page: rendered as a
+    scanner or a phone would see the printed page (poppler at 150 dpi, then a real
+    decoder, zxing-cpp), it reads back as the verification link with its signature."""
+    import subprocess
+
+    import zxingcpp
+    from PIL import Image
+
+    rating = rating_named(api, batch, "常州扫码查验科技有限公司")
+    path = pdf_file(rendered(rating), tmp_path)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(path), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    codes = zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))
+    signature = db.session.get(type(rating.certificate), rating.id).signature
+    assert [c.text for c in codes] == [
+        f"{app.config['PUBLIC_BASE_URL']}/verify/{rating.certificate_no}?sig={signature}"]
+    (image,) = PdfReader(str(path)).pages[0].images          # the QR code, and no other picture
+    assert image.image.width < 80                             # one pixel per module (53 + border)
+
+
 def test_pdf_a_3b(api, batch):
     data = rendered(rating_named(api, batch, "常州档案馆友好科技有限公司"))
     reader = PdfReader(pdf_file(data, Path(certificates.storage.storage_root()), "a.pdf"))
