@@ -43,7 +43,7 @@ system-test:
 FONTS_STAMP := static/fonts/.built
 
 $(FONTS_STAMP): rating/services/fonts.py | $(VENV)/.installed
-	rm -f static/fonts/*.otf
+	rm -f static/fonts/*.otf static/fonts/*.ttf
 	$(BIN)/python -m rating.services.fonts static/fonts
 	touch $@
 
