@@ -26,7 +26,8 @@ from rating.models.guide import Batch, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
 from rating.models.mail import OutboxEmail  # noqa: F401
 from rating.models.publicity import Objection, PublicityEntry, PublicityNotice  # noqa: F401
-from rating.models.rating import Certificate, CertificateSerial, CountedDay, DistrictLevelCount, Rating  # noqa: F401
+from rating.models.rating import (  # noqa: F401
+    Certificate, CertificateSerial, CountedDay, CountedGrants, DistrictGrantCount, DistrictLevelCount, Rating)
 from rating.models.review import (  # noqa: F401
     BatchQuota,
     ExpertAssignment,

@@ -129,3 +129,28 @@ class CountedDay(db.Model):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DistrictGrantCount(db.Model):
+    """Materialised for the dashboards' trend: how many ratings of `level` for `year` the
+    firms of a district hold, whatever their status now. All districts' rows are stored
+    together or not at all (CountedGrants says which); a grant, a revocation or a firm
+    moving recomputes its district's rows in its own transaction, an import drops them."""
+
+    __tablename__ = "district_grant_counts"
+    __table_args__ = (CheckConstraint("ratings > 0", name="ratings"), CheckConstraint("level > 0", name="level"))
+
+    district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer)
+
+
+class CountedGrants(db.Model):
+    """Present (one row, id 1) while the DistrictGrantCount rows are stored; when they were computed."""
+
+    __tablename__ = "counted_grants"
+    __table_args__ = (CheckConstraint("id = 1", name="single"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

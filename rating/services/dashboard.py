@@ -1,10 +1,11 @@
 """The officials' dashboard: their jurisdiction's headline figure and rank, the table of
 the divisions below it, and the trend by year and level.
 
-Everything is computed from the committed ratings when the page is asked for (the same
-rules as `totals`), so a grant or a revocation shows as soon as it commits; the page
-says when its figures were computed. On PostgreSQL a built dashboard is kept per
-process for as long as the database's snapshot is unchanged (as `totals` does): the
+Everything is read from counts materialised per district (`aggregates`: firms by highest
+valid level on the days shown, ratings granted per level and year), filled on first use,
+recomputed inside the transaction of every grant and revocation and dropped by an import
+(the same rules as `totals`), so a change shows as soon as it commits; the page says when
+its figures were computed. On PostgreSQL a built dashboard is kept per process for as long as the database's snapshot is unchanged (as `totals` does): the
 same committed rows give the same figures, and any commit anywhere ends it.
 """
 from __future__ import annotations
@@ -13,12 +14,11 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating
-from rating.permissions import inside
+from rating.models import Jurisdiction, JurisdictionLevel
 from rating.services import aggregates, totals
 
 LEVELS = (3, 4, 5)
@@ -160,20 +160,12 @@ def _table(codes: list[str], totals_by_code: dict[str, int], divisions, per_leve
     return sorted(rows, key=lambda r: (r.rank, r.key))
 
 
-def _scoped(query):
-    return (query.join(Enterprise, Enterprise.id == Rating.enterprise_id)
-            .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code))
-
-
 def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
-    """Ratings granted per level and year in the scope (any status now): the board's one scan
-    of the ratings, hence what a rebuild after a commit costs (`build` keeps the board)."""
-    rows = db.session.execute(
-        _scoped(select(Rating.level, Rating.year, func.count()))
-        .where(inside(scope), Rating.year.between(years[0], years[-1]))
-        .group_by(Rating.level, Rating.year)).all()
+    """Ratings granted per level and year in the scope (any status now), from the stored
+    per-district counts (`aggregates.granted`)."""
+    counts = aggregates.granted(scope, years[0], years[-1])
     granted = {lv: {year: 0 for year in years} for lv in LEVELS}
-    for lv, year, n in rows:
+    for (lv, year), n in counts.items():
         granted.setdefault(lv, {y: 0 for y in years})[year] = n
     return granted
 

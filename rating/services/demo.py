@@ -8,7 +8,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
-from rating.services import certificates, ratings
+from rating.services import aggregates, certificates, ratings
 from rating.services.accounts import hash_password
 from rating.services.guide import shipped_edition_paths
 from rating.services.reference import get_edition, install_edition_file, load_divisions
@@ -91,6 +91,7 @@ def seed() -> list[str]:
                                 reward_yuan=get_edition(batch.edition_code).levels[level].reward_yuan)
                 db.session.add(rating)
                 db.session.flush()
+                aggregates.refresh_firm(firm.id)     # the dashboards' stored counts, if any
                 # The worker renders its certificate once the seed commits (or the sweeper later).
                 certificates.request_render(rating)
                 lines.append(f"demo rating {number}: {firm.name}, {level}★ (/verify/{number})")

@@ -155,8 +155,15 @@ def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, ratings, log_dir,
     assert job.file_name and job.size > 0
 
 
+def trend(page: str, year: int) -> list[int]:
+    """The trend table's row for `year`: 3★ held at the year's end, 3★ granted that year, 4★ …, 5★ …"""
+    table = page[page.index('data-testid="trend-table"'):]
+    return [int(n) for n in re.findall(r"<td>(\d+)</td>",
+                                       re.search(rf'<th scope="row">{year}</th>(.*?)</tr>', table, re.S).group(1))]
+
+
 def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings, tmp_path):
-    from rating.models import CountedDay, Rating
+    from rating.models import CountedDay, CountedGrants, Rating
     from rating.services.uscc import uscc_from_serial
 
     rating = db.session.execute(select(Rating).where(Rating.enterprise_id == ratings["天宁丙"]["id"])).scalar_one()
@@ -164,8 +171,13 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     db.session.commit()
     official = make_staff("official", "320400")
     client = login(app, official.email)
-    assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text
+    first = client.get("/dashboard").text
+    assert "常州市共有星级上云企业 4 家" in first
     assert db.session.execute(select(CountedDay.day)).scalars().all()          # stored, read from now on
+    assert db.session.get(CountedGrants, 1) is not None                        # the granted counts too
+    this_year, last_year = clock.today().year, clock.today().year - 1
+    assert trend(first, this_year)[5] == 1                                     # 5★ granted this year
+    four_last_year = trend(first, last_year)[3]
     from rating.services import dashboard
 
     dashboard._built.clear()
@@ -175,10 +187,13 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     assert revoked.status_code == 200
     page = client.get("/dashboard").text
     assert "常州市共有星级上云企业 3 家" in page                                # recomputed in the revocation's transaction
+    assert trend(page, this_year)[4:6] == [0, 1]     # no longer held at the year's end, but granted that year
 
     path = tmp_path / "list.csv"
     path.write_text("企业名称,统一社会信用代码,区县代码,星级,年度\n"
                     f"新北导入,{uscc_from_serial(8801, division='320411')},320411,4,{clock.today().year - 1}\n",
                     encoding="utf-8")
     assert runner.invoke(args=["ratings", "import", str(path)]).output.startswith("imported 1,")
-    assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text
+    after = client.get("/dashboard").text
+    assert "常州市共有星级上云企业 4 家" in after
+    assert trend(after, last_year)[3] == four_last_year + 1                    # the imported 4★, counted again
