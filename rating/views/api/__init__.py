@@ -29,6 +29,20 @@ def json_body() -> dict:
     return body
 
 
+def int_arg(name: str, low: int, high: int) -> int | None:
+    """The query parameter `name` as an integer in [low, high], None when absent; 422 otherwise."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("请输入 %(low)s 到 %(high)s 之间的整数。", low=low, high=high)]})
+    return value
+
+
 def token_required(*roles: str):
     """Require a valid bearer token, optionally one of `roles`."""
 

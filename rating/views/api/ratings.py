@@ -11,7 +11,7 @@ from rating.errors import Conflict, ValidationFailed
 from rating.extensions import limiter
 from rating.models import RatingStatus, Role
 from rating.services import certificates, exports, ratings, signing
-from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.api import api_user, bp, int_arg, json_body, token_required
 
 
 def rating_json(rating) -> dict:
@@ -32,23 +32,10 @@ def rating_json(rating) -> dict:
     }
 
 
-def _int_arg(name: str, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("请输入 %(low)s 到 %(high)s 之间的整数。", low=low, high=high)]})
-    return value
-
-
 @bp.get("/ratings")
 @token_required()
 def list_ratings():
-    page = _int_arg("page", 1, 100_000) or 1
+    page = int_arg("page", 1, 100_000) or 1
     items, total = ratings.search(api_user(), page=page, **_list_filters())
     return {"items": [rating_json(r) for r in items], "total": total, "page": page}
 
@@ -142,8 +129,8 @@ def _list_filters() -> dict:
         if value is not None and (len(value) != 6 or not value.isdigit()):
             raise ValidationFailed(_("行政区划代码应为 6 位数字。"), {key: [_("行政区划代码应为 6 位数字。")]})
     q = (request.args.get("q") or "").strip()[:100] or None
-    return {"city": codes["city"], "district": codes["district"], "level": _int_arg("level", 1, 9),
-            "year": _int_arg("year", 1990, 2100), "status": status, "q": q}
+    return {"city": codes["city"], "district": codes["district"], "level": int_arg("level", 1, 9),
+            "year": int_arg("year", 1990, 2100), "status": status, "q": q}
 
 
 @bp.get("/exports/ratings.csv")

@@ -11,8 +11,7 @@ from rating import clock
 from rating.errors import ValidationFailed
 from rating.models import ApplicationStatus, Role
 from rating.services import experts, reviews, routing, snapshots
-from rating.views.api import api_user, bp, json_body, token_required
-from rating.views.api.ratings import _int_arg
+from rating.views.api import api_user, bp, int_arg, json_body, token_required
 from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing
 
@@ -47,7 +46,7 @@ def decide(application_id: int):
 @bp.get("/reviews/queue")
 @token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
 def review_queue():
-    level = _int_arg("level", 1, 9)
+    level = int_arg("level", 1, 9)
     flag = request.args.get("overdue") or "0"
     if flag not in ("1", "true", "0", "false"):
         message = _("查询参数 %(name)s 不正确。", name="overdue")

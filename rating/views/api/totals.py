@@ -10,8 +10,7 @@ from rating import clock
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.services import totals
-from rating.views.api import bp
-from rating.views.api.ratings import _int_arg
+from rating.views.api import bp, int_arg
 
 
 @bp.get("/totals")
@@ -28,6 +27,6 @@ def get_totals():
         on = date.fromisoformat(raw_on) if raw_on else clock.today()
     except ValueError:
         raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), {"on": [_("日期格式应为 YYYY-MM-DD。")]})
-    result = totals.compute(group_by, on, level=_int_arg("level", 1, 9), year=_int_arg("year", 1990, 2100),
+    result = totals.compute(group_by, on, level=int_arg("level", 1, 9), year=int_arg("year", 1990, 2100),
                             city=city)
     return result.as_json()
