@@ -175,8 +175,8 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     assert "常州市共有星级上云企业 4 家" in first
     assert db.session.execute(select(CountedDay.day)).scalars().all()          # stored, read from now on
     assert db.session.get(CountedGrants, 1) is not None                        # the granted counts too
-    this_year, last_year = clock.today().year, clock.today().year - 1
-    assert trend(first, this_year)[5] == 1                                     # 5★ granted this year
+    last_year = clock.today().year - 1
+    assert trend(first, rating.year)[5] == 1                                   # 5★ granted that year
     four_last_year = trend(first, last_year)[3]
     from rating.services import dashboard
 
@@ -187,7 +187,7 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     assert revoked.status_code == 200
     page = client.get("/dashboard").text
     assert "常州市共有星级上云企业 3 家" in page                                # recomputed in the revocation's transaction
-    assert trend(page, this_year)[4:6] == [0, 1]     # no longer held at the year's end, but granted that year
+    assert trend(page, rating.year)[5] == 1          # revoked since, but still granted for that year
 
     path = tmp_path / "list.csv"
     path.write_text("企业名称,统一社会信用代码,区县代码,星级,年度\n"
