@@ -3,10 +3,10 @@ highest valid rating that day is that level (the rule of `totals.valid_on`).
 
 Stored days are today and the year ends the trend shows. A day is filled on first use;
 so are the ratings granted per district, level and year (the trend's other half, any
-status now), all districts at once;
-a grant or a revocation recomputes its district's rows of every stored day, and its
-granted counts, inside its own transaction (so the dashboard is right as soon as it commits), and an import, which
-can change the past, drops every stored day. On PostgreSQL all of this takes one
+status now), all districts at once. A grant or a revocation recomputes its district's
+rows of every stored day, and its granted counts, inside its own transaction (so the
+dashboard is right as soon as it commits), and an import, which can change the past,
+drops them all. On PostgreSQL all of this takes one
 transaction-scoped advisory lock, so a fill and a grant never interleave: whichever
 comes second sees what the first committed.
 """

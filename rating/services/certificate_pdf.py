@@ -129,15 +129,17 @@ def qr_png(url: str) -> bytes:
 _stylesheets: dict[tuple, CSS] = {}
 
 
-def stylesheet(path: Path, fetcher: StaticOnlyFetcher) -> CSS:
-    """The certificate's stylesheet, parsed once per process (and again when the file
-    changes): parsing it anew cost each certificate ~8 ms. A parsed sheet is read-only
-    and shared by the documents of every thread."""
+def stylesheet(static: Path) -> CSS:
+    """The certificate's stylesheet (static/css/certificate.css), parsed once per process
+    (and again when the file changes): parsing it anew cost each certificate ~8 ms. A
+    parsed sheet is read-only and shared by the documents of every thread; it is parsed
+    with a fetcher of its own, so it keeps no document's generated images alive."""
+    path = static / "css" / "certificate.css"
     stat = path.stat()
     key = (os.getpid(), str(path), stat.st_mtime_ns, stat.st_size)
     sheet = _stylesheets.get(key)
     if sheet is None:
-        sheet = CSS(filename=str(path), url_fetcher=fetcher,
+        sheet = CSS(filename=str(path), url_fetcher=StaticOnlyFetcher(static),
                     font_config=fonts.font_configuration(fonts.FONTS_DIR))
         _stylesheets.clear()
         _stylesheets[key] = sheet
@@ -162,6 +164,6 @@ def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document
             signature=signature, signature_keys=(signing.PDF_PAYLOAD_KEY, signing.PDF_SIGNATURE_KEY))
     variant = current_app.config["CERTIFICATE_PDF_VARIANT"] or None
     pdf = HTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        stylesheets=[stylesheet(static_dir() / "css" / "certificate.css", fetcher)],
+        stylesheets=[stylesheet(static_dir())],
         pdf_variant=variant, custom_metadata=True, font_config=fonts.font_configuration(fonts.FONTS_DIR))
     return Document(pdf=pdf, signature=signature, payload=text)
