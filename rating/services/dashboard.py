@@ -5,8 +5,9 @@ Everything is read from counts materialised per district (`aggregates`: firms by
 valid level on the days shown, ratings granted per level and year), filled on first use,
 recomputed inside the transaction of every grant and revocation and dropped by an import
 (the same rules as `totals`), so a change shows as soon as it commits; the page says when
-its figures were computed. On PostgreSQL a built dashboard is kept per process for as long as the database's snapshot is unchanged (as `totals` does): the
-same committed rows give the same figures, and any commit anywhere ends it.
+its figures were computed. On PostgreSQL a built dashboard is kept per process for as
+long as the database's snapshot is unchanged (as `totals` does): the same committed rows
+give the same figures, and any commit anywhere ends it.
 """
 from __future__ import annotations
 

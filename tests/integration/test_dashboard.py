@@ -197,3 +197,37 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     after = client.get("/dashboard").text
     assert "常州市共有星级上云企业 4 家" in after
     assert trend(after, last_year)[3] == four_last_year + 1                    # the imported 4★, counted again
+
+
+def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(app, ratings):
+    """What publicity's grant and a firm's registration in another district do to the stored
+    granted counts: recomputed in the same transaction, not only when they are filled."""
+    from rating.models import CountedGrants, Jurisdiction, Rating
+    from rating.services import aggregates
+
+    changzhou, nanjing = db.session.get(Jurisdiction, "320400"), db.session.get(Jurisdiction, "320100")
+    today = clock.today()
+    first, last = today.year - 5, today.year
+    before = aggregates.granted(changzhou, first, last)                    # fills the stored counts
+    assert db.session.get(CountedGrants, 1) is not None
+    firm = ratings["新北甲"]["id"]                                           # 320411, one 3★
+    own = db.session.execute(select(Rating.level, Rating.year).where(Rating.enterprise_id == firm)).all()
+
+    db.session.add(Rating(enterprise_id=firm, level=4, year=today.year, granted_on=today,
+                          valid_until=today + timedelta(days=3 * 365), status="valid"))
+    db.session.flush()
+    aggregates.refresh_firm(firm)                                          # as publicity's grant does
+    db.session.commit()
+    after_grant = aggregates.granted(changzhou, first, last)
+    assert after_grant[(4, today.year)] == before.get((4, today.year), 0) + 1
+
+    nanjing_before = aggregates.granted(nanjing, first, last)
+    db.session.execute(update(Enterprise).where(Enterprise.id == firm).values(district_code="320102"))
+    aggregates.refresh_district("320411")                                  # as a registration elsewhere does
+    aggregates.refresh_district("320102")
+    db.session.commit()
+    moved = own + [(4, today.year)]
+    for level, year in moved:
+        mine = sum(1 for m in moved if m == (level, year))
+        assert aggregates.granted(changzhou, first, last).get((level, year), 0) == after_grant[(level, year)] - mine
+        assert aggregates.granted(nanjing, first, last)[(level, year)] == nanjing_before.get((level, year), 0) + mine
