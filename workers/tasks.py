@@ -26,18 +26,8 @@ DURABLE = dict(acks_late=True, reject_on_worker_lost=True, autoretry_for=RETRYAB
 
 @shared_task(name="workers.tasks.score_application", **DURABLE, soft_time_limit=60, time_limit=90)
 def score_application(application_id: int) -> str:
-    """Score the submission, then route it to a reviewer: the next step of the same job, in
-    its own transaction, so a submission costs one task rather than two."""
-    outcome = scoring_runs.score_application(int(application_id))
-    if outcome == "scored":
-        try:
-            routing.route(int(application_id))
-        except RETRYABLE:
-            # The score is committed; the route-waiting sweep assigns it shortly.
-            db.session.rollback()
-            log.warning("routing application %s failed; the sweeper will route it", application_id,
-                        exc_info=True)
-    return outcome
+    """Score the submission and assign it to a reviewer (one transaction: see scoring_runs)."""
+    return scoring_runs.score_application(int(application_id))
 
 
 @shared_task(name="workers.tasks.route_application", **DURABLE, time_limit=60)

@@ -99,10 +99,11 @@ def queue_password_reset(user: User, link: str, minutes: int) -> None:
 
 
 def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
-                   known: tuple[int, str | None, str] | None = None) -> None:
+                   known: tuple[int, str | None, str] | None = None, reviewer=None) -> None:
     """Assignment, reminder or overdue notice to a reviewer. `known`: (level, stage, firm
-    name) when the caller has them loaded already."""
-    reviewer = db.session.get(User, reviewer_id)
+    name), and `reviewer` (with email, locale and name), when the caller has them loaded already."""
+    if reviewer is None:
+        reviewer = db.session.get(User, reviewer_id)
     if known is None:
         known = tuple(db.session.execute(
             select(Application.target_level, Application.stage, Enterprise.name)

@@ -12,10 +12,11 @@ of the owning jurisdiction without a conflict may decide (colleagues cover absen
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -63,37 +64,61 @@ def close_open(application_id: int, reason: str, at: datetime | None = None) -> 
     )
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What routing needs to know of an application, however the caller loaded it."""
+    application_id: int
+    enterprise_id: int
+    group_name: str | None
+    firm_name: str
+    level: int
+    stage: str
+    round: int
+    owner: str
+
+
+def subject_of(application: Application) -> Subject:
+    return Subject(application.id, application.enterprise_id, application.enterprise.group_name,
+                   application.enterprise.name, application.target_level, application.stage,
+                   application.submission_round, stage_owner(application))
+
+
+def _conflicted(reviewer_id, application_id: int, enterprise_id: int, group_name: str | None):
+    providers = select(CloudService.provider).where(CloudService.application_id == application_id)
+    parties = [ReviewerConflict.enterprise_id == enterprise_id, ReviewerConflict.provider_name.in_(providers)]
+    if group_name:
+        parties.append(ReviewerConflict.group_name == group_name)
+    return exists().where(ReviewerConflict.reviewer_id == reviewer_id, or_(*parties))
+
+
 def conflicted(reviewer_id, application: Application):
     """SQL condition: the reviewer declared a conflict with this application's firm, group or providers."""
-    providers = select(CloudService.provider).where(CloudService.application_id == application.id)
-    parties = [ReviewerConflict.enterprise_id == application.enterprise_id,
-               ReviewerConflict.provider_name.in_(providers)]
-    if application.enterprise.group_name:
-        parties.append(ReviewerConflict.group_name == application.enterprise.group_name)
-    return exists().where(ReviewerConflict.reviewer_id == reviewer_id, or_(*parties))
+    return _conflicted(reviewer_id, application.id, application.enterprise_id, application.enterprise.group_name)
 
 
 def has_conflict(user: User, application: Application) -> bool:
     return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
 
 
-def eligible_reviewers(application: Application, owner: str, lock: bool = False) -> list[tuple[int, int]]:
-    """(reviewer id, open assignments) of the owner's eligible reviewers, best first."""
-    reviewers = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == owner)
+def eligible_reviewers(subject: Subject, lock: bool = False) -> list:
+    """The owner's eligible reviewers, best first: rows of (id, open assignments, email,
+    locale, name), the last three for the assignment email."""
+    reviewers = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == subject.owner)
     if lock and db.engine.dialect.name == "postgresql":
         # Routings inside one jurisdiction take turns, so that two of them never both
-        # count the same reviewer as the least loaded.
+        # count the same reviewer as the least loaded. (A statement of its own: the
+        # count below must be read after the lock is granted, with a fresh snapshot.)
         db.session.execute(select(User.id).where(*reviewers).order_by(User.id).with_for_update())
     open_count = func.coalesce(func.sum(case((ReviewAssignment.closed_at.is_(None), 1), else_=0)), 0)
     last_assigned = func.max(ReviewAssignment.assigned_at)
-    rows = db.session.execute(
-        select(User.id, open_count)
+    return db.session.execute(
+        select(User.id, open_count.label("open"), User.email, User.locale, User.name)
         .outerjoin(ReviewAssignment, ReviewAssignment.reviewer_id == User.id)
-        .where(*reviewers, ~conflicted(User.id, application))
+        .where(*reviewers, ~_conflicted(User.id, subject.application_id, subject.enterprise_id,
+                                        subject.group_name))
         .group_by(User.id)
         .order_by(open_count, last_assigned.asc().nulls_first(), User.id)
     ).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 def entered_stage_at(application: Application) -> datetime:
@@ -108,14 +133,27 @@ def entered_stage_at(application: Application) -> datetime:
     return at or application.updated_at
 
 
-def _previous_reviewer(application: Application) -> int | None:
+def _previous_reviewer(subject: Subject) -> int | None:
     """Who had this stage before the firm was asked to revise (resubmissions go back to them)."""
     return db.session.execute(
         select(ReviewAssignment.reviewer_id)
-        .where(ReviewAssignment.application_id == application.id, ReviewAssignment.stage == application.stage,
-               ReviewAssignment.round < application.submission_round)
+        .where(ReviewAssignment.application_id == subject.application_id, ReviewAssignment.stage == subject.stage,
+               ReviewAssignment.round < subject.round)
         .order_by(ReviewAssignment.id.desc()).limit(1)
     ).scalar()
+
+
+def _choose(subject: Subject):
+    """The reviewer to assign (a row of eligible_reviewers), or None when nobody is eligible."""
+    candidates = eligible_reviewers(subject, lock=True)
+    if not candidates:
+        return None
+    if subject.round > 1:
+        previous = _previous_reviewer(subject)
+        for candidate in candidates:
+            if candidate.id == previous:
+                return candidate
+    return candidates[0]
 
 
 def route(application_id: int) -> str:
@@ -143,16 +181,14 @@ def route(application_id: int) -> str:
         return "kept"
     if current is not None:
         close_open(application.id, "left_stage")
-    owner = stage_owner(application)
-    candidates = eligible_reviewers(application, owner, lock=True)
-    if not candidates:
+    subject = subject_of(application)
+    chosen = _choose(subject)
+    if chosen is None:
         db.session.commit()
         return "unassigned"
-    previous = _previous_reviewer(application)
-    reviewer_id = previous if previous in {c[0] for c in candidates} else candidates[0][0]
     now = clock.now()
     due = entered_stage_at(application) + timedelta(days=application.batch.review_days(application.stage))
-    _assign(application, reviewer_id, now, due, None)
+    _assign(subject, chosen, now, due, None)
     try:
         db.session.commit()
     except IntegrityError:
@@ -161,19 +197,37 @@ def route(application_id: int) -> str:
     return "assigned"
 
 
-def _assign(application: Application, reviewer_id: int, now: datetime, due: datetime,
-            by: User | None, reason: str | None = None) -> ReviewAssignment:
-    assignment = ReviewAssignment(application_id=application.id, round=application.submission_round,
-                                  stage=application.stage, reviewer_id=reviewer_id,
-                                  assigned_by_id=by.id if by else None, assigned_at=now, due_at=due)
-    db.session.add(assignment)
-    db.session.flush()
-    audit.append("assignment.create", "application", application.id, by.id if by else None, at=now,
-                 assignment_id=assignment.id, reviewer_id=reviewer_id, stage=application.stage,
-                 round=application.submission_round, due_at=due.isoformat(), reason=reason)
-    notifications.queue_reviewer("assigned", reviewer_id, application.id, due,
-                                 known=(application.target_level, application.stage, application.enterprise.name))
-    return assignment
+def assign_scored(subject: Subject, now: datetime, review_days: int) -> int | None:
+    """Route an application that scoring has just moved into its stage, inside the
+    scoring transaction (the caller commits): one transaction and one turn on the audit
+    chain per submission instead of two. Returns the reviewer's id, or None when nobody
+    is eligible (the route-waiting sweep assigns it once someone is)."""
+    if subject.round > 1:
+        close_open(subject.application_id, "left_stage", now)  # normally closed by the return already
+    chosen = _choose(subject)
+    if chosen is None:
+        return None
+    _assign(subject, chosen, now, now + timedelta(days=review_days), None)
+    return chosen.id
+
+
+_INSERT_ASSIGNMENT = insert(ReviewAssignment.__table__).returning(ReviewAssignment.__table__.c.id)
+
+
+def _assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User | None,
+            reason: str | None = None) -> int:
+    """Insert the assignment, record it and write the reviewer's email; `reviewer` has
+    id, email, locale and name (a row of eligible_reviewers, or a User). Returns its id."""
+    assignment_id = db.session.execute(_INSERT_ASSIGNMENT, {
+        "application_id": subject.application_id, "round": subject.round, "stage": subject.stage,
+        "reviewer_id": reviewer.id, "assigned_by_id": by.id if by else None, "assigned_at": now, "due_at": due,
+    }).scalar_one()
+    audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
+                 assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
+                 round=subject.round, due_at=due.isoformat(), reason=reason)
+    notifications.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
+                                 known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
+    return assignment_id
 
 
 def waiting(limit: int = 500, owner: str | None = None) -> list[int]:
@@ -235,9 +289,9 @@ def reassign(official: User, application: Application, reviewer_id: int, reason:
         days=application.batch.review_days(application.stage))
     if current is not None:
         close_open(application.id, "reassigned", now)
-    assignment = _assign(application, target.id, now, due, official, reason)
+    assignment_id = _assign(subject_of(application), target, now, due, official, reason)
     db.session.commit()
-    return assignment
+    return db.session.get(ReviewAssignment, assignment_id)
 
 
 def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_name: str | None = None,

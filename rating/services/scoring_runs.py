@@ -19,13 +19,15 @@ from rating.models import (
     ApplicationStatus,
     Batch,
     CloudService,
+    Enterprise,
     Evidence,
+    Jurisdiction,
     Payment,
     StatusChange,
     Stage,
 )
 from rating.services import answers as answer_codec
-from rating.services import audit, notifications
+from rating.services import audit, notifications, routing
 from rating.services.reference import edition_of_batch
 from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 
@@ -57,8 +59,14 @@ _APPLICATION = (
     select(Application.status, Application.version, Application.enterprise_id, Application.target_level,
            Application.answers, Application.submission_round, Application.resume_stage,
            Batch.edition_code, Batch.usage_cutoff, Batch.investment_from, Batch.investment_to,
+           Batch.county_review_days, Batch.city_review_days, Batch.province_review_days,
+           # What routing needs: the firm and the jurisdictions that own each stage.
+           Enterprise.name.label("firm_name"), Enterprise.group_name, Jurisdiction.code.label("county_code"),
+           Jurisdiction.city_code, Jurisdiction.province_code,
            _SHARED_COUNT.label("shared_evidence"))
     .join(Batch, Batch.id == Application.batch_id)
+    .join(Enterprise, Enterprise.id == Application.enterprise_id)
+    .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
     .where(Application.id == bindparam("application_id"))
 )
 _MOVE_TO_REVIEW = (
@@ -85,7 +93,8 @@ def _services(application_id: int) -> list[ServiceIn]:
 
 
 def score_application(application_id: int) -> str:
-    """Score the current submission round and route it to its review stage.
+    """Score the current submission round, move it to its review stage and assign that
+    stage to a reviewer, in one transaction.
 
     Plain statements rather than ORM loading: this runs once per submission on the
     workers' hot path. The status-and-version guard on the UPDATE makes a second run,
@@ -132,6 +141,11 @@ def score_application(application_id: int) -> str:
                  to_stage=str(stage), round=row.submission_round, total=str(result.total),
                  max=str(result.max), passed=result.passed, edition=edition.code)
     notifications.queue_status_change(application_id, ApplicationStatus.in_review, stage)
+    owner = {Stage.county: row.county_code, Stage.city: row.city_code, Stage.province: row.province_code}[stage]
+    routing.assign_scored(
+        routing.Subject(application_id, row.enterprise_id, row.group_name, row.firm_name, row.target_level,
+                        stage, row.submission_round, owner),
+        now, getattr(row, f"{stage}_review_days"))
     try:
         db.session.commit()
     except IntegrityError:
