@@ -153,6 +153,7 @@ def noop(value: int | None = None) -> int | None:
 )
 def flush_outbox() -> dict[str, int]:
     """Send the email waiting in the outbox (batches over one SMTP connection)."""
+    notifications.flush_starting()
     return notifications.flush()
 
 

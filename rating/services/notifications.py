@@ -2,8 +2,8 @@
 
 `queue_*` writes the message into the outbox inside the caller's transaction, rendered
 in the recipient's language, so a change and its email commit (or roll back) together.
-After the commit a flush job is published (one per web request or worker task, however
-many messages it wrote); a worker claims what waits, sends it in batches over one SMTP
+After the commit a flush job is published (at most one per web request or worker task,
+and none while another is still queued); a worker claims what waits, sends it in batches over one SMTP
 connection and marks each message; the beat sweeper publishes a flush for messages a dead
 broker or worker left behind. Delivery is at least once; the Message-ID is stable per
 message so receiving servers can drop a repeat.
@@ -136,10 +136,60 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_SESSION_KEY, None)
 
 
+# Set while a flush job is queued and has not started. The job clears it before it claims
+# anything, so mail committed before a writer finds the flag set is mail that job will
+# claim; a writer that finds it clear publishes a new job. One flush job per burst of
+# writers instead of one per task or request. The flag expires, so a job the broker lost
+# holds up nothing for long (and the beat sweeper publishes for mail left waiting).
+FLUSH_FLAG = "rating:outbox:flush-requested"
+FLUSH_FLAG_SECONDS = 30
+
+
+def _flag_store():
+    """A Redis client on the broker's Redis (one per process), or None on another broker."""
+    app = current_app._get_current_object()
+    if "rating_flush_flag" not in app.extensions:
+        url = app.config["CELERY"]["broker_url"]
+        client = None
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        app.extensions["rating_flush_flag"] = client
+    return app.extensions["rating_flush_flag"]
+
+
 def request_flush() -> None:
+    """Have the waiting mail sent: publish a flush job unless one is queued already."""
+    from redis.exceptions import RedisError
+
     from workers.tasks import flush_outbox, publish_soft
 
-    publish_soft(flush_outbox)
+    store = _flag_store()
+    if store is not None:
+        try:
+            if not store.set(FLUSH_FLAG, "1", nx=True, ex=FLUSH_FLAG_SECONDS):
+                return
+        except RedisError:
+            store = None  # publish regardless (softly: the broker is this Redis)
+    if not publish_soft(flush_outbox) and store is not None:
+        _clear_flag(store)
+
+
+def flush_starting() -> None:
+    """Called by the flush job before it claims: later mail needs a job of its own."""
+    store = _flag_store()
+    if store is not None:
+        _clear_flag(store)
+
+
+def _clear_flag(store) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        store.delete(FLUSH_FLAG)
+    except RedisError:
+        pass  # it expires by itself
 
 
 class DeliveryFailed(Exception):

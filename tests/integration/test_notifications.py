@@ -110,3 +110,36 @@ def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox)
     assert stuck.id in notifications.stranded(timedelta(seconds=60))   # …the sweeper returns it
     assert notifications.flush()["sent"] == 1
     assert len(mailbox.messages) == others + 1
+
+
+def test_one_flush_job_while_one_waits(app, redis_server):
+    """Writers after the first find a flush queued and publish nothing; once that job starts
+    (and clears the flag before claiming), the next writer publishes again."""
+    import redis
+
+    broker = redis.Redis.from_url(redis_server.url(1))
+    assert broker.llen("mail") == 0
+    for _ in range(5):
+        notifications.request_flush()
+    assert broker.llen("mail") == 1
+    assert 0 < broker.ttl(notifications.FLUSH_FLAG) <= notifications.FLUSH_FLAG_SECONDS
+    notifications.flush_starting()
+    notifications.request_flush()
+    notifications.request_flush()
+    assert broker.llen("mail") == 2
+
+
+def test_mail_committed_while_a_flush_waits_is_sent_by_it(app, api, batch, mailbox, redis_server):
+    """Many commits with mail, one job published: that job sends every message."""
+    import redis
+
+    from workers.tasks import flush_outbox
+
+    make_staff("reviewer", "320402")
+    ids = [scored(api, batch, 3)[0] for _ in range(3)]
+    waiting = pending()
+    assert {m.application_id for m in waiting} >= set(ids) and len(waiting) >= 6   # firm + reviewer each
+    assert redis.Redis.from_url(redis_server.url(1)).llen("mail") == 1
+    with app.app_context():
+        assert flush_outbox.run()["sent"] == len(waiting)
+    assert pending() == [] and len(mailbox.messages) == len(waiting)
