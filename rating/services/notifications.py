@@ -116,7 +116,7 @@ def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: dat
 
 
 # Set while a Celery task runs: commits inside it only note that mail is waiting, and the
-# task publishes one flush when it ends (a scoring job commits twice: one flush, not two).
+# task publishes one flush when it ends (a job that commits several times: one flush, not several).
 in_task: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rating_outbox_task", default=None)
 
 
