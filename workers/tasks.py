@@ -12,7 +12,6 @@ from celery.signals import worker_process_init, worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.extensions import db
 from rating.services import certificates, notifications, routing, scoring_runs
 
 log = logging.getLogger(__name__)

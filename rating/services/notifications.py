@@ -3,10 +3,10 @@
 `queue_*` writes the message into the outbox inside the caller's transaction, rendered
 in the recipient's language, so a change and its email commit (or roll back) together.
 After the commit a flush job is published (at most one per web request or worker task,
-and none while another is still queued); a worker claims what waits, sends it in batches over one SMTP
-connection and marks each message; the beat sweeper publishes a flush for messages a dead
-broker or worker left behind. Delivery is at least once; the Message-ID is stable per
-message so receiving servers can drop a repeat.
+and none while another is still queued); a worker claims what waits, sends it in batches
+over one SMTP connection and marks each message; the beat sweeper publishes a flush for
+messages a dead broker or worker left behind. Delivery is at least once; the Message-ID
+is stable per message so receiving servers can drop a repeat.
 """
 from __future__ import annotations
 
