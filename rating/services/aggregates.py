@@ -37,6 +37,13 @@ def _insert(model):
     return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(model)
 
 
+def _claim(statement) -> bool:
+    """Whether this transaction's insert-or-nothing made the marker row: the row it returns.
+    (The ORM's result of a plain insert reports a row count of -1 on psycopg, which read as
+    "claimed" and let every concurrent first request fill the same counts.)"""
+    return db.session.execute(statement).first() is not None
+
+
 def _counts(day: date, district: str | None = None):
     """(district, level, firms) for `day`, from the ratings."""
     held = (select(Rating.enterprise_id, Enterprise.district_code.label("district"),
@@ -65,8 +72,8 @@ def day_counts(day: date, store: bool) -> tuple[dict[tuple[str, int], int], date
     db.session.rollback()          # a fresh transaction, so the lock's snapshot is current
     _lock()
     now = clock.now()
-    claimed = db.session.execute(_insert(CountedDay).values(day=day, computed_at=now)
-                                 .on_conflict_do_nothing(index_elements=["day"])).rowcount
+    claimed = _claim(_insert(CountedDay).values(day=day, computed_at=now)
+                     .on_conflict_do_nothing(index_elements=["day"]).returning(CountedDay.day))
     counts = {(d, lv): n for d, lv, n in db.session.execute(_counts(day))}
     if claimed:
         if counts:
@@ -103,8 +110,8 @@ def granted(scope: Jurisdiction, first_year: int, last_year: int) -> dict[tuple[
     if db.session.execute(select(CountedGrants.id)).first() is None:
         db.session.rollback()      # a fresh transaction, so the lock's snapshot is current
         _lock()
-        claimed = db.session.execute(_insert(CountedGrants).values(id=1, computed_at=clock.now())
-                                     .on_conflict_do_nothing(index_elements=["id"])).rowcount
+        claimed = _claim(_insert(CountedGrants).values(id=1, computed_at=clock.now())
+                         .on_conflict_do_nothing(index_elements=["id"]).returning(CountedGrants.id))
         if claimed:
             rows = _grant_rows()
             if rows:

@@ -231,3 +231,40 @@ def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(ap
         mine = sum(1 for m in moved if m == (level, year))
         assert aggregates.granted(changzhou, first, last).get((level, year), 0) == after_grant[(level, year)] - mine
         assert aggregates.granted(nanjing, first, last)[(level, year)] == nanjing_before.get((level, year), 0) + mine
+
+
+def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, ratings):
+    """Officials opening the dashboard at the same moment on a day not yet counted (each
+    morning): every request answers, and the day's counts are stored once. The claim on the
+    day used to read the insert's row count, which psycopg reports as -1 there: every
+    request thought it had claimed the day and all but one failed on duplicate rows."""
+    import threading
+
+    from rating.models import CountedDay, DistrictLevelCount, Jurisdiction
+    from rating.services import aggregates, dashboard
+
+    today = clock.today()
+    db.session.commit()
+    assert db.session.get(CountedDay, today) is None
+    start, boards, errors = threading.Barrier(6), [], []
+
+    def official_opens_the_page():
+        with app.app_context():
+            try:
+                start.wait()
+                scope = db.session.get(Jurisdiction, "320400")
+                boards.append(dashboard.build(scope, today).headline.count)
+            except Exception as exc:  # the assertion below names it
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=official_opens_the_page) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert boards == [4] * 6                      # 常州: 天宁甲, 乙, 丙 and 新北甲
+    stored = db.session.execute(select(DistrictLevelCount.district_code, DistrictLevelCount.level,
+                                       DistrictLevelCount.firms).where(DistrictLevelCount.day == today)).all()
+    computed = db.session.execute(aggregates._counts(today)).all()
+    assert sorted(stored) == sorted(computed) and len(stored) == len(set((d, lv) for d, lv, _n in stored))
