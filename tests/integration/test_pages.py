@@ -40,6 +40,26 @@ def test_pages_are_chinese_by_default_and_english_on_request(client):
     assert 'lang="en"' in page.text
 
 
+def test_a_page_and_an_email_in_another_language_within_one_request(app):
+    """Templates look their translations up once per locale a request uses: an email
+    rendered for an English reader while a Chinese page is being answered is English, and
+    the page goes on in Chinese (and the other way round)."""
+    from flask import render_template, render_template_string
+    from flask_babel import force_locale
+
+    with app.app_context(), app.test_request_context("/"):   # each request has its own g
+        assert render_template_string("{{ _('星级上云企业评定系统') }}") == "星级上云企业评定系统"
+        with force_locale("en"):
+            email = render_template("email/password_reset.txt", name="Wang", minutes=30, link="x")
+        assert email.startswith("[Star rating] Reset your password") and "星级" not in email
+        assert render_template_string("{{ _('星级上云企业评定系统') }}") == "星级上云企业评定系统"
+    with app.app_context(), app.test_request_context("/?lang=en"):
+        assert render_template_string("{{ _('星级上云企业评定系统') }}") == "Star-rated Cloud Enterprise Certification"
+        with force_locale("zh_Hans_CN"):
+            assert "重置登录密码" in render_template("email/password_reset.txt", name="王", minutes=30, link="x")
+        assert render_template_string("{{ _('星级上云企业评定系统') }}") == "Star-rated Cloud Enterprise Certification"
+
+
 def test_security_headers(client):
     response = client.get("/")
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
