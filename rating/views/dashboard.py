@@ -14,6 +14,7 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.models import Role
 from rating.services import dashboard, export_jobs, exports
+from rating.views import shared_pages
 from rating.views.common import staff_scope
 
 bp = Blueprint("dashboard", __name__)
@@ -37,9 +38,16 @@ def show():
     else:
         status = 422
     board = dashboard.build(staff_scope(current_user), on, level)
-    export_form = ExportForm(level=form.level.data if level else "")
-    return render_template("dashboard/show.html", form=form, board=board, figures=_figures(board),
-                           export_form=export_form, async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
+
+    def context() -> dict:
+        return {"form": form, "board": board, "figures": _figures(board),
+                "export_form": ExportForm(level=form.level.data if level else ""),
+                "async_rows": current_app.config["EXPORT_ASYNC_ROWS"]}
+
+    # The same page for every official of the scope while the board is kept: the filters
+    # shown come from the query string, the rest from the board.
+    key = (board.key, request.query_string) if board.key is not None else None
+    return shared_pages.render(key, "dashboard/show.html", context), status
 
 
 _rendered: dict[tuple, Markup] = {}

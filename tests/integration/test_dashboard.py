@@ -115,7 +115,7 @@ def test_short_exports_download_at_once_in_scope(app, ratings):
 
 
 def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, ratings, log_dir, monkeypatch):
-    app.config["EXPORT_ASYNC_ROWS"] = 2
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 2)
     province = make_staff("official", "320000")
     client = login(app, province.email)
     response = _export(client, format="csv", status="")
@@ -268,3 +268,35 @@ def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, ratings)
                                        DistrictLevelCount.firms).where(DistrictLevelCount.day == today)).all()
     computed = db.session.execute(aggregates._counts(today)).all()
     assert sorted(stored) == sorted(computed) and len(stored) == len(set((d, lv) for d, lv, _n in stored))
+
+
+def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_token(app, ratings, monkeypatch):
+    """The page is rendered once for the officials of a scope while the database is
+    unchanged; each still reads their own (escaped) name, and the CSRF token of their own
+    session, with which their download works. Flashed messages are shown, then gone."""
+    from rating.views import shared_pages
+
+    first, second = make_staff("official", "320400"), make_staff("official", "320400")
+    first.name, second.name = "常州统计员", "<i>李</i>&审核"
+    db.session.commit()
+    one, two = login(app, first.email), login(app, second.email)
+    one.get("/dashboard")                                             # fills the day's counts: a commit
+    rendered = []
+    real = shared_pages.render_template
+    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+
+    mine, theirs = one.get("/dashboard").text, two.get("/dashboard").text
+    assert rendered == ["dashboard/show.html"]                        # once for both
+    assert "常州统计员" in mine and "李" not in mine
+    assert "&lt;i&gt;李&lt;/i&gt;&amp;审核" in theirs and "常州统计员" not in theirs and "<i>李" not in theirs
+    assert csrf_token(mine) != csrf_token(theirs)
+    assert theirs.count(csrf_token(theirs)) == 2                       # the export form and the logout form
+    data = {"csrf_token": csrf_token(theirs), "format": "csv", "level": "", "status": "valid", "year": ""}
+    download = two.post("/exports", data=data)
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+
+    data["format"] = "docx"
+    refused = two.post("/exports", data=data, follow_redirects=True)
+    assert refused.status_code == 200 and 'class="flash flash-error"' in refused.text
+    assert "<i>李" not in refused.text
+    assert 'class="flash' not in two.get("/dashboard").text
