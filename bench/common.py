@@ -9,39 +9,69 @@ import statistics
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
 from tests.support.faults.seed import typed_answer
+from tests.support.mail import SmtpServer
 from tests.support.servers import PostgresServer, RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _SERIALS = itertools.count(10_000)
 
 
+@dataclass
+class Servers:
+    """What a benchmark runs on: the app (migrated, in this process), the environment its
+    processes get, and the servers themselves (to stop, restart or count mail)."""
+
+    app: Any
+    env: dict
+    postgres: PostgresServer
+    redis: RedisServer
+    smtp: SmtpServer | None
+    instance: Path
+
+
 @contextmanager
-def environment(name: str):
-    """PostgreSQL + Redis of our own, and the app migrated on them; yields (app, env)."""
+def servers(name: str, *, broker_db: int = 0, smtp: bool = False, settings: dict | None = None):
+    """PostgreSQL + Redis (the broker on `broker_db`) of our own, with `smtp` an SMTP server
+    too (the app's mail goes there), and the app migrated on them, `settings` added to its
+    environment; yields `Servers`, and removes everything afterwards."""
     postgres = PostgresServer().start()
     redis = RedisServer().start()
+    mail = SmtpServer().start() if smtp else None
     instance = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     env = {
         "DATABASE_URL": postgres.create_database(f"bench_{name}"),
-        "CELERY_BROKER_URL": redis.url(0),
+        "CELERY_BROKER_URL": redis.url(broker_db),
         "INSTANCE_PATH": str(instance),
         "STORAGE_DIR": str(instance / "storage"),
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": f"bench-{name}",
         "SWEEP_GRACE_SECONDS": "3600",
+        **({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(mail.port)} if mail else {}),
+        **(settings or {}),
     }
-    app = migrated_app(env)
     try:
-        yield app, {**os.environ, **env}, redis, instance
+        app = migrated_app(env)
+        yield Servers(app, {**os.environ, **env}, postgres, redis, mail, instance)
     finally:
+        if mail is not None:
+            mail.stop()
         postgres.destroy()
         redis.destroy()
         shutil.rmtree(instance, ignore_errors=True)
+
+
+@contextmanager
+def environment(name: str):
+    """`servers` without mail, as (app, env, redis, instance)."""
+    with servers(name) as run:
+        yield run.app, run.env, run.redis, run.instance
 
 
 def migrated_app(env: dict):

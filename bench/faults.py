@@ -19,45 +19,15 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
-from bench.common import RESULTS, migrated_app
-from tests.support.mail import SmtpServer
-from tests.support.servers import PostgresServer, RedisServer
+from bench.common import RESULTS, servers
 
 
-@contextmanager
-def environment():
-    """PostgreSQL, Redis (broker on DB 4) and SMTP of our own, and the app migrated on them."""
-    postgres, redis, smtp = PostgresServer().start(), RedisServer().start(), SmtpServer().start()
-    instance = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    env = {
-        "DATABASE_URL": postgres.create_database("bench_faults"),
-        "CELERY_BROKER_URL": redis.url(4),
-        "INSTANCE_PATH": str(instance),
-        "STORAGE_DIR": str(instance / "storage"),
-        "SECRET_KEY": "bench-faults",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp.port),
-        # Sweepers every 2 s, a job counts as lost after 10 s, a message whose sender died
-        # is sent again after 30 s (production: 30 s, 60 s, 5 min): the same mechanisms,
-        # recovering within a run.
-        "SWEEP_INTERVAL_SECONDS": "2",
-        "SWEEP_GRACE_SECONDS": "10",
-        "MAIL_SENDING_TIMEOUT_SECONDS": "30",
-    }
-    app = migrated_app(env)
-    try:
-        yield app, {**os.environ, **env}, postgres, redis, smtp, instance
-    finally:
-        smtp.stop()
-        redis.destroy()
-        postgres.destroy()
-        shutil.rmtree(instance, ignore_errors=True)
+# Sweepers every 2 s, a job counts as lost after 10 s, a message whose sender died is sent
+# again after 30 s (production: 30 s, 60 s, 5 min): the same mechanisms, recovering within
+# a run.
+SETTINGS = {"SWEEP_INTERVAL_SECONDS": "2", "SWEEP_GRACE_SECONDS": "10", "MAIL_SENDING_TIMEOUT_SECONDS": "30"}
 
 
 def run(names: list[str], scale: float = 1.0) -> dict:
@@ -77,7 +47,8 @@ def run(names: list[str], scale: float = 1.0) -> dict:
             restarts=(("fast", 3.0, 10.0), ("immediate", 20.0, 5.0)), timeout=900),
     }
     results = {}
-    with environment() as (app, env, postgres, redis, smtp, instance):
+    with servers("faults", broker_db=4, smtp=True, settings=SETTINGS) as run:
+        app, env, postgres, redis, smtp, instance = run.app, run.env, run.postgres, run.redis, run.smtp, run.instance
         with app.app_context():
             for name in names or list(plans):
                 logs = instance / f"logs-{name}"
