@@ -35,6 +35,13 @@ class _StandIn:
         self.role = role
         self.name = _NAME
 
+    def __getattr__(self, name: str):
+        # Jinja shows a missing attribute as an empty string; anything else of the user
+        # in a shared page must fail loudly instead (it would be one user's, shown to all).
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise RuntimeError(f"a shared page reads current_user.{name}: only its name and role may be shown")
+
 
 def render(key: Hashable | None, template: str, context: Callable[[], dict[str, Any]]) -> str:
     """`template` rendered with `context()` (called only when the page is not kept), the

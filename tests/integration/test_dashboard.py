@@ -300,3 +300,17 @@ def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_to
     assert refused.status_code == 200 and 'class="flash flash-error"' in refused.text
     assert "<i>李" not in refused.text
     assert 'class="flash' not in two.get("/dashboard").text
+
+
+def test_a_shared_page_cannot_show_anything_else_of_its_user(app):
+    """Only the name (put in per request) and the role may reach a shared page: any other
+    attribute of the user fails the render instead of printing one user's data to all."""
+    from flask import render_template_string
+
+    from rating.views.shared_pages import _StandIn
+
+    with app.test_request_context("/"):
+        stand_in = _StandIn("official")
+        assert render_template_string("{{ u.role }}", u=stand_in) == "official"
+        with pytest.raises(RuntimeError, match="current_user.email"):
+            render_template_string("{{ u.email }}", u=stand_in)
