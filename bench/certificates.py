@@ -18,9 +18,8 @@ from datetime import timedelta
 import psutil
 from sqlalchemy import func, select, text
 
-from bench.common import environment, percentile
+from bench.common import percentile, servers
 from bench.scoring_pipeline import _drain, noop_floor
-from tests.support.mail import SmtpServer
 from tests.support.servers import worker
 
 FLOOR_HTML = '<p style="font-family: &quot;Rating Serif SC&quot;">星级</p>'
@@ -229,12 +228,8 @@ def batch(app, env, redis, instance, ids: list[int]) -> dict:
 
 
 def run(single_runs: int = 40, warmup: int = 5, count: int = 1000) -> dict:
-    smtp = SmtpServer().start()
-    try:
-        with environment("certificates") as (app, env, redis, instance):
-            env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
-            one = single(app, seed_ratings(app, warmup + single_runs, pending=False), warmup)
-            many = batch(app, env, redis, instance, seed_ratings(app, count, pending=True))
-    finally:
-        smtp.stop()
-    return {"single": one, "batch": {**many, "emails_received": len(smtp.messages)}}
+    with servers("certificates", smtp=True) as run:
+        one = single(run.app, seed_ratings(run.app, warmup + single_runs, pending=False), warmup)
+        many = batch(run.app, run.env, run.redis, run.instance, seed_ratings(run.app, count, pending=True))
+        emails = len(run.smtp.messages)
+    return {"single": one, "batch": {**many, "emails_received": emails}}

@@ -7,10 +7,9 @@ import time
 
 from sqlalchemy import func, select
 
-from bench.common import environment
+from bench.common import servers
 from bench.review_seed import analyze, applications_in_review, reviewers
 from bench.scoring_pipeline import _drain, noop_floor
-from tests.support.mail import SmtpServer
 from tests.support.servers import worker
 
 
@@ -48,36 +47,33 @@ def _balance(app) -> dict:
 
 
 def run(count: int = 5000, reviewer_count: int = 300) -> dict:
-    smtp = SmtpServer().start()
-    try:
-        with environment("routing") as (app, env, redis, instance):
-            env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
+    with servers("routing", smtp=True) as run:
+        app, env, redis, instance = run.app, run.env, run.redis, run.instance
+        with app.app_context():
+            from tests.factories import make_batch
+
+            batch = make_batch("js-2024")
+            ids = applications_in_review(batch.id, count)
+            reviewers(reviewer_count)
+            analyze()
+        proc = worker(env, instance, concurrency=2)
+        try:
+            from workers.tasks import route_application
+
             with app.app_context():
-                from tests.factories import make_batch
+                noop_seconds = noop_floor(redis, count)
 
-                batch = make_batch("js-2024")
-                ids = applications_in_review(batch.id, count)
-                reviewers(reviewer_count)
-                analyze()
-            proc = worker(env, instance, concurrency=2)
-            try:
-                from workers.tasks import route_application
-
-                with app.app_context():
-                    noop_seconds = noop_floor(redis, count)
-
-                    started = time.perf_counter()
-                    for application_id in ids:
-                        route_application.delay(application_id)
-                    _wait_assigned(app, count, 1800)
-                    route_seconds = time.perf_counter() - started
-                    _drain(redis, 600)      # let the assignment emails go out before stopping
-            finally:
-                proc.stop()
-            balance = _balance(app)
-    finally:
-        smtp.stop()
+                started = time.perf_counter()
+                for application_id in ids:
+                    route_application.delay(application_id)
+                _wait_assigned(app, count, 1800)
+                route_seconds = time.perf_counter() - started
+                _drain(redis, 600)      # let the assignment emails go out before stopping
+        finally:
+            proc.stop()
+        balance = _balance(app)
+        emails = len(run.smtp.messages)
     noop_rate, route_rate = count / noop_seconds, count / route_seconds
     return {"applications": count, "reviewers": reviewer_count, "noop_tasks_per_s": round(noop_rate, 1),
             "assigned_per_s": round(route_rate, 1), "ratio_to_noop": round(route_rate / noop_rate, 2),
-            "balance": balance, "emails_received": len(smtp.messages)}
+            "balance": balance, "emails_received": emails}

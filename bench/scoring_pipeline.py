@@ -8,8 +8,7 @@ import time
 
 from sqlalchemy import func, select, update
 
-from bench.common import environment, seed_applications, summary
-from tests.support.mail import SmtpServer
+from bench.common import seed_applications, servers, summary
 from tests.support.servers import worker
 
 
@@ -54,16 +53,8 @@ def _wait_scored(app, count: int, timeout: float) -> None:
 
 
 def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> dict:
-    smtp = SmtpServer().start()
-    try:
-        return _run(smtp, count, rate, steady_seconds)
-    finally:
-        smtp.stop()
-
-
-def _run(smtp, count: int, rate: float, steady_seconds: float) -> dict:
-    with environment("scoring") as (app, env, redis, instance):
-        env = {**env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port)}
+    with servers("scoring", smtp=True) as run:
+        app, env, redis, instance = run.app, run.env, run.redis, run.instance
         ids = seed_applications(app, count)
         steady_ids = seed_applications(app, int(rate * steady_seconds), status="draft")
         with app.app_context():
