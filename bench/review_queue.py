@@ -12,9 +12,8 @@ from datetime import timedelta
 import requests
 from sqlalchemy import insert
 
-from bench.common import environment
+from bench.common import environment, http_load
 from bench.review_seed import analyze, applications_in_review, reviewers
-from bench.submit_endpoint import _load
 from tests.factories import PASSWORD
 from tests.support.servers import free_port, web
 
@@ -78,13 +77,14 @@ def run(count: int = 200_000, requests_count: int = 2000) -> dict:
         try:
             session = _login(base, email)
             cookies = session.cookies.get_dict()
-            _load([lambda s: s.get(f"{base}/hello")] * 200, CONCURRENCY)
-            hello = _load([lambda s: s.get(f"{base}/hello")] * requests_count, CONCURRENCY)
+            http_load(base, "/hello", count=200, concurrency=CONCURRENCY)
+            hello = http_load(base, "/hello", count=requests_count, concurrency=CONCURRENCY)
             page = session.get(f"{base}/reviews/")
             shown = page.text.count("/applications/")
-            queue = _load([lambda s: s.get(f"{base}/reviews/", cookies=cookies)] * requests_count, CONCURRENCY)
-            queue_50 = _load([lambda s: s.get(f"{base}/reviews/?per_page=50", cookies=cookies)] * requests_count,
-                             CONCURRENCY)
+            http_load(base, "/reviews/", count=40, concurrency=CONCURRENCY, cookies=cookies)   # warm each worker
+            queue = http_load(base, "/reviews/", count=requests_count, concurrency=CONCURRENCY, cookies=cookies)
+            queue_50 = http_load(base, "/reviews/?per_page=50", count=requests_count, concurrency=CONCURRENCY,
+                                 cookies=cookies)
         finally:
             server.stop()
     return {"applications": count, "in_review": IN_REVIEW, "open_assignments_per_reviewer": per_reviewer,

@@ -3,13 +3,8 @@ against GET /hello of the same app in the same run."""
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
-from bench.common import environment, seed_applications, summary
+from bench.common import Call, environment, http_load, seed_applications
 from tests.support.servers import free_port, web
 
 CONCURRENCY = 16
@@ -40,32 +35,6 @@ def _prepare(app, count: int) -> list[tuple[int, str]]:
     return pairs
 
 
-def _load(requests_to_make, concurrency: int = CONCURRENCY) -> dict:
-    local = threading.local()
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-
-    def one(call):
-        nonlocal errors
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        started = time.perf_counter()
-        response = call(local.session)
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            if response.status_code >= 400:
-                errors += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, requests_to_make))
-    seconds = time.perf_counter() - started
-    return {"requests": len(latencies), "per_s": round(len(latencies) / seconds, 1), "errors": errors,
-            **summary(latencies)}
-
-
 def run(count: int = 2000) -> dict:
     with environment("submit") as (app, env, _redis, instance):
         pairs = _prepare(app, count)
@@ -73,14 +42,13 @@ def run(count: int = 2000) -> dict:
         server = web(env, instance, port, workers=2)
         base = f"http://127.0.0.1:{port}"
         try:
-            warm = [lambda s: s.get(f"{base}/hello")] * 200
-            _load(warm)
-            hello = _load([lambda s: s.get(f"{base}/hello")] * count)
-            submit = _load([
-                (lambda s, i=i, t=t: s.post(f"{base}/api/v1/applications/{i}/submit", json={"pledge": True},
-                                            headers={"Authorization": f"Bearer {t}"}))
+            http_load(base, "/hello", count=200, concurrency=CONCURRENCY)
+            hello = http_load(base, "/hello", count=count, concurrency=CONCURRENCY)
+            submit = http_load(base, [
+                Call.post_json(f"/api/v1/applications/{i}/submit", {"pledge": True},
+                               {"Authorization": f"Bearer {t}"})
                 for i, t in pairs
-            ])
+            ], concurrency=CONCURRENCY, seconds=600)
         finally:
             server.stop()
     return {"concurrency": CONCURRENCY, "gunicorn": "2 workers × 4 threads", "hello": hello, "submit": submit,

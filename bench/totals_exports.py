@@ -33,15 +33,13 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 
 import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy import insert, select, text
 
-from bench.common import environment, summary
+from bench.common import environment, http_load
 from tests.factories import PASSWORD
 from tests.support.servers import free_port, web
 
@@ -51,7 +49,6 @@ YEARS = tuple(range(2021, 2027))
 BATCH_DAYS = {1: (6, 28), 2: (11, 20)}
 REWARD = {3: 50_000, 4: 100_000, 5: 200_000}
 PROVINCE_OFFICIAL = "official-province@bench.test"
-_runs = iter(range(1, 250))
 
 
 # --- seeding -------------------------------------------------------------------------
@@ -214,58 +211,8 @@ def official(email: str = PROVINCE_OFFICIAL, jurisdiction: str = "320000"):
 
 # --- HTTP load -------------------------------------------------------------------------
 
-class _From(HTTPAdapter):
-    """Connections from one source address (the rate limiter counts per address)."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        super().__init__(pool_connections=1, pool_maxsize=1)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def _load(urls, count: int, cookies: dict | None = None, seconds: float = 40.0,
-          concurrency: int = CONCURRENCY) -> dict:
-    """`count` GETs (urls: one URL, or a function n → URL) by `concurrency` threads with
-    keep-alive, each from its own loopback address; stops early after `seconds`."""
-    run = next(_runs)
-    url_of = urls if callable(urls) else (lambda _n: urls)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    issued = iter(range(count))
-    deadline = time.perf_counter() + seconds
-
-    def client(index: int) -> None:
-        session = requests.Session()
-        session.mount("http://", _From(f"127.{100 + run // 250}.{run % 250}.{index + 1}"))
-        if cookies:
-            session.cookies.update(cookies)
-        while time.perf_counter() < deadline:
-            with lock:
-                n = next(issued, None)
-            if n is None:
-                break
-            started = time.perf_counter()
-            response = session.get(url_of(n))
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        session.close()
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    errors = sum(n for code, n in statuses.items() if code >= 400)
-    return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **({"statuses": {str(k): v for k, v in statuses.items()}} if errors else {}), **summary(latencies)}
+def _load(base: str, calls, count: int, cookies: dict | None = None, seconds: float = 40.0) -> dict:
+    return http_load(base, calls, count=count, concurrency=CONCURRENCY, seconds=seconds, cookies=cookies)
 
 
 def _login(base: str, email: str) -> requests.Session:
@@ -339,17 +286,17 @@ def run_totals(firms: int = 100_000, ratings: int = 300_000, requests_count: int
         base = f"http://127.0.0.1:{port}"
         results: dict = {}
         try:
-            _load(f"{base}/hello", 400)
+            _load(base, "/hello", 400)
             for name, query in TOTALS_QUERIES.items():
-                _load(f"{base}/api/v1/totals?{query}", 40)                       # warm each worker
-            results["hello"] = _load(f"{base}/hello", requests_count)
+                _load(base, f"/api/v1/totals?{query}", 40)                       # warm each worker
+            results["hello"] = _load(base, "/hello", requests_count)
             for name, query in TOTALS_QUERIES.items():
-                results[name] = _load(f"{base}/api/v1/totals?{query}", requests_count)
+                results[name] = _load(base, f"/api/v1/totals?{query}", requests_count)
             first = date(2021, 7, 1)
             results["city_new_date_each_request"] = _load(
-                lambda n: f"{base}/api/v1/totals?group_by=city&on={(first + timedelta(days=n)).isoformat()}",
+                base, lambda n: f"/api/v1/totals?group_by=city&on={(first + timedelta(days=n)).isoformat()}",
                 1800, seconds=60)
-            results["hello_after"] = _load(f"{base}/hello", requests_count)
+            results["hello_after"] = _load(base, "/hello", requests_count)
             session = _login(base, PROVINCE_OFFICIAL)
             probe = session.get(f"{base}/dashboard", allow_redirects=False)
             if probe.status_code == 404:
@@ -358,8 +305,8 @@ def run_totals(firms: int = 100_000, ratings: int = 300_000, requests_count: int
             else:
                 assert probe.status_code == 200, probe.status_code
                 # Warmed as the totals are: each worker process builds the board once.
-                _load(f"{base}/dashboard", 40, cookies=session.cookies.get_dict())
-                results["dashboard"] = _load(f"{base}/dashboard", requests_count,
+                _load(base, "/dashboard", 40, cookies=session.cookies.get_dict())
+                results["dashboard"] = _load(base, "/dashboard", requests_count,
                                              cookies=session.cookies.get_dict())
             body = requests.get(f"{base}/api/v1/totals?group_by=city").json()
         finally:
