@@ -40,6 +40,9 @@ class ReviewAssignment(db.Model):
         Index("uq_review_assignments_open", "application_id", unique=True,
               postgresql_where=text("closed_at IS NULL"), sqlite_where=text("closed_at IS NULL")),
         Index("ix_review_assignments_reviewer_open", "reviewer_id", "closed_at"),
+        # A reviewer's latest assignment (routing's "longest idle"), one index probe
+        # however many closed assignments the years have piled up.
+        Index("ix_review_assignments_reviewer_assigned", "reviewer_id", "assigned_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -103,22 +103,40 @@ def has_conflict(user: User, application: Application) -> bool:
 def eligible_reviewers(subject: Subject, lock: bool = False) -> list:
     """The owner's eligible reviewers, best first: rows of (id, open assignments, email,
     locale, name), the last three for the assignment email."""
-    reviewers = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == subject.owner)
     if lock and db.engine.dialect.name == "postgresql":
         # Routings inside one jurisdiction take turns, so that two of them never both
         # count the same reviewer as the least loaded. (A statement of its own: the
         # count below must be read after the lock is granted, with a fresh snapshot.)
-        db.session.execute(select(User.id).where(*reviewers).order_by(User.id).with_for_update())
-    open_count = func.coalesce(func.sum(case((ReviewAssignment.closed_at.is_(None), 1), else_=0)), 0)
-    last_assigned = func.max(ReviewAssignment.assigned_at)
-    return db.session.execute(
-        select(User.id, open_count.label("open"), User.email, User.locale, User.name)
-        .outerjoin(ReviewAssignment, ReviewAssignment.reviewer_id == User.id)
-        .where(*reviewers, ~_conflicted(User.id, subject.application_id, subject.enterprise_id,
-                                        subject.group_name))
-        .group_by(User.id)
-        .order_by(open_count, last_assigned.asc().nulls_first(), User.id)
-    ).all()
+        db.session.execute(_LOCK_REVIEWERS, {"owner": subject.owner})
+    return db.session.execute(_ELIGIBLE, {
+        "owner": subject.owner, "application_id": subject.application_id,
+        "enterprise_id": subject.enterprise_id, "group_name": subject.group_name or None,
+    }).all()
+
+
+# Built once (routing runs in every scoring job). Per reviewer, the open count and the
+# latest assignment are each read through an index of their own, rather than by
+# aggregating every assignment a reviewer ever had, which grows with the years of
+# closed work. A firm without a group compares group_name with NULL: never a conflict.
+_OPEN_COUNT = (select(func.count()).where(ReviewAssignment.reviewer_id == User.id,
+                                          ReviewAssignment.closed_at.is_(None))
+               .correlate(User).scalar_subquery())
+_LAST_ASSIGNED = (select(func.max(ReviewAssignment.assigned_at)).where(ReviewAssignment.reviewer_id == User.id)
+                  .correlate(User).scalar_subquery())
+_REVIEWERS = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == bindparam("owner"))
+_LOCK_REVIEWERS = select(User.id).where(*_REVIEWERS).order_by(User.id).with_for_update()
+_CONFLICTED = exists().where(
+    ReviewerConflict.reviewer_id == User.id,
+    or_(ReviewerConflict.enterprise_id == bindparam("enterprise_id"),
+        ReviewerConflict.provider_name.in_(
+            select(CloudService.provider).where(CloudService.application_id == bindparam("application_id"))),
+        ReviewerConflict.group_name == bindparam("group_name", type_=String)),
+)
+_ELIGIBLE = (
+    select(User.id, _OPEN_COUNT.label("open"), User.email, User.locale, User.name)
+    .where(*_REVIEWERS, ~_CONFLICTED)
+    .order_by(_OPEN_COUNT, _LAST_ASSIGNED.asc().nulls_first(), User.id)
+)
 
 
 def entered_stage_at(application: Application) -> datetime:

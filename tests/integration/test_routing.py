@@ -48,6 +48,21 @@ def test_load_is_balanced_within_the_county(api, batch):
     assert len({open_for(i).reviewer_id for i in ids[:3]}) == 3
 
 
+def test_closed_work_counts_for_idleness_not_for_load(api, batch):
+    first, second = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
+    a, _ = submitted_and_scored(api, batch)
+    took_a = open_for(a).reviewer_id
+    other = second.id if took_a == first.id else first.id
+    routing.close_open(a, "decided")
+    db.session.commit()
+    # Neither has open work now; the one who took `a` was busy more recently.
+    b, _ = submitted_and_scored(api, batch)
+    assert open_for(b).reviewer_id == other
+    # Now `other` has one open and the first none: the closed one does not count as load.
+    c, _ = submitted_and_scored(api, batch)
+    assert open_for(c).reviewer_id == took_a
+
+
 def test_conflicts_are_never_assigned(api, batch):
     conflicted, free = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
     firm_app, _ = submitted_and_scored(api, batch)
