@@ -143,3 +143,19 @@ def test_mail_committed_while_a_flush_waits_is_sent_by_it(app, api, batch, mailb
     with app.app_context():
         assert flush_outbox.run()["sent"] == len(waiting)
     assert pending() == [] and len(mailbox.messages) == len(waiting)
+
+
+def test_messages_encode_chinese_headers_and_accept_international_addresses(app, mailbox):
+    """What the SMTP server receives decodes to the text written, whether the address is
+    ASCII (the compat32 message) or not (the modern policy, sent with SMTPUTF8)."""
+    import email
+    import email.policy
+
+    for address in ("firm@example.com", "联系人@例子.公司"):
+        message = notifications._message(7, address, "【星级上云】申报状态：审核中", "尊敬的企业：\n您好。\n")
+        parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+        assert parsed["Subject"] == "【星级上云】申报状态：审核中"
+        assert parsed["To"] == address
+        assert parsed["From"].addresses[0].display_name == "星级上云评定系统"
+        assert parsed["Message-ID"].startswith("<outbox-7@")
+        assert parsed.get_content() == "尊敬的企业：\n您好。\n"
