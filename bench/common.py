@@ -172,7 +172,8 @@ def timer():
     box["seconds"] = time.perf_counter() - started
 
 
-__all__ = ["environment", "seed_applications", "summary", "percentile", "timer", "RESULTS", "timedelta"]
+__all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
+           "RESULTS", "timedelta"]
 
 
 # --- HTTP load -------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
-    def client(index: int) -> None:
+    def client() -> None:
         connection, used = None, 0
         while time.perf_counter() < deadline:
             with lock:
@@ -277,7 +278,7 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
             connection.close()
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
