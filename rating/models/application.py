@@ -119,8 +119,9 @@ class CloudService(db.Model):
     ended_on: Mapped[date | None] = mapped_column(Date)
 
     application = relationship("Application", back_populates="services")
+    # Loaded with the services that hold them, in one statement (not one per service).
     payments: Mapped[list["Payment"]] = relationship(
-        back_populates="service", order_by="Payment.id", cascade="all, delete-orphan"
+        back_populates="service", order_by="Payment.id", cascade="all, delete-orphan", lazy="selectin"
     )
 
 

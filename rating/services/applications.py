@@ -38,7 +38,7 @@ from rating.services import storage
 from rating.services.eligibility import check_progression
 from rating.services.guide import Edition
 from rating.services.scoring import ServiceIn
-from rating.services.reference import get_batch, get_edition
+from rating.services.reference import get_batch, edition_of_batch
 
 log = logging.getLogger(__name__)
 
@@ -171,19 +171,26 @@ def _apply(application: Application, edition: Edition, data: ApplicationInput) -
                 merged[code] = stored
         application.answers = merged
     if data.services is not None:
-        application.services = [
-            CloudService(
-                position=position,
-                provider=s.provider,
-                service_name=s.service_name,
-                category=s.category,
-                deployment=s.deployment,
-                started_on=s.started_on,
-                ended_on=s.ended_on,
-                payments=[Payment(paid_on=p.paid_on, amount=p.amount) for p in s.payments],
-            )
-            for position, s in enumerate(data.services)
-        ]
+        # Replacing the rows loads the old ones first; without autoflush that load does not
+        # write the answers ahead of the rest (two UPDATEs, the version counted twice).
+        with db.session.no_autoflush:
+            application.services = _services(data)
+
+
+def _services(data: ApplicationInput) -> list[CloudService]:
+    return [
+        CloudService(
+            position=position,
+            provider=s.provider,
+            service_name=s.service_name,
+            category=s.category,
+            deployment=s.deployment,
+            started_on=s.started_on,
+            ended_on=s.ended_on,
+            payments=[Payment(paid_on=p.paid_on, amount=p.amount) for p in s.payments],
+        )
+        for position, s in enumerate(data.services)
+    ]
 
 
 def _commit(conflict_message: str, keep: Application | None = None) -> None:
@@ -213,7 +220,7 @@ def create_application(user: User, data: ApplicationInput) -> Outcome:
         raise ValidationFailed(_("请选择申报批次。"), {"batch_id": [_("申报批次不存在。")]})
     if data.target_level is None:
         raise ValidationFailed(_("请选择申报星级。"), {"target_level": [_("请选择申报星级。")]})
-    edition = get_edition(batch.edition_code)
+    edition = edition_of_batch(batch.edition_code)
     ensure_eligible(enterprise, batch, edition, data.target_level, None)
     application = Application(
         enterprise=enterprise, batch=batch, target_level=data.target_level,
@@ -237,7 +244,7 @@ def ensure_editable(application: Application, expected_version: int | None) -> N
 
 def update_application(user: User, application: Application, data: ApplicationInput) -> Outcome:
     ensure_editable(application, data.version)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     if data.target_level is not None and data.target_level != application.target_level:
         if application.status != ApplicationStatus.draft:
             raise Conflict(_("退回修改的申报不能更改申报星级。"), {"target_level": [_("不能更改。")]})
@@ -252,7 +259,7 @@ def update_application(user: User, application: Application, data: ApplicationIn
 def add_evidence(user: User, application: Application, stream, filename: str | None,
                  indicator_code: str | None) -> Evidence:
     ensure_editable(application, None)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     if indicator_code:
         try:
             edition.indicator(indicator_code)
@@ -320,7 +327,7 @@ def _blacklisted_providers(application: Application) -> list[str]:
 def submit_application(user: User, application: Application, pledge: bool,
                        expected_version: int | None = None) -> Outcome:
     ensure_editable(application, expected_version)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     first = application.status == ApplicationStatus.draft
     ensure_eligible(application.enterprise, application.batch, edition, application.target_level,
                     application.id, first_submission=first)

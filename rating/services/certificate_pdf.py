@@ -27,7 +27,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from rating.extensions import db
 from rating.models import Jurisdiction, Rating
 from rating.services import fonts, signing
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def issuers(rating: Rating) -> list[str]:
     district = rating.enterprise.district
     bodies = [f"{_division(district.province_code).name}工业和信息化厅"]
     if rating.batch is not None:
-        final = get_edition(rating.batch.edition_code).levels[rating.level].final_stage
+        final = edition_of_batch(rating.batch.edition_code).levels[rating.level].final_stage
         if final == "city" and district.city_code is not None:
             bodies.append(f"{_division(district.city_code).name}工业和信息化局")
     return bodies
@@ -152,7 +152,7 @@ def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document
     verify_url = f"{current_app.config['PUBLIC_BASE_URL']}/verify/{rating.certificate_no}?sig={signature}"
     level_name = f"{CHINESE_DIGITS[rating.level]}星级上云企业"
     if rating.batch is not None:
-        level_name = get_edition(rating.batch.edition_code).levels[rating.level].name
+        level_name = edition_of_batch(rating.batch.edition_code).levels[rating.level].name
     fetcher = fetcher or StaticOnlyFetcher(static_dir())
     qr_src = fetcher.serve("qr.png", qr_png(verify_url))
     with force_locale("zh_Hans_CN"):

@@ -11,7 +11,7 @@ from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
 from rating.services import aggregates, certificates, ratings
 from rating.services.accounts import hash_password
 from rating.services.guide import shipped_edition_paths
-from rating.services.reference import get_edition, install_edition_file, load_divisions
+from rating.services.reference import edition_of_batch, install_edition_file, load_divisions
 from rating.services.uscc import uscc_from_serial
 
 DEMO_PASSWORD = "Demo2026pass"
@@ -88,7 +88,7 @@ def seed() -> list[str]:
                 rating = Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
                                 valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
                                 status=RatingStatus.valid, certificate_no=number, batch=batch,
-                                reward_yuan=get_edition(batch.edition_code).levels[level].reward_yuan)
+                                reward_yuan=edition_of_batch(batch.edition_code).levels[level].reward_yuan)
                 db.session.add(rating)
                 db.session.flush()
                 aggregates.refresh_firm(firm.id)     # the dashboards' stored counts, if any

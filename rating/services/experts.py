@@ -20,7 +20,7 @@ from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, ExpertAssignment, Jurisdiction, Role, Stage, User
 from rating.services import audit, notifications
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 from rating.services.routing import conflicted, stage_owner
 
 EXPERT_STAGES = (Stage.city, Stage.province)
@@ -166,7 +166,7 @@ def summary(application: Application) -> dict:
     items = assigned(application)
     done = [a for a in items if a.submitted_at is not None]
     maxima = _maxima(application)
-    titles = {i.code: i.title for i in get_edition(application.batch.edition_code).indicators}
+    titles = {i.code: i.title for i in edition_of_batch(application.batch.edition_code).indicators}
     margin = Decimal(str(current_app.config["EXPERT_DISAGREEMENT_SHARE"]))
     indicators = []
     for code, maximum in maxima.items():

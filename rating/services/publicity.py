@@ -36,7 +36,7 @@ from rating.models import (
 from rating.models.types import valid_id
 from rating.permissions import can_view_application, inside
 from rating.services import aggregates, audit, certificates, history, ratings
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 from rating.services.reviews import STAGE_LEVEL
 
 
@@ -63,7 +63,7 @@ def _publisher_scope(user: User):
 
 def final_owner(application: Application) -> str:
     """The division code of the jurisdiction that has the final say on this application."""
-    final = get_edition(application.batch.edition_code).levels[application.target_level].final_stage
+    final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
     district = application.enterprise.district
     return {"county": district.code, "city": district.city_code, "province": district.province_code}[final]
 
@@ -90,7 +90,7 @@ def create_notice(user: User, title: str, application_ids: list[int], starts_on:
                                {"application_ids": [_("认定机关不一致。")]})
     owner = owners.pop()
     if scope is not None and owner != scope.code:
-        level = get_edition(applications[0].batch.edition_code).levels[applications[0].target_level].final_stage
+        level = edition_of_batch(applications[0].batch.edition_code).levels[applications[0].target_level].final_stage
         raise Forbidden(_("这些申报由%(level)s主管部门公示。",
                           level=JurisdictionLevel(STAGE_LEVEL[level]).label))
     not_approved = [a for a in applications if a.status != ApplicationStatus.approved]
@@ -216,7 +216,7 @@ def resolve_objection(user: User, notice: PublicityNotice, objection_id: int, ou
                 other.resolution = _("与异议 #%(id)s 一并处理。", id=objection.id)
         entry.outcome = "removed"
         if action == "return":
-            final = get_edition(application.batch.edition_code).levels[application.target_level].final_stage
+            final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
             _move(application, application.status, ApplicationStatus.returned, user, "objection_return",
                   comment, stage=final)
         else:
@@ -293,7 +293,7 @@ def grant(application: Application, on: date) -> Rating:
                      level=existing.level, year=existing.year)
         return existing
     batch = application.batch
-    reward = get_edition(batch.edition_code).levels[application.target_level].reward_yuan
+    reward = edition_of_batch(batch.edition_code).levels[application.target_level].reward_yuan
     rating = Rating(enterprise_id=application.enterprise_id, level=application.target_level,
                     year=batch.year, batch_id=application.batch_id, application_id=application.id,
                     certificate_no=ratings.certificate_number(batch.province_code, batch.year, batch.number,

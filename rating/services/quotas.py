@@ -11,7 +11,7 @@ from rating.errors import Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
 from rating.models import BatchQuota, Jurisdiction, JurisdictionLevel, Role, User
 from rating.services import audit
-from rating.services.reference import get_batch, get_edition
+from rating.services.reference import get_batch, edition_of_batch
 
 
 def set_quota(user: User, batch_id: int, district_code: str, level: int, max_count: int | None = None,
@@ -24,7 +24,7 @@ def set_quota(user: User, batch_id: int, district_code: str, level: int, max_cou
         raise ValidationFailed(_("请指定县级行政区划代码。"), {"district_code": [_("不是县级行政区划。")]})
     if user.jurisdiction is not None and not user.jurisdiction.contains(district):
         raise NotFound(_("未找到该地区。"))
-    if level not in get_edition(batch.edition_code).levels:
+    if level not in edition_of_batch(batch.edition_code).levels:
         raise ValidationFailed(_("星级不正确。"), {"level": [_("星级不正确。")]})
     if (max_count is None) == (percent is None):
         raise ValidationFailed(_("请填写名额数，或填写比例和基数。"), {"max_count": [_("名额数与比例只能填写一项。")]})

@@ -86,6 +86,9 @@ def install_edition(edition: Edition) -> str:
     record.sha256 = edition.sha256
     db.session.add(record)
     db.session.commit()
+    # Only an edition no batch uses can change; this process forgets what it kept of the
+    # code (a test database recreated under the same process installs editions afresh).
+    _FROZEN.pop(edition.code, None)
     return status
 
 
@@ -121,7 +124,8 @@ _FROZEN: dict[str, Edition] = {}
 
 def edition_of_batch(code: str) -> Edition:
     """The edition a batch uses. Such an edition can no longer change (install_edition
-    refuses), so it is cached by code without asking the database again."""
+    refuses, and batches are never deleted), so it is cached by code without asking the
+    database again: every request on an application needs it, some twice."""
     edition = _FROZEN.get(code)
     if edition is None:
         edition = _FROZEN[code] = get_edition(code)

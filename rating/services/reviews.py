@@ -34,7 +34,7 @@ from rating.models import (
 )
 from rating.permissions import scope_applications
 from rating.services import experts, history, routing
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 
 STAGE_ORDER = (Stage.county, Stage.city, Stage.province)
 STAGE_LEVEL = {Stage.county: JurisdictionLevel.county, Stage.city: JurisdictionLevel.city,
@@ -53,7 +53,7 @@ def allowed_decisions(application: Application) -> tuple[str, ...]:
     """What the stage the application is at may decide, from the edition's final stage."""
     if application.status != ApplicationStatus.in_review or application.stage is None:
         return ()
-    final = get_edition(application.batch.edition_code).levels[application.target_level].final_stage
+    final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
     if application.stage == final:
         return ("approve", "return", "reject")
     if STAGE_ORDER.index(application.stage) < STAGE_ORDER.index(final):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import Application, SubmissionSnapshot
 from rating.services import answers as answer_codec
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 
 
 def _services(application: Application) -> list[dict]:
@@ -54,7 +54,7 @@ def diff(application: Application) -> dict[str, Any] | None:
     before, after = get(application.id, current_round - 1), get(application.id, current_round)
     if before is None or after is None:
         return None
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     old, new = answer_codec.for_api(edition, before.answers), answer_codec.for_api(edition, after.answers)
     answers = []
     for indicator in edition.indicators:

@@ -23,7 +23,7 @@ from rating.services import blacklist, experts, notifications, reference, review
 from rating.views.api.serialize import adjustments_json
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 from rating.services.scoring import ScoreResult
 from rating.views.common import input_from_form, valid_id, visible_application
 from workers.tasks import request_scoring
@@ -92,7 +92,7 @@ def dashboard():
     held = held_levels(enterprise.id, clock.today())
     options = []
     for batch in reference.open_batches():
-        edition = get_edition(batch.edition_code)
+        edition = edition_of_batch(batch.edition_code)
         options.append((batch, allowed_levels(edition, held), edition))
     form = NewApplicationForm()
     return render_template("applications/dashboard.html", applications=rows, options=options,
@@ -169,7 +169,7 @@ def _render_edit(application, edition, form, status=200, submit_errors=None):
 @enterprise_required
 def edit(application_id: int):
     application = _own_application(application_id)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     if request.method == "GET":
         form = _form_for(application, edition)
         if request.args.get("add_service"):
@@ -258,7 +258,7 @@ def download_evidence(application_id: int, evidence_id: int):
 @enterprise_required
 def submit(application_id: int):
     application = _own_application(application_id)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     form = SubmitForm()
     if not form.validate_on_submit():
         abort(400)
@@ -293,7 +293,7 @@ def withdraw(application_id: int):
 @login_required
 def show(application_id: int):
     application = visible_application(current_user, application_id)
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     current = application.current_score
     result = ScoreResult.from_storage(current.detail) if current else None
     decision_form = None

@@ -15,7 +15,7 @@ from rating.permissions import can_edit_application, scope_applications
 from rating import clock
 from rating.services import applications as filing
 from rating.services import notifications
-from rating.services.reference import get_batch, get_edition
+from rating.services.reference import get_batch, edition_of_batch
 from rating.views.api import api_user, bp, json_body, request_json, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json
 from rating.views.common import input_from_form, visible_application
@@ -50,7 +50,7 @@ def create_application():
     if not isinstance(body.get("target_level"), int) or isinstance(body.get("target_level"), bool):
         raise ValidationFailed(_("请选择申报星级。"), {"target_level": [_("请选择申报星级。")]})
     batch = get_batch(batch_id)
-    data = _validated_input(get_edition(batch.edition_code), body)
+    data = _validated_input(edition_of_batch(batch.edition_code), body)
     data.batch_id = batch.id
     outcome = filing.create_application(api_user(), data)
     return application_json(outcome.application), 201
@@ -61,7 +61,7 @@ def create_application():
 def update_application(application_id: int):
     application = _editable(application_id)
     body = json_body()
-    data = _validated_input(get_edition(application.batch.edition_code), body)
+    data = _validated_input(edition_of_batch(application.batch.edition_code), body)
     outcome = filing.update_application(api_user(), application, data)
     return application_json(outcome.application)
 

@@ -12,7 +12,7 @@ from rating.models import ScoreAdjustment
 from rating.services import answers as answer_codec
 from rating.services import blacklist
 from rating.services.applications import OPEN
-from rating.services.reference import get_edition
+from rating.services.reference import edition_of_batch
 from rating.services.scoring import ScoreResult
 
 
@@ -87,7 +87,7 @@ def summary_json(application) -> dict:
 
 
 def application_json(application) -> dict:
-    edition = get_edition(application.batch.edition_code)
+    edition = edition_of_batch(application.batch.edition_code)
     return {
         **summary_json(application),
         "answers": answer_codec.for_api(edition, application.answers),
