@@ -173,6 +173,7 @@ def timer():
 
 
 __all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
+           "Connection",
            "RESULTS", "timedelta"]
 
 
@@ -212,15 +213,80 @@ def _next_address() -> tuple[str, int]:
     return f"127.{100 + n // 62_500}.{n // 250 % 250}.{n % 250 + 1}", 0
 
 
+class Connection:
+    """One keep-alive HTTP connection from a loopback address of its own (a client of its
+    own to the rate limiter), made again after PER_ADDRESS requests from a new address.
+
+    As browsers and urllib3 do, a connection the server has closed while idle (gunicorn's
+    `--keep-alive`, 2 s) is noticed before a request is sent on it (the socket reads as
+    ready: the server's FIN) and made afresh; a request that still finds it closed is sent
+    again only if its method is in `resend` (by default GETs only: a write is never resent).
+    """
+
+    def __init__(self, base: str, resend: frozenset[str] = frozenset({"GET"})) -> None:
+        from urllib.parse import urlsplit
+
+        self.host, self.port = urlsplit(base).hostname, urlsplit(base).port
+        self.resend = resend
+        self.connection = None
+        self.used = 0
+
+    def _closed_by_server(self) -> bool:
+        import select
+
+        if self.connection.sock is None:
+            return False
+        poller = select.poll()
+        poller.register(self.connection.sock, select.POLLIN)
+        return bool(poller.poll(0))      # readable while no request is out: EOF (or junk)
+
+    def _fresh(self):
+        import http.client
+
+        if self.connection is not None and (self.used >= PER_ADDRESS or self._closed_by_server()):
+            self.close()
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60,
+                                                         source_address=_next_address())
+            self.used = 0
+        return self.connection
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+                ) -> tuple[int, bytes]:
+        """(status, body); raises OSError or http.client.HTTPException when no answer came."""
+        import http.client
+
+        for attempt in range(2):
+            connection = self._fresh()
+            try:
+                self.used += 1
+                connection.request(method, path, body, headers or {})
+                response = connection.getresponse()
+                data = response.read()
+                if response.will_close:
+                    self.close()
+                return response.status, data
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt or method not in self.resend:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
 def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 20, seconds: float = 60.0,
               cookies: dict | None = None) -> dict:
-    """Requests by `concurrency` threads, each on a keep-alive connection from a loopback
-    address of its own (see PER_ADDRESS). `calls` is a path, a `Call`,
+    """Requests by `concurrency` threads, each on a keep-alive `Connection` (a loopback
+    address of its own, see PER_ADDRESS; any request found on a closed connection is sent
+    once more). `calls` is a path, a `Call`,
     a function n → path or `Call` (with `count`), or a sequence of them; stops early after
     `seconds`. Returns requests, per second, errors (status ≥ 400 or no answer), p50, p99."""
     import http.client
     import threading
-    from urllib.parse import urlsplit
 
     if isinstance(calls, (str, Call)):
         calls = itertools.repeat(calls, count)
@@ -228,7 +294,6 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
         calls = map(calls, range(count))
     else:
         calls = iter(calls[:count] if count is not None else calls)
-    host, port = urlsplit(base).hostname, urlsplit(base).port
     cookie = "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -236,7 +301,7 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     deadline = time.perf_counter() + seconds
 
     def client() -> None:
-        connection, used = None, 0
+        connection = Connection(base, resend=frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"}))
         while time.perf_counter() < deadline:
             with lock:
                 call = next(calls, None)
@@ -248,34 +313,15 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
             if cookie:
                 headers["Cookie"] = cookie
             started = time.perf_counter()
-            status = 0
-            for attempt in range(2):                # a kept-alive connection the server closed: once more
-                if connection is None or used >= PER_ADDRESS:
-                    if connection is not None:
-                        connection.close()
-                    connection, used = http.client.HTTPConnection(
-                        host, port, timeout=60, source_address=_next_address()), 0
-                try:
-                    used += 1
-                    connection.request(call.method, call.path, call.body, headers)
-                    response = connection.getresponse()
-                    response.read()
-                    status = response.status
-                    if response.will_close:
-                        connection.close()
-                        connection = None
-                    break
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                    connection.close()
-                    connection = None
-                    if attempt:
-                        break
+            try:
+                status = connection.request(call.method, call.path, call.body, headers)[0]
+            except (OSError, http.client.HTTPException):
+                status = 0
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
-        if connection is not None:
-            connection.close()
+        connection.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(concurrency)]

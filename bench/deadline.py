@@ -12,18 +12,16 @@ processes, to show how the figures move. Writes bench/results/deadline.json.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import random
+import secrets
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
-from bench.common import RESULTS, environment, summary
+from bench.common import RESULTS, Connection, environment, summary
 from tests.factories import PASSWORD, PDF_BYTES
 from tests.support.servers import free_port, web, worker
 
@@ -45,13 +43,14 @@ class Recorder:
         self.failures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.lock = threading.Lock()
 
-    def call(self, name: str, method, *args, expect=(200, 201, 202), **kwargs):
+    def call(self, name: str, client: "Client", method: str, path: str, *, json_body=None,
+             upload: tuple[dict, tuple[str, bytes, str]] | None = None, expect=(200, 201, 202)):
+        """(status, parsed JSON body or None); status 0 when no answer came."""
         started = time.perf_counter()
         try:
-            response = method(*args, timeout=60, **kwargs)
-            status = response.status_code
-        except requests.RequestException as exc:
-            response, status = None, 0
+            status, data = client.send(method, path, json_body=json_body, upload=upload)
+        except (OSError, http.client.HTTPException) as exc:
+            status, data = 0, b""
             with self.lock:
                 self.failures[name][_reason(exc)] += 1
         elapsed = time.perf_counter() - started
@@ -60,7 +59,10 @@ class Recorder:
             self.statuses[name][status] += 1
             if status not in expect:
                 self.errors[name] += 1
-        return response
+        try:
+            return status, json.loads(data) if data else None
+        except ValueError:
+            return status, None
 
     def report(self, seconds: float) -> dict:
         return {name: {"requests": len(values), "per_s": round(len(values) / seconds, 2),
@@ -106,65 +108,91 @@ def _seed(app, firms: int, reviewers: int):
         return batch.id, emails, staff, body, evidence
 
 
-def _session() -> requests.Session:
-    """A client that, as a browser does, sends a GET again when the server had just closed the
-    kept-alive connection it was sent on (gunicorn closes one idle for `--keep-alive`, 2 s,
-    and a reviewer pauses about that long between looks at the queue). Writes are never resent."""
-    session = requests.Session()
-    retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}),
-                  raise_on_status=False)
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    return session
+class Client:
+    """One user agent: a keep-alive connection from an address of its own, the bearer token
+    once logged in. Costs the shared 2 cores about a fifth of what `requests` did per
+    request (bench.common.Connection); like a browser, it sends a GET again when the
+    server had just closed the kept-alive connection, and never a write."""
+
+    def __init__(self, base: str) -> None:
+        self.connection = Connection(base)
+        self.headers: dict[str, str] = {}
+
+    def send(self, method: str, path: str, json_body=None, upload=None) -> tuple[int, bytes]:
+        headers = dict(self.headers)
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        elif upload is not None:
+            body, headers["Content-Type"] = _multipart(*upload)
+        return self.connection.request(method, path, body, headers)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _multipart(fields: dict[str, str], file: tuple[str, bytes, str]) -> tuple[bytes, str]:
+    """A form with one file, as a browser encodes it (a fresh boundary each time, the file
+    name in UTF-8)."""
+    boundary = "----deadline" + secrets.token_hex(12)
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    filename, content, media_type = file
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: {media_type}\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def _firm(base: str, email: str, body: dict, evidence: list[str], rec: Recorder) -> bool:
-    session = _session()
-    api = f"{base}/api/v1"
-    login = rec.call("POST /tokens", session.post, f"{api}/tokens", json={"email": email, "password": PASSWORD})
-    if login is None or login.status_code != 201:
-        return False
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
-    draft = dict(body, answers=dict(list(body["answers"].items())[: len(body["answers"]) // 2]))
-    created = rec.call("POST /applications", session.post, f"{api}/applications", json=draft)
-    if created is None or created.status_code != 201:
-        return False
-    application_id = created.json()["id"]
-    rec.call("PATCH /applications/<id>", session.patch, f"{api}/applications/{application_id}", json=body)
-    rec.call("GET /applications/<id>", session.get, f"{api}/applications/{application_id}")
-    for code in evidence:
-        rec.call("POST /applications/<id>/evidence", session.post, f"{api}/applications/{application_id}/evidence",
-                 files={"file": ("证明材料.pdf", PDF_BYTES, "application/pdf")}, data={"indicator_code": code})
-    submitted = rec.call("POST /applications/<id>/submit", session.post,
-                         f"{api}/applications/{application_id}/submit", json={"pledge": True})
-    return submitted is not None and submitted.status_code == 202
+    client = Client(base)
+    try:
+        status, login = rec.call("POST /tokens", client, "POST", "/api/v1/tokens",
+                                 json_body={"email": email, "password": PASSWORD})
+        if status != 201:
+            return False
+        client.headers["Authorization"] = f"Bearer {login['token']}"
+        draft = dict(body, answers=dict(list(body["answers"].items())[: len(body["answers"]) // 2]))
+        status, created = rec.call("POST /applications", client, "POST", "/api/v1/applications", json_body=draft)
+        if status != 201:
+            return False
+        path = f"/api/v1/applications/{created['id']}"
+        rec.call("PATCH /applications/<id>", client, "PATCH", path, json_body=body)
+        rec.call("GET /applications/<id>", client, "GET", path)
+        for code in evidence:
+            rec.call("POST /applications/<id>/evidence", client, "POST", f"{path}/evidence",
+                     upload=({"indicator_code": code}, ("证明材料.pdf", PDF_BYTES, "application/pdf")))
+        status, _ = rec.call("POST /applications/<id>/submit", client, "POST", f"{path}/submit",
+                             json_body={"pledge": True})
+        return status == 202
+    finally:
+        client.close()
 
 
 def _reviewer(base: str, email: str, stop: threading.Event, rec: Recorder) -> int:
-    session = _session()
-    api = f"{base}/api/v1"
-    login = rec.call("POST /tokens (reviewer)", session.post, f"{api}/tokens", json={"email": email,
-                                                                                   "password": PASSWORD})
-    if login is None or login.status_code != 201:
+    client = Client(base)
+    status, login = rec.call("POST /tokens (reviewer)", client, "POST", "/api/v1/tokens",
+                             json_body={"email": email, "password": PASSWORD})
+    if status != 201:
         return 0
-    session.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    client.headers["Authorization"] = f"Bearer {login['token']}"
     decided = 0
     while not stop.is_set():
-        queue = rec.call("GET /reviews/queue", session.get, f"{api}/reviews/queue")
-        items = queue.json() if queue is not None and queue.status_code == 200 else []
-        if not items:
+        status, items = rec.call("GET /reviews/queue", client, "GET", "/api/v1/reviews/queue")
+        if status != 200 or not items:
             stop.wait(2.0)
             continue
-        item = items[0]
-        shown = rec.call("GET /applications/<id> (reviewer)", session.get,
-                         f"{api}/applications/{item['application_id']}")
-        if shown is None or shown.status_code != 200:
+        path = f"/api/v1/applications/{items[0]['application_id']}"
+        status, shown = rec.call("GET /applications/<id> (reviewer)", client, "GET", path)
+        if status != 200:
             continue
-        answer = rec.call("POST /applications/<id>/decisions", session.post,
-                          f"{api}/applications/{item['application_id']}/decisions",
-                          json={"decision": "forward", "comment": "材料齐全", "version": shown.json()["version"]},
-                          expect=(201, 409))        # a colleague deciding first is expected, not an error
-        decided += answer is not None and answer.status_code == 201
+        status, _ = rec.call("POST /applications/<id>/decisions", client, "POST", f"{path}/decisions",
+                             json_body={"decision": "forward", "comment": "材料齐全", "version": shown["version"]},
+                             expect=(201, 409))        # a colleague deciding first is expected, not an error
+        decided += status == 201
         stop.wait(random.uniform(0.5, 2.0))        # reading the application
+    client.close()
     return decided
 
 
@@ -193,7 +221,7 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
         base = f"http://127.0.0.1:{port}"
         rec, stop = Recorder(), threading.Event()
         try:
-            requests.get(f"{base}/hello", timeout=10)
+            Connection(base).request("GET", "/hello")
             started = time.perf_counter()
             with ThreadPoolExecutor(len(staff)) as desks:
                 working = [desks.submit(_reviewer, base, email, stop, rec) for email in staff]
