@@ -158,6 +158,24 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
         return ids
 
 
+def login_session(base: str, email: str):
+    """A `requests` session logged in through the login form (CSRF token and all), as a
+    browser would be; the load itself then goes through `http_load` with its cookies."""
+    import re
+
+    import requests
+
+    from tests.factories import PASSWORD
+
+    session = requests.Session()
+    page = session.get(f"{base}/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": PASSWORD},
+                            allow_redirects=False)
+    assert response.status_code == 302 and "/login" not in response.headers["Location"], response.status_code
+    return session
+
+
 def _date(text: str):
     from datetime import date
 
@@ -173,7 +191,7 @@ def timer():
 
 
 __all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
-           "Connection",
+           "Connection", "login_session",
            "RESULTS", "timedelta"]
 
 

@@ -6,15 +6,12 @@ IN_REVIEW of them open across 104 counties and 300 reviewers. The page shows 20 
 default; 50 measured too) and the counts of the whole queue."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-import requests
 from sqlalchemy import insert
 
-from bench.common import environment, http_load
+from bench.common import environment, http_load, login_session
 from bench.review_seed import analyze, applications_in_review, reviewers
-from tests.factories import PASSWORD
 from tests.support.servers import free_port, web
 
 CONCURRENCY = 20
@@ -47,15 +44,6 @@ def _assign(application_ids: list[int], by_code: dict[str, list[int]]) -> None:
         db.session.commit()
 
 
-def _login(base: str, email: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{base}/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    response = session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
-    assert "/reviews/" in response.url, response.url
-    return session
-
-
 def run(count: int = 200_000, requests_count: int = 2000) -> dict:
     with environment("queue") as (app, env, _redis, instance):
         with app.app_context():
@@ -75,7 +63,7 @@ def run(count: int = 200_000, requests_count: int = 2000) -> dict:
         server = web(env, instance, port, workers=2)
         base = f"http://127.0.0.1:{port}"
         try:
-            session = _login(base, email)
+            session = login_session(base, email)
             cookies = session.cookies.get_dict()
             http_load(base, "/hello", count=200, concurrency=CONCURRENCY)
             hello = http_load(base, "/hello", count=requests_count, concurrency=CONCURRENCY)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,7 @@ from datetime import date, datetime, timedelta, timezone
 import requests
 from sqlalchemy import insert, select, text
 
-from bench.common import environment, http_load
-from tests.factories import PASSWORD
+from bench.common import environment, http_load, login_session
 from tests.support.servers import free_port, web
 
 CONCURRENCY = 20
@@ -215,16 +213,6 @@ def _load(base: str, calls, count: int, cookies: dict | None = None, seconds: fl
     return http_load(base, calls, count=count, concurrency=CONCURRENCY, seconds=seconds, cookies=cookies)
 
 
-def _login(base: str, email: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{base}/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    response = session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": PASSWORD},
-                            allow_redirects=False)
-    assert response.status_code == 302 and "/login" not in response.headers["Location"], response.status_code
-    return session
-
-
 # --- totals ----------------------------------------------------------------------------
 
 TOTALS_QUERIES = {"city": "group_by=city", "district": "group_by=district", "level_city": "group_by=level&city=320200"}
@@ -297,7 +285,7 @@ def run_totals(firms: int = 100_000, ratings: int = 300_000, requests_count: int
                 base, lambda n: f"/api/v1/totals?group_by=city&on={(first + timedelta(days=n)).isoformat()}",
                 1800, seconds=60)
             results["hello_after"] = _load(base, "/hello", requests_count)
-            session = _login(base, PROVINCE_OFFICIAL)
+            session = login_session(base, PROVINCE_OFFICIAL)
             probe = session.get(f"{base}/dashboard", allow_redirects=False)
             if probe.status_code == 404:
                 results["dashboard"] = {"skipped": "GET /dashboard answers 404: the page does not exist yet",
