@@ -12,6 +12,7 @@ from rating.errors import ServiceError
 from rating import clock
 from rating.models import ApplicationStatus, Role
 from rating.services import blacklist, experts, reviews, routing
+from rating.views import shared_pages
 from rating.views.common import staff_scope, visible_application
 from workers.tasks import request_routing
 
@@ -32,9 +33,20 @@ def queue():
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     items, total, late = reviews.queue_page(current_user, per_page, level=level, overdue=overdue,
                                             offset=(page - 1) * per_page)
-    return render_template("reviews/queue.html", items=items, total=total, late=late, page=page,
-                           pages=max(1, -(-total // per_page)), per_page=per_page,
-                           page_sizes=PAGE_SIZES, now=clock.now(), level=level, overdue=overdue)
+    now = clock.now()
+    scope_name = current_user.jurisdiction.name if current_user.jurisdiction is not None else None
+    pages = max(1, -(-total // per_page))
+
+    def context() -> dict:
+        return {"items": items, "total": total, "late": late, "page": page, "pages": pages, "per_page": per_page,
+                "page_sizes": PAGE_SIZES, "now": now, "level": level, "overdue": overdue, "scope_name": scope_name}
+
+    # A reviewer looks at their queue again and again while it stays the same: the page is
+    # what the rows (plain values), counts, filters and overdue marks make it, and is kept
+    # under exactly those (their name and CSRF token are put in per request).
+    key = ("reviews.queue", tuple(items), tuple(bool(i.due_at and i.due_at <= now) for i in items), total, late,
+           page, pages, per_page, level, overdue, scope_name)
+    return shared_pages.render(key, "reviews/queue.html", context)
 
 
 @bp.post("/<int:application_id>/decide")

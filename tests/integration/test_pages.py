@@ -246,3 +246,56 @@ def test_reviewer_pages_are_scoped(app, api, batch):
     firm = app.test_client()
     register(firm, uscc=uscc_from_serial(44), email="x@example.com")
     assert firm.get("/reviews/").status_code == 403
+
+
+def test_queue_page_is_kept_only_while_it_reads_the_same(app, api, batch, monkeypatch):
+    """A reviewer's queue page is rendered once for the same rows and kept; a new row, a
+    decision, a new name and a due date passing each show at once, and another reviewer
+    of the same county never gets the first one's page."""
+    from datetime import timedelta
+
+    from rating import clock
+    from rating.extensions import db
+    from rating.models import ReviewAssignment
+    from rating.views import shared_pages
+    from tests.integration.test_reviews_api import decide, scored
+
+    own = make_staff("reviewer", "320402")
+    first_id, _ = scored(api, batch, 3)
+    rendered = []
+    real = shared_pages.render_template
+    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+    reviewer = app.test_client()
+    _login(reviewer, own.email)
+
+    page = reviewer.get("/reviews/").text
+    seen = len(rendered)
+    assert f"#{first_id}" in page and reviewer.get("/reviews/").text == page
+    assert len(rendered) == seen                                    # the second look came from the kept page
+
+    second_id, _ = scored(api, batch, 3)                            # the same reviewer: the only one of the county
+    page = reviewer.get("/reviews/").text
+    assert rendered[seen:] == ["reviews/queue.html"]
+    assert f"#{first_id}" in page and f"#{second_id}" in page and "共 2 件，其中逾期 0 件" in page
+
+    own.name = "新名字审核员"
+    db.session.commit()
+    assert "新名字审核员" in reviewer.get("/reviews/").text
+
+    due = db.session.execute(db.select(ReviewAssignment.due_at).where(
+        ReviewAssignment.application_id == first_id)).scalar_one()
+    real_now, later = clock.now, due + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    page = reviewer.get("/reviews/").text
+    assert "共 2 件，其中逾期 2 件" in page and page.count('class="flag"') == 2
+    monkeypatch.setattr(clock, "now", real_now)
+
+    assert decide(api, api.token(own.email), first_id, "forward", "材料齐全").status_code == 201
+    page = reviewer.get("/reviews/").text
+    assert f"#{first_id}" not in page and f"#{second_id}" in page
+
+    colleague = make_staff("reviewer", "320402")
+    other = app.test_client()
+    _login(other, colleague.email)
+    theirs = other.get("/reviews/").text
+    assert f"#{second_id}" not in theirs and "新名字审核员" not in theirs and colleague.name in theirs
