@@ -176,6 +176,44 @@ def login_session(base: str, email: str):
     return session
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the parts of a benchmark on this machine:
+    web (gunicorn), workers (Celery), PostgreSQL, Redis and this process (the load
+    generator). Take it before and after a run: `cpu_share(before, cpu_seconds(), seconds)`.
+    A process that ended in between is not counted (pooled connections and pool children
+    live for the whole run); PostgreSQL includes any other cluster on the machine, idle."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+            times = process.info["cpu_times"]
+        except psutil.Error:
+            continue
+        if times is None:
+            continue
+        if process.pid == os.getpid():
+            part = "load generator"
+        elif "gunicorn" in cmdline:
+            part = "web"
+        elif "celery" in cmdline:
+            part = "workers"
+        elif (process.info["name"] or "").startswith("postgres") or cmdline.startswith("postgres"):
+            part = "postgresql"
+        elif "redis-server" in cmdline:
+            part = "redis"
+        else:
+            continue
+        totals[part] = totals.get(part, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores each part kept busy on average between two `cpu_seconds()` readings."""
+    return {part: round((after[part] - before.get(part, 0.0)) / seconds, 2) for part in sorted(after)}
+
+
 def _date(text: str):
     from datetime import date
 
@@ -191,7 +229,7 @@ def timer():
 
 
 __all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
-           "Connection", "login_session",
+           "Connection", "login_session", "cpu_seconds", "cpu_share",
            "RESULTS", "timedelta"]
 
 

@@ -5,7 +5,8 @@ production, on PostgreSQL and Redis of our own.
     .venv/bin/python -m bench.deadline [--firms 2000] [--seconds 600] [--reviewers 50]
                                        [--web-workers 2] [--celery 2] [--scale]
 
-Reports requests per second, p50/p99 and errors per endpoint, and the end state (every
+Reports requests per second, p50/p99 and errors per endpoint, the cores each part kept
+busy while the firms filed, and the end state (every
 submission scored, nothing lost). `--scale` runs again with twice the web and worker
 processes, to show how the figures move. Writes bench/results/deadline.json.
 """
@@ -21,7 +22,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import RESULTS, Connection, environment, summary
+from bench.common import RESULTS, Connection, cpu_seconds, cpu_share, environment, summary
 from tests.factories import PASSWORD, PDF_BYTES
 from tests.support.servers import free_port, web, worker
 
@@ -38,6 +39,7 @@ def _reason(exc: Exception) -> str:
 class Recorder:
     def __init__(self) -> None:
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.sent_at: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.failures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -56,6 +58,7 @@ class Recorder:
         elapsed = time.perf_counter() - started
         with self.lock:
             self.latencies[name].append(elapsed)
+            self.sent_at[name].append(started)
             self.statuses[name][status] += 1
             if status not in expect:
                 self.errors[name] += 1
@@ -64,12 +67,26 @@ class Recorder:
         except ValueError:
             return status, None
 
-    def report(self, seconds: float) -> dict:
+    def report(self, seconds: float, origin: float, settle: float = 30.0) -> dict:
+        """Per endpoint; `p99_after_settle_ms` leaves out the requests sent in the first
+        `settle` seconds, when the 50 reviewers' logins (a password check each) all arrive."""
+        def later(name: str) -> list[float]:
+            return [v for v, at in zip(self.latencies[name], self.sent_at[name]) if at - origin >= settle]
+
         return {name: {"requests": len(values), "per_s": round(len(values) / seconds, 2),
                        "errors": self.errors[name], **summary(values),
+                       **({"p99_after_settle_ms": summary(later(name))["p99_ms"]} if later(name) else {}),
                        "statuses": dict(self.statuses[name]),
                        **({"no_answer": dict(self.failures[name])} if self.failures[name] else {})}
                 for name, values in sorted(self.latencies.items())}
+
+    def p99_by_window(self, origin: float, window: float = 30.0) -> list[float]:
+        """p99 (ms) of every request sent in each `window` seconds of the run, in order."""
+        buckets: dict[int, list[float]] = defaultdict(list)
+        for name, values in self.latencies.items():
+            for value, at in zip(values, self.sent_at[name]):
+                buckets[int((at - origin) // window)].append(value)
+        return [summary(buckets[n])["p99_ms"] for n in sorted(buckets)]
 
 
 def _seed(app, firms: int, reviewers: int):
@@ -222,6 +239,7 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
         rec, stop = Recorder(), threading.Event()
         try:
             Connection(base).request("GET", "/hello")
+            cpu_before = cpu_seconds()
             started = time.perf_counter()
             with ThreadPoolExecutor(len(staff)) as desks:
                 working = [desks.submit(_reviewer, base, email, stop, rec) for email in staff]
@@ -235,6 +253,7 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
 
                         outcomes = list(pool.map(scheduled, range(firms), emails))
                     filing_seconds = time.perf_counter() - started
+                    cores = cpu_share(cpu_before, cpu_seconds(), filing_seconds)
                     # Let the workers catch up, then stop the reviewers.
                     deadline = time.time() + 120
                     while time.time() < deadline and _state(app)["applications_scored"] < sum(outcomes):
@@ -248,7 +267,7 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
                 proc.stop()
             server.stop()
         state = _state(app)
-    endpoints = rec.report(filing_seconds)
+    endpoints = rec.report(filing_seconds, started)
     total_requests = sum(e["requests"] for e in endpoints.values())
     total_errors = sum(e["errors"] for e in endpoints.values())
     return {"firms": firms, "window_seconds": seconds, "reviewers": reviewers,
@@ -257,6 +276,9 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
             "decisions": decided, "requests": total_requests, "errors": total_errors,
             "error_rate": round(total_errors / max(total_requests, 1), 4),
             "worst_p99_ms": max(e["p99_ms"] for e in endpoints.values()),
+            "worst_p99_after_settle_ms": max(e.get("p99_after_settle_ms", 0) for e in endpoints.values()),
+            "p99_ms_by_30_s": rec.p99_by_window(started),
+            "cores_busy_while_filing": cores,
             "endpoints": endpoints, "end_state": state,
             "lost": sum(outcomes) - state["applications_scored"],
             "duplicate_scores": state["score_rows"] - state["applications_scored"]}
