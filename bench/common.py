@@ -340,7 +340,8 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     address of its own, see PER_ADDRESS; any request found on a closed connection is sent
     once more). `calls` is a path, a `Call`,
     a function n → path or `Call` (with `count`), or a sequence of them; stops early after
-    `seconds`. Returns requests, per second, errors (status ≥ 400 or no answer), p50, p99."""
+    `seconds`. Returns requests, per second, errors (status ≥ 400 or no answer), p50, p99,
+    and the CPU each part of the machine spent per request (`cpu_seconds`)."""
     import http.client
     import threading
 
@@ -379,6 +380,7 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
                 statuses[status] = statuses.get(status, 0) + 1
         connection.close()
 
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
     for thread in threads:
@@ -386,6 +388,12 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds()
     errors = sum(n for code, n in statuses.items() if code >= 400 or code == 0)
+    # Where each request's CPU went (ms of a core per request, by part): what the ratio
+    # to hello is made of.
+    cpu = {part: round((cpu_after[part] - cpu_before.get(part, 0.0)) / max(len(latencies), 1) * 1000, 2)
+           for part in sorted(cpu_after) if part in ("web", "postgresql", "load generator", "redis")}
     return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **({"statuses": {str(k): v for k, v in statuses.items()}} if errors else {}), **summary(latencies)}
+            **({"statuses": {str(k): v for k, v in statuses.items()}} if errors else {}), **summary(latencies),
+            "cpu_ms_per_request": cpu}
