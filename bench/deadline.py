@@ -127,7 +127,7 @@ def _seed(app, firms: int, reviewers: int):
 
 class Client:
     """One user agent: a keep-alive connection from an address of its own, the bearer token
-    once logged in. Costs the shared 2 cores about a fifth of what `requests` did per
+    once logged in. Costs the shared 2 cores about a third of what `requests` did per
     request (bench.common.Connection); like a browser, it sends a GET again when the
     server had just closed the kept-alive connection, and never a write."""
 
