@@ -192,9 +192,11 @@ def worker(env: dict[str, str], log_dir: Path, name: str = "worker", concurrency
     return proc
 
 
-def web(env: dict[str, str], log_dir: Path, port: int, name: str = "web", workers: int = 2) -> Process:
+def web(env: dict[str, str], log_dir: Path, port: int, name: str = "web", workers: int = 2,
+        threads: int = 4) -> Process:
+    """gunicorn as the Procfile runs it (2 workers × 4 threads unless told otherwise)."""
     proc = Process([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                    "--threads", "4", "wsgi:app"], env, name, log_dir)
+                    "--threads", str(threads), "wsgi:app"], env, name, log_dir)
     proc.start()
     try:
         wait_for_port(port)
