@@ -3,11 +3,12 @@
 The officials' dashboard of a jurisdiction shows the same figures, forms and navigation to
 every official who opens it while the database is unchanged; a reviewer's queue page is
 the same each time they look while their rows are (the rows themselves are the key);
-what is theirs alone is their name in the header and the CSRF token of their session. Such a page is rendered once per
-key (the caller's: the database snapshot and everything else the page reads), language
-and role, with a stand-in user whose name is a marker, and kept per process; each request
-then puts the user's escaped name and its own CSRF token into the kept text. A page with
-flashed messages waiting is rendered afresh (they belong to one session and are consumed).
+what is theirs alone is their name in the header and the CSRF token of their session.
+Such a page is rendered once per key (the caller's: the database snapshot, or the rows,
+and everything else the page reads), language and role, with a stand-in user whose name
+is a marker, and kept per process; each request then puts the user's escaped name and
+its own CSRF token into the kept text. A page with flashed messages waiting is rendered
+afresh (they belong to one session and are consumed).
 """
 from __future__ import annotations
 
