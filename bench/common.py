@@ -209,9 +209,10 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
-def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
-    """Cores each part kept busy on average between two `cpu_seconds()` readings."""
-    return {part: round((after[part] - before.get(part, 0.0)) / seconds, 2) for part in sorted(after)}
+def cpu_share(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
+    """CPU seconds each part used between two `cpu_seconds()` readings, divided by `per`
+    (the seconds elapsed: cores kept busy; the requests made ÷ 1000: ms per request)."""
+    return {part: round((after[part] - before.get(part, 0.0)) / per, 2) for part in sorted(after)}
 
 
 def _date(text: str):
@@ -392,8 +393,8 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     errors = sum(n for code, n in statuses.items() if code >= 400 or code == 0)
     # Where each request's CPU went (ms of a core per request, by part): what the ratio
     # to hello is made of.
-    cpu = {part: round((cpu_after[part] - cpu_before.get(part, 0.0)) / max(len(latencies), 1) * 1000, 2)
-           for part in sorted(cpu_after) if part in ("web", "postgresql", "load generator", "redis")}
+    cpu = {part: ms for part, ms in cpu_share(cpu_before, cpu_after, max(len(latencies), 1) / 1000).items()
+           if part in ("web", "postgresql", "load generator", "redis")}
     return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
             **({"statuses": {str(k): v for k, v in statuses.items()}} if errors else {}), **summary(latencies),
             "cpu_ms_per_request": cpu}

@@ -7,8 +7,7 @@ production, on PostgreSQL and Redis of our own.
                                        [--reviewer-arrival 60] [--scale]
 
 Reports requests per second, p50/p99 and errors per endpoint, the cores each part kept
-busy while the firms filed, and the end state (every
-submission scored, nothing lost). `--scale` runs again with twice the web and worker
+busy while the firms filed, and the end state (every submission scored, nothing lost). `--scale` runs again with twice the web and worker
 processes, to show how the figures move. Writes bench/results/deadline.json.
 """
 from __future__ import annotations
@@ -192,28 +191,30 @@ def _reviewer(base: str, email: str, stop: threading.Event, rec: Recorder, arriv
     if stop.wait(arrives_after):
         return 0
     client = Client(base)
-    status, login = rec.call("POST /tokens (reviewer)", client, "POST", "/api/v1/tokens",
-                             json_body={"email": email, "password": PASSWORD})
-    if status != 201:
-        return 0
-    client.headers["Authorization"] = f"Bearer {login['token']}"
-    decided = 0
-    while not stop.is_set():
-        status, items = rec.call("GET /reviews/queue", client, "GET", "/api/v1/reviews/queue")
-        if status != 200 or not items:
-            stop.wait(2.0)
-            continue
-        path = f"/api/v1/applications/{items[0]['application_id']}"
-        status, shown = rec.call("GET /applications/<id> (reviewer)", client, "GET", path)
-        if status != 200:
-            continue
-        status, _ = rec.call("POST /applications/<id>/decisions", client, "POST", f"{path}/decisions",
-                             json_body={"decision": "forward", "comment": "材料齐全", "version": shown["version"]},
-                             expect=(201, 409))        # a colleague deciding first is expected, not an error
-        decided += status == 201
-        stop.wait(random.uniform(0.5, 2.0))        # reading the application
-    client.close()
-    return decided
+    try:
+        status, login = rec.call("POST /tokens (reviewer)", client, "POST", "/api/v1/tokens",
+                                 json_body={"email": email, "password": PASSWORD})
+        if status != 201:
+            return 0
+        client.headers["Authorization"] = f"Bearer {login['token']}"
+        decided = 0
+        while not stop.is_set():
+            status, items = rec.call("GET /reviews/queue", client, "GET", "/api/v1/reviews/queue")
+            if status != 200 or not items:
+                stop.wait(2.0)
+                continue
+            path = f"/api/v1/applications/{items[0]['application_id']}"
+            status, shown = rec.call("GET /applications/<id> (reviewer)", client, "GET", path)
+            if status != 200 or shown is None:
+                continue
+            status, _ = rec.call("POST /applications/<id>/decisions", client, "POST", f"{path}/decisions",
+                                 json_body={"decision": "forward", "comment": "材料齐全", "version": shown["version"]},
+                                 expect=(201, 409))        # a colleague deciding first is expected, not an error
+            decided += status == 201
+            stop.wait(random.uniform(0.5, 2.0))        # reading the application
+        return decided
+    finally:
+        client.close()
 
 
 def _state(app) -> dict:
