@@ -37,13 +37,16 @@ _MINE = Evidence.__table__.alias("mine")
 _THEIRS = Evidence.__table__.alias("theirs")
 _OTHER = Application.__table__.alias("other")
 # How many of this application's files another firm also uploaded (an anomaly flag),
-# counted in the same round trip as the application itself.
+# counted in the same round trip as the application itself. Each file asks whether one
+# other firm's copy exists, and stops at the first: joining every copy made the cost grow
+# with the number of firms holding the file (a template many firms upload: 11 ms per
+# scoring after 2,000 firms on the deadline-day replay, and quadratic over a day).
 _SHARED_COUNT = (
-    select(func.count(distinct(_THEIRS.c.sha256)))
-    .select_from(_MINE)
-    .join(_THEIRS, _THEIRS.c.sha256 == _MINE.c.sha256)
-    .join(_OTHER, _OTHER.c.id == _THEIRS.c.application_id)
-    .where(_MINE.c.application_id == Application.id, _OTHER.c.enterprise_id != Application.enterprise_id)
+    select(func.count(distinct(_MINE.c.sha256)))
+    .where(_MINE.c.application_id == Application.id,
+           select(_THEIRS.c.id).join(_OTHER, _OTHER.c.id == _THEIRS.c.application_id)
+           .where(_THEIRS.c.sha256 == _MINE.c.sha256, _OTHER.c.enterprise_id != Application.enterprise_id)
+           .correlate(_MINE, Application).exists())
     .correlate(Application)
     .scalar_subquery()
 )

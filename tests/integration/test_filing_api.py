@@ -371,6 +371,32 @@ def test_shared_evidence_is_flagged(api, batch):
     assert "shared_evidence" in {f["code"] for f in flags}
 
 
+def test_shared_evidence_counts_each_file_another_firm_holds_once(api, batch):
+    """Files, not copies: a file three other firms hold counts once, a file the firm
+    uploaded twice itself (or only it holds) not at all."""
+    from rating.services.reference import get_edition
+
+    def pdf(tag: bytes) -> bytes:
+        return PDF_BYTES + b"%" + tag + b"\n"
+
+    codes = [i.code for i in get_edition(batch.edition_code).indicators_for(3) if i.evidence_required]
+    others = [api.register_firm() for _ in range(3)]
+    for n, (_firm, token) in enumerate(others):
+        body = create(api, token, good_application(batch, 3)).get_json()
+        for tag in (b"template", b"contract", b"own-%d" % n):
+            assert upload(api, token, body["id"], pdf(tag), indicator=codes[0]).status_code == 201
+    _firm, token = api.register_firm()
+    body = create(api, token, good_application(batch, 3)).get_json()
+    for code, tag in zip(codes, [b"template", b"template", b"contract", b"mine", b"mine"] + [b"x"] * 9):
+        assert upload(api, token, body["id"], pdf(tag), indicator=code).status_code == 201
+    api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token)
+    assert scoring_runs.score_application(body["id"]) == "scored"
+    score = db.session.execute(select(ApplicationScore).where(ApplicationScore.application_id == body["id"])
+                               ).scalar_one()
+    shared = [f for f in score.detail["flags"] if f["code"] == "shared_evidence"]
+    assert len(shared) == 1 and shared[0]["message"]["p"] == {"n": 2}, shared
+
+
 def test_withdraw(api, batch, firm):
     _firm, token = firm
     body = create(api, token, {"batch_id": batch.id, "target_level": 3}).get_json()
