@@ -38,11 +38,13 @@ class Servers:
 
 
 @contextmanager
-def servers(name: str, *, broker_db: int = 0, smtp: bool = False, settings: dict | None = None):
+def servers(name: str, *, broker_db: int = 0, smtp: bool = False, settings: dict | None = None,
+            pg_settings: dict | None = None):
     """PostgreSQL + Redis (the broker on `broker_db`) of our own, with `smtp` an SMTP server
     too (the app's mail goes there), and the app migrated on them, `settings` added to its
-    environment; yields `Servers`, and removes everything afterwards."""
-    postgres = PostgresServer().start()
+    environment and `pg_settings` to PostgreSQL's; yields `Servers`, and removes everything
+    afterwards."""
+    postgres = PostgresServer(pg_settings).start()
     redis = RedisServer().start()
     mail = SmtpServer().start() if smtp else None
     instance = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
@@ -68,9 +70,9 @@ def servers(name: str, *, broker_db: int = 0, smtp: bool = False, settings: dict
 
 
 @contextmanager
-def environment(name: str):
+def environment(name: str, pg_settings: dict | None = None):
     """`servers` without mail, as (app, env, redis, instance)."""
-    with servers(name) as run:
+    with servers(name, pg_settings=pg_settings) as run:
         yield run.app, run.env, run.redis, run.instance
 
 

@@ -4,7 +4,7 @@ production, on PostgreSQL and Redis of our own.
 
     .venv/bin/python -m bench.deadline [--firms 2000] [--seconds 600] [--reviewers 50]
                                        [--web-workers 2] [--web-threads 4] [--celery 2]
-                                       [--reviewer-arrival 60] [--scale]
+                                       [--reviewer-arrival 60] [--scale] [--pg-stats]
 
 Reports requests per second, p50/p99 and errors per endpoint, the cores each part kept
 busy while the firms filed, and the end state (every submission scored, nothing lost). `--scale` runs again with twice the web and worker
@@ -21,6 +21,8 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
 
 from bench.common import RESULTS, Connection, cpu_seconds, cpu_share, environment, summary
 from tests.factories import PASSWORD, PDF_BYTES
@@ -232,9 +234,62 @@ def _state(app) -> dict:
     return {"applications_by_status": by_status, "score_rows": scores, "applications_scored": scored_apps}
 
 
+# With --pg-stats: PostgreSQL keeps per-statement times, and logs each autovacuum.
+_PG_STATS = {"shared_preload_libraries": "pg_stat_statements", "log_autovacuum_min_duration": "0"}
+_TOP_STATEMENTS = text("""
+    SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, calls,
+           round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms,
+           round(max_exec_time::numeric, 1) AS max_ms, rows
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15""")
+_TABLES = text("""
+    SELECT relname, n_live_tup, n_dead_tup, n_tup_hot_upd, autovacuum_count, autoanalyze_count
+    FROM pg_stat_user_tables WHERE n_tup_upd + n_tup_del > 0 ORDER BY n_dead_tup DESC LIMIT 10""")
+
+
+def _sql(app, statement, **params) -> list[dict]:
+    from rating.extensions import db
+
+    with app.app_context():
+        result = db.session.execute(statement, params)
+        rows = [dict(row._mapping) for row in result] if result.returns_rows else []
+        db.session.commit()
+        db.session.remove()
+    return [{k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in row.items()} for row in rows]
+
+
+class Sampler(threading.Thread):
+    """Every `window` seconds: the cores each part kept busy, and the largest resident
+    memory of a web and of a worker process (MB), to see what grows during a run."""
+
+    def __init__(self, window: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.window, self.samples, self.halt = window, [], threading.Event()
+
+    @staticmethod
+    def _rss() -> dict[str, float]:
+        import psutil
+
+        largest: dict[str, float] = {}
+        for process in psutil.process_iter(["cmdline", "memory_info"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            part = "web" if "gunicorn" in cmdline else "workers" if "celery" in cmdline else None
+            if part and process.info["memory_info"]:
+                largest[part] = max(largest.get(part, 0.0), process.info["memory_info"].rss / 2**20)
+        return {f"{part}_rss_mb": round(mb) for part, mb in largest.items()}
+
+    def run(self) -> None:
+        before = cpu_seconds()
+        while not self.halt.wait(self.window):
+            after = cpu_seconds()
+            self.samples.append({**cpu_share(before, after, self.window), **self._rss()})
+            before = after
+
+
 def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery: int, threads: int = 4,
-           arrival: float = 60.0) -> dict:
-    with environment(f"deadline{web_workers}") as (app, env, _redis, instance):
+           arrival: float = 60.0, pg_stats: bool = False) -> dict:
+    with environment(f"deadline{web_workers}", _PG_STATS if pg_stats else None) as (app, env, _redis, instance):
+        if pg_stats:
+            _sql(app, text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
         batch_id, emails, staff, body, evidence = _seed(app, firms, reviewers)
         body = dict(body, batch_id=batch_id)
         port = free_port()
@@ -242,10 +297,14 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
         scorers = [worker(env, instance, name=f"w{n}", concurrency=2) for n in range(max(1, celery // 2))]
         base = f"http://127.0.0.1:{port}"
         rec, stop = Recorder(), threading.Event()
+        sampler = Sampler()
         try:
             Connection(base).request("GET", "/hello")
+            if pg_stats:
+                _sql(app, text("SELECT pg_stat_statements_reset()"))
             cpu_before = cpu_seconds()
             started = time.perf_counter()
+            sampler.start()
             with ThreadPoolExecutor(len(staff)) as desks:
                 # Reviewers come to their desks over the first `arrival` seconds, not all
                 # in the same instant (50 password checks at once were the run's worst tail).
@@ -262,6 +321,9 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
                         outcomes = list(pool.map(scheduled, range(firms), emails))
                     filing_seconds = time.perf_counter() - started
                     cores = cpu_share(cpu_before, cpu_seconds(), filing_seconds)
+                    sampler.halt.set()
+                    database = ({"top_statements": _sql(app, _TOP_STATEMENTS), "tables": _sql(app, _TABLES)}
+                                if pg_stats else {})
                     # Let the workers catch up, then stop the reviewers.
                     deadline = time.time() + 120
                     while time.time() < deadline and _state(app)["applications_scored"] < sum(outcomes):
@@ -287,7 +349,7 @@ def replay(firms: int, seconds: float, reviewers: int, web_workers: int, celery:
             "worst_p99_ms": max(e["p99_ms"] for e in endpoints.values()),
             "worst_p99_after_settle_ms": max(e.get("p99_after_settle_ms", 0) for e in endpoints.values()),
             "p99_ms_by_30_s": rec.p99_by_window(started),
-            "cores_busy_while_filing": cores,
+            "cores_busy_while_filing": cores, "by_30_s": sampler.samples, **database,
             "endpoints": endpoints, "end_state": state,
             "lost": sum(outcomes) - state["applications_scored"],
             "duplicate_scores": state["score_rows"] - state["applications_scored"]}
@@ -304,12 +366,14 @@ def main() -> None:
     parser.add_argument("--reviewer-arrival", type=float, default=60.0,
                         help="seconds over which the reviewers log in (0: all at once)")
     parser.add_argument("--scale", action="store_true", help="run again with twice the processes")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="report PostgreSQL's costliest statements and dead rows (pg_stat_statements)")
     args = parser.parse_args()
     runs = [replay(args.firms, args.seconds, args.reviewers, args.web_workers, args.celery, args.web_threads,
-                   args.reviewer_arrival)]
+                   args.reviewer_arrival, args.pg_stats)]
     if args.scale:
         runs.append(replay(args.firms, args.seconds, args.reviewers, args.web_workers * 2, args.celery * 2,
-                           args.web_threads, args.reviewer_arrival))
+                           args.web_threads, args.reviewer_arrival, args.pg_stats))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "deadline.json").write_text(json.dumps(runs, ensure_ascii=False, indent=2))
     print(json.dumps(runs, ensure_ascii=False, indent=2))

@@ -56,8 +56,10 @@ def _pg_bindir() -> Path:
 class PostgresServer:
     """A private PostgreSQL cluster. As root it runs as the `postgres` user (initdb refuses root)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        """`settings`: server settings added to the command line (`-c name=value`)."""
         self.bindir = _pg_bindir()
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="rating-pg-"))
         self.data = self.base / "data"
@@ -75,7 +77,8 @@ class PostgresServer:
             self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                       "-E", "UTF8", "--locale=C.UTF-8")
         options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                   + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
                   str(self.base / "log"), "-w", "start")
         return self
