@@ -65,7 +65,12 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "星级上云评定系统 <noreply@rating.localhost>",
+        # Tries before a message the server refuses is marked failed. While the server
+        # cannot be reached, a message waits (never failed for that), tried again after
+        # MAIL_RETRY_SECONDS, doubling with each try, at most MAIL_RETRY_MAX_SECONDS apart.
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
+        "MAIL_RETRY_SECONDS": _int("MAIL_RETRY_SECONDS", 30),
+        "MAIL_RETRY_MAX_SECONDS": _int("MAIL_RETRY_MAX_SECONDS", 3600),
         # A message claimed for sending this long ago whose worker died is sent again.
         "MAIL_SENDING_TIMEOUT_SECONDS": _int("MAIL_SENDING_TIMEOUT_SECONDS", 300),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),

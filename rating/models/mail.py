@@ -15,7 +15,8 @@ class OutboxEmail(db.Model):
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        Index("ix_email_outbox_status_created", "status", "created_at"),
+        # What a flush claims: pending and due, soonest first.
+        Index("ix_email_outbox_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,5 +31,9 @@ class OutboxEmail(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # After a failed try, when the next may be made (a delay that doubles with each try,
+    # MAIL_RETRY_SECONDS … MAIL_RETRY_MAX_SECONDS). NULL until then: due at once, whatever
+    # the clock of the host that wrote it says against the worker's.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

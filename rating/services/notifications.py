@@ -20,7 +20,7 @@ from email.utils import formataddr, formatdate, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import and_, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from rating import clock
@@ -205,16 +205,24 @@ class DeliveryFailed(Exception):
     """SMTP refused or could not be reached; the task retries."""
 
 
-def _claim(limit: int) -> list:
-    """Mark up to `limit` pending messages as being sent by us; concurrent flushes skip them.
+def _due(moment: datetime):
+    """Never tried (due at once), or its next attempt is at `moment` or before."""
+    return or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= moment)
 
-    Only `pending` is claimed, oldest first, through the (status, created_at) index: the
-    sweeper returns messages stuck in `sending` (a worker died mid-send) to `pending`.
+
+def _claim(limit: int) -> list:
+    """Mark up to `limit` pending messages that are due as being sent by us; concurrent
+    flushes skip them.
+
+    Only `pending` and due is claimed, soonest first, through the (status, next_attempt_at)
+    index: a message that failed waits for its next attempt, and the sweeper returns
+    messages stuck in `sending` (a worker died mid-send) to `pending`.
     """
     now = clock.now()
     waiting = (select(OutboxEmail.id)
-               .where(OutboxEmail.status == "pending")
-               .order_by(OutboxEmail.created_at, OutboxEmail.id).limit(limit).with_for_update(skip_locked=True))
+               .where(OutboxEmail.status == "pending", _due(now))
+               .order_by(OutboxEmail.next_attempt_at.nulls_first(), OutboxEmail.id).limit(limit)
+               .with_for_update(skip_locked=True))
     rows = db.session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(waiting.scalar_subquery()))
@@ -227,8 +235,22 @@ def _claim(limit: int) -> list:
     return sorted(rows, key=lambda r: r.id)
 
 
+def retry_delay(attempts: int) -> timedelta:
+    """How long a message waits after its `attempts`-th try failed: MAIL_RETRY_SECONDS,
+    doubling with each try, at most MAIL_RETRY_MAX_SECONDS."""
+    config = current_app.config
+    return timedelta(seconds=min(config["MAIL_RETRY_SECONDS"] * 2 ** min(max(attempts - 1, 0), 30),
+                                 config["MAIL_RETRY_MAX_SECONDS"]))
+
+
 def flush(batch_size: int = 100) -> dict[str, int]:
-    """Send every waiting message, a batch at a time over one SMTP connection.
+    """Send every message that is due, a batch at a time over one SMTP connection.
+
+    A message that fails waits for its next attempt (`retry_delay`), so that while the
+    server is down each write's flush tries only what is new or due, not the whole
+    backlog again. A refusal of the recipient counts towards MAIL_MAX_ATTEMPTS, after which
+    the message is `failed`; a server that cannot be reached fails no message, however
+    long it lasts.
 
     Returns counts by outcome. Raises DeliveryFailed (after recording it on the messages)
     when the server could not be reached, so the task retries with backoff.
@@ -246,12 +268,26 @@ def flush(batch_size: int = 100) -> dict[str, int]:
                                .values(status="sent", sent_at=now, last_error=None))
             counts["sent"] += len(sent)
         limit = current_app.config["MAIL_MAX_ATTEMPTS"]
+        # The messages a server that could not be reached left unsent share one error:
+        # one statement per number of tries (each waits by its own), not one per message.
+        unsent: dict[tuple[int, str], list[int]] = {}
         for row in claimed:
-            if row.id in errors:
+            error = errors.get(row.id)
+            if error is None:
+                continue
+            if error.startswith("refused"):
                 final = row.attempts >= limit
                 db.session.execute(update(OutboxEmail).where(OutboxEmail.id == row.id).values(
-                    status="failed" if final else "pending", last_error=errors[row.id][:2000]))
+                    status="failed" if final else "pending", last_error=error[:2000],
+                    next_attempt_at=now + retry_delay(row.attempts)))
                 counts["failed" if final else "retry"] += 1
+            else:
+                unsent.setdefault((row.attempts, error[:2000]), []).append(row.id)
+                counts["retry"] += 1
+        for (attempts, error), ids in unsent.items():
+            db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(ids)).values(
+                status="pending", last_error=error, next_attempt_at=now + retry_delay(attempts))
+                .execution_options(synchronize_session=False))
         db.session.commit()
         if len(sent) < len(claimed) and any(not e.startswith("refused") for e in errors.values()):
             unreachable = DeliveryFailed(next(iter(errors.values())))
@@ -308,8 +344,9 @@ def _message(outbox_id: int, to_address: str, subject: str, body: str) -> Messag
 
 
 def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), limit: int = 500) -> list[int]:
-    """Messages waiting longer than the grace period, after returning those stuck in `sending`
-    (their worker died mid-send) to `pending`: a flush should be published for them."""
+    """Messages due for longer than the grace period, after returning those stuck in
+    `sending` (their worker died mid-send) to `pending`: a flush should be published for
+    them (a message waiting for its next attempt is not stranded until then)."""
     now = clock.now()
     db.session.execute(
         update(OutboxEmail)
@@ -320,8 +357,10 @@ def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), li
     db.session.commit()
     ids = list(db.session.execute(
         select(OutboxEmail.id)
-        .where(OutboxEmail.status == "pending", OutboxEmail.created_at < now - grace)
-        .order_by(OutboxEmail.created_at, OutboxEmail.id).limit(limit)
+        .where(OutboxEmail.status == "pending",
+               or_(and_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.created_at < now - grace),
+                   OutboxEmail.next_attempt_at < now - grace))
+        .order_by(OutboxEmail.id).limit(limit)
     ).scalars())
     db.session.rollback()
     return ids

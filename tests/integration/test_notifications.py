@@ -1,6 +1,8 @@
 """Emails through a real SMTP server: queued with the change, delivered once, in the reader's language."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -79,31 +81,113 @@ def test_a_failed_change_queues_nothing(api, batch, mailbox):
     assert db.session.query(OutboxEmail).count() == before
 
 
-def test_smtp_down_then_up(app, api, batch, mailbox):
-    scored(api, batch, 3)
-    waiting = len(pending())
-    port = app.config["MAIL_PORT"]
-    app.config["MAIL_PORT"] = 1        # nothing listens there
-    try:
-        with pytest.raises(notifications.DeliveryFailed):
-            notifications.flush()
-    finally:
-        app.config["MAIL_PORT"] = port
-    messages = pending()
-    assert len(messages) == waiting and all(m.attempts == 1 and "Connection" in m.last_error for m in messages)
-    assert notifications.flush() == {"sent": waiting, "failed": 0, "retry": 0}
-    assert len(mailbox.messages) == waiting
-
-
-def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox):
+def _later(monkeypatch, seconds: float) -> None:
+    """The clock `seconds` ahead of what it reads now (as if that much time had passed)."""
     from datetime import timedelta
 
     from rating import clock
 
+    moment = clock.now() + timedelta(seconds=seconds)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+def _unreachable(app):
+    class Down:
+        def __enter__(self):
+            self.port, app.config["MAIL_PORT"] = app.config["MAIL_PORT"], 1     # nothing listens there
+
+        def __exit__(self, *exc):
+            app.config["MAIL_PORT"] = self.port
+    return Down()
+
+
+def test_smtp_down_then_up(app, api, batch, mailbox, monkeypatch):
+    scored(api, batch, 3)
+    waiting = len(pending())
+    with _unreachable(app), pytest.raises(notifications.DeliveryFailed):
+        notifications.flush()
+    messages = pending()
+    assert len(messages) == waiting and all(m.attempts == 1 and "Connection" in m.last_error for m in messages)
+    # Each waits for its next attempt (MAIL_RETRY_SECONDS): a flush now tries nothing, and
+    # the sweeper does not take waiting for stranded.
+    assert notifications.flush() == {"sent": 0, "failed": 0, "retry": 0} and not mailbox.messages
+    assert notifications.stranded(timedelta(seconds=0)) == []
+    _later(monkeypatch, app.config["MAIL_RETRY_SECONDS"] + 1)
+    assert notifications.flush() == {"sent": waiting, "failed": 0, "retry": 0}
+    assert len(mailbox.messages) == waiting
+
+
+def test_while_the_server_is_down_a_flush_tries_only_what_is_due(app, api, batch, mailbox, monkeypatch):
+    """An outage on a deadline day: every write's flush tries the new mail, not the whole
+    backlog again; the backlog is tried by its own schedule, each delay twice the last."""
+    scored(api, batch, 3)
+    backlog = len(pending())
+    with _unreachable(app):
+        with pytest.raises(notifications.DeliveryFailed):
+            notifications.flush()
+        scored(api, batch, 3)                                 # more mail while the server is down
+        with pytest.raises(notifications.DeliveryFailed):
+            notifications.flush()
+        tries = sorted(m.attempts for m in pending())
+        assert tries == [1] * len(tries) and len(tries) > backlog      # the backlog was not tried again
+        base = app.config["MAIL_RETRY_SECONDS"]
+        _later(monkeypatch, base + 1)
+        with pytest.raises(notifications.DeliveryFailed):
+            notifications.flush()
+        first = pending()
+        assert {m.attempts for m in first} == {2}
+        waits = {round((m.next_attempt_at - clock_now()).total_seconds()) for m in first}
+        assert waits == {2 * base}
+    _later(monkeypatch, 3 * base + 2)
+    assert notifications.flush()["sent"] == len(first) == len(mailbox.messages)
+
+
+def clock_now():
+    from rating import clock
+
+    return clock.now()
+
+
+def test_an_unreachable_server_fails_no_message_and_waits_at_most_the_cap(app, api, batch, mailbox, monkeypatch):
+    scored(api, batch, 3)
+    limit = app.config["MAIL_MAX_ATTEMPTS"]
+    for message in pending():
+        message.attempts = limit + 5                            # long past the limit
+    db.session.commit()
+    with _unreachable(app), pytest.raises(notifications.DeliveryFailed):
+        notifications.flush()
+    messages = pending()
+    assert messages and all(m.status == "pending" for m in messages)      # nothing given up
+    assert {round((m.next_attempt_at - clock_now()).total_seconds()) for m in messages} == {
+        app.config["MAIL_RETRY_MAX_SECONDS"]}
+    assert notifications.retry_delay(1).total_seconds() == app.config["MAIL_RETRY_SECONDS"]
+    assert notifications.retry_delay(10_000) == timedelta(seconds=app.config["MAIL_RETRY_MAX_SECONDS"])
+
+
+def test_a_refused_recipient_is_tried_again_then_failed(app, api, batch, mailbox, monkeypatch):
+    reviewer = make_staff("reviewer", "320402")
+    scored(api, batch, 3)
+    mailbox.refuse(reviewer.email)
+    others = len(pending()) - 1
+    counts = notifications.flush()
+    assert counts == {"sent": others, "failed": 0, "retry": 1}          # the others are not held up
+    (refused,) = pending()
+    assert refused.to_address == reviewer.email and refused.last_error.startswith("refused")
+    for attempt in range(2, app.config["MAIL_MAX_ATTEMPTS"] + 1):
+        _later(monkeypatch, app.config["MAIL_RETRY_MAX_SECONDS"] + 1)      # past any delay
+        assert notifications.flush() == {
+            "sent": 0, "failed": int(attempt == app.config["MAIL_MAX_ATTEMPTS"]),
+            "retry": int(attempt < app.config["MAIL_MAX_ATTEMPTS"])}
+    db.session.refresh(refused)
+    assert refused.status == "failed" and refused.attempts == app.config["MAIL_MAX_ATTEMPTS"]
+    assert len(mailbox.messages) == others
+
+
+def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox):
     scored(api, batch, 3)
     stuck = pending()[0]
-    stuck.status, stuck.claimed_at, stuck.attempts = "sending", clock.now() - timedelta(minutes=10), 1
-    stuck.created_at = clock.now() - timedelta(minutes=10)
+    stuck.status, stuck.claimed_at, stuck.attempts = "sending", clock_now() - timedelta(minutes=10), 1
+    stuck.created_at = clock_now() - timedelta(minutes=10)
     db.session.commit()                      # as if its worker died mid-send
     others = len(pending())
     assert notifications.flush()["sent"] == others          # a flush leaves it alone…

@@ -15,7 +15,15 @@ from tests.support.servers import free_port
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.refused: set[str] = set()      # recipients answered "550 no such mailbox"
         self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        with self.lock:
+            if address in self.refused:
+                return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         message = email.message_from_bytes(envelope.original_content or envelope.content)
@@ -46,6 +54,12 @@ class SmtpServer:
     def clear(self) -> None:
         with self.collector.lock:
             self.collector.messages.clear()
+            self.collector.refused.clear()
+
+    def refuse(self, *addresses: str) -> None:
+        """Answer RCPT TO for these addresses with a permanent refusal (550)."""
+        with self.collector.lock:
+            self.collector.refused.update(addresses)
 
     def wait_for(self, predicate, timeout: float = 60.0) -> list[Message]:
         deadline = time.monotonic() + timeout
