@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_request_clock(app)
     register_input_guards(app)
     register_extensions(app)
+    register_read_only_requests(app)
     register_session_teardown(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -142,6 +143,12 @@ def install_template_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+
+
+def register_read_only_requests(app: Flask) -> None:
+    from rating import readonly
+
+    readonly.register(app)
 
 
 def register_session_teardown(app: Flask) -> None:

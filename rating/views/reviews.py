@@ -12,6 +12,7 @@ from rating.errors import ServiceError
 from rating import clock
 from rating.models import ApplicationStatus, Role
 from rating.services import blacklist, experts, reviews, routing
+from rating.readonly import read_only
 from rating.views import shared_pages
 from rating.views.common import staff_scope, visible_application
 from workers.tasks import request_routing
@@ -21,6 +22,7 @@ PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the defa
 
 
 @bp.get("/")
+@read_only
 @login_required
 def queue():
     if current_user.role not in (Role.reviewer, Role.expert, Role.official, Role.admin):

@@ -9,6 +9,7 @@ from forms.jsondata import flat_formdata, flatten_errors, strict_scalar
 from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ValidationFailed
+from rating.readonly import read_only
 from rating.models import ApplicationStatus, Role
 from rating.services import experts, reviews, routing, snapshots
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
@@ -44,6 +45,7 @@ def decide(application_id: int):
 
 
 @bp.get("/reviews/queue")
+@read_only
 @token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
 def review_queue():
     level = int_arg("level", 1, 9)
