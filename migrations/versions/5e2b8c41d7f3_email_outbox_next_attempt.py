@@ -21,9 +21,12 @@ depends_on = None
 
 
 def upgrade():
-    # NULL: never tried, due at once (every message waiting now is due).
+    # What waits now is due at once: its next attempt is when it was written.
     with op.batch_alter_table('email_outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE email_outbox SET next_attempt_at = created_at")
+    with op.batch_alter_table('email_outbox', schema=None) as batch_op:
+        batch_op.alter_column('next_attempt_at', existing_type=sa.DateTime(timezone=True), nullable=False)
         batch_op.drop_index('ix_email_outbox_status_created')
         batch_op.create_index('ix_email_outbox_status_next_attempt', ['status', 'next_attempt_at'], unique=False)
 

@@ -1,13 +1,18 @@
 """The email outbox: messages are written in the transaction of the change they report."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rating.extensions import db
 from rating.models.types import UTCDateTime, utcnow
+
+# Not a NULL: one range of the (status, next_attempt_at) index holds everything due, and
+# the planner does not mistake the sent messages for waiting ones.
+NOT_YET_TRIED = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
 
 class OutboxEmail(db.Model):
     __tablename__ = "email_outbox"
@@ -31,9 +36,9 @@ class OutboxEmail(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # After a failed try, when the next may be made (a delay that doubles with each try,
-    # MAIL_RETRY_SECONDS … MAIL_RETRY_MAX_SECONDS). NULL until then: due at once, whatever
-    # the clock of the host that wrote it says against the worker's.
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The earliest a flush may try it: after a failed try, a delay that doubles with each
+    # (MAIL_RETRY_SECONDS … MAIL_RETRY_MAX_SECONDS); before the first, NOT_YET_TRIED, due
+    # at once whatever the clock of the host that wrote it says against the worker's.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=NOT_YET_TRIED)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

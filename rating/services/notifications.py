@@ -20,7 +20,7 @@ from email.utils import formataddr, formatdate, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import and_, bindparam, event, insert, or_, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from rating import clock
@@ -205,23 +205,19 @@ class DeliveryFailed(Exception):
     """SMTP refused or could not be reached; the task retries."""
 
 
-def _due(moment: datetime):
-    """Never tried (due at once), or its next attempt is at `moment` or before."""
-    return or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= moment)
-
-
 def _claim(limit: int) -> list:
     """Mark up to `limit` pending messages that are due as being sent by us; concurrent
     flushes skip them.
 
-    Only `pending` and due is claimed, soonest first, through the (status, next_attempt_at)
-    index: a message that failed waits for its next attempt, and the sweeper returns
-    messages stuck in `sending` (a worker died mid-send) to `pending`.
+    Due is one range of the (status, next_attempt_at) index, never-tried messages first
+    (NOT_YET_TRIED), then failed ones whose next attempt has come, soonest first: however
+    many wait out a mail server outage, a claim reads only what it takes. The sweeper
+    returns messages stuck in `sending` (a worker died mid-send) to `pending`.
     """
     now = clock.now()
     waiting = (select(OutboxEmail.id)
-               .where(OutboxEmail.status == "pending", _due(now))
-               .order_by(OutboxEmail.next_attempt_at.nulls_first(), OutboxEmail.id).limit(limit)
+               .where(OutboxEmail.status == "pending", OutboxEmail.next_attempt_at <= now)
+               .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id).limit(limit)
                .with_for_update(skip_locked=True))
     rows = db.session.execute(
         update(OutboxEmail)
@@ -358,8 +354,7 @@ def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), li
     ids = list(db.session.execute(
         select(OutboxEmail.id)
         .where(OutboxEmail.status == "pending",
-               or_(and_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.created_at < now - grace),
-                   OutboxEmail.next_attempt_at < now - grace))
+               OutboxEmail.next_attempt_at < now - grace, OutboxEmail.created_at < now - grace)
         .order_by(OutboxEmail.id).limit(limit)
     ).scalars())
     db.session.rollback()
