@@ -143,21 +143,20 @@ def test_two_web_and_two_worker_hosts_share_database_broker_and_storage(app, hos
         answer = host.call("GET", "/reviews/queue", token=token)
         return {item["application_id"] for item in answer.json()} if answer.status_code == 200 else set()
 
+    def decide_each(token, decision, comment):
+        """Read on one host, decide on the other."""
+        for application_id in ids:
+            host = next(turns)
+            version = host.call("GET", f"/applications/{application_id}", token=token).json()["version"]
+            decided = other[host].call("POST", f"/applications/{application_id}/decisions", token=token,
+                                       json={"decision": decision, "comment": comment, "version": version})
+            assert decided.status_code == 201, decided.text
+
     ids = [f[2] for f in firms]
     _wait("every application scored and routed to the county", lambda: queue(b, county_token) >= set(ids), logs=logs)
-    for application_id in ids:
-        host = next(turns)
-        version = host.call("GET", f"/applications/{application_id}", token=county_token).json()["version"]
-        forwarded = other[host].call("POST", f"/applications/{application_id}/decisions", token=county_token,
-                                     json={"decision": "forward", "comment": "材料齐全", "version": version})
-        assert forwarded.status_code == 201, forwarded.text
+    decide_each(county_token, "forward", "材料齐全")
     _wait("every application routed to the city", lambda: queue(a, city_token) >= set(ids), logs=logs)
-    for application_id in ids:
-        host = next(turns)
-        version = host.call("GET", f"/applications/{application_id}", token=city_token).json()["version"]
-        approved = other[host].call("POST", f"/applications/{application_id}/decisions", token=city_token,
-                                    json={"decision": "approve", "comment": "同意", "version": version})
-        assert approved.status_code == 201, approved.text
+    decide_each(city_token, "approve", "同意")
 
     # The official publishes on one host and closes on the other; the workers render.
     official_token = a.token(official.email)
