@@ -86,8 +86,11 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from rating import models  # noqa: F401  (tables known to Alembic and the session)
+    from rating import pool
 
+    pool.configure(app)
     db.init_app(app)
+    pool.register(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
