@@ -59,6 +59,17 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance / "storage"),
+        # Where evidence, certificates and exports are kept: `local` (STORAGE_DIR, a directory
+        # every host shares) or `s3` (a bucket of S3 or an S3-compatible server such as MinIO;
+        # credentials from boto3's usual environment, AWS_ACCESS_KEY_ID and
+        # AWS_SECRET_ACCESS_KEY). With s3, STORAGE_DIR only holds files being written.
+        "STORAGE_BACKEND": (os.environ.get("STORAGE_BACKEND") or "local").lower(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_PREFIX": os.environ.get("S3_PREFIX") or "",
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        # A pooled PostgreSQL connection unused this long is pinged before use (rating/pool.py).
+        "POOL_PING_IDLE_SECONDS": float(os.environ.get("POOL_PING_IDLE_SECONDS") or 5),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",

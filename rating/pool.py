@@ -30,7 +30,7 @@ def register(app: Flask) -> None:
     """After the engine exists: the hooks that ping a connection idle too long."""
     if app.config.get(_ACTIVE):
         with app.app_context():
-            install(db.engine, float(app.config.get("POOL_PING_IDLE_SECONDS", 5)))
+            install(db.engine, float(app.config["POOL_PING_IDLE_SECONDS"]))
 
 
 def install(engine: Engine, idle_seconds: float) -> None:

@@ -1,9 +1,10 @@
 """Certificates: the PDF of a rating, rendered by a worker after the rating commits.
 
 One row per rating (`Certificate`) and one file: `certificates/<number>/<sha256>.pdf`
-under STORAGE_DIR. Rendering is deterministic (same rating, same bytes), so a job that
-runs twice writes the same file. A new file is written to a temporary name, synced and
-renamed; the row moves to it in a guarded update; only then is an older file of the
+under STORAGE_DIR (or that key in the S3 bucket, see `blobstore`). Rendering is
+deterministic (same rating, same bytes), so a job that runs twice writes the same file.
+A new file is written to a temporary name, synced and renamed (with S3: uploaded once
+complete); the row moves to it in a guarded update; only then is an older file of the
 same rating removed. A download therefore always finds the file its row names, and a
 render that fails (disk full, storage unwritable, time limit) leaves the previous
 certificate in place.
@@ -33,7 +34,7 @@ from rating.models import (
     Rating,
     User,
 )
-from rating.services import audit, certificate_pdf, storage
+from rating.services import audit, blobstore, certificate_pdf, storage
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,16 @@ def directory_for(certificate_no: str) -> Path:
 
 
 def file_for(certificate_no: str, sha256: str) -> Path:
+    """Where the local backend keeps the file."""
     return directory_for(certificate_no) / f"{sha256}.pdf"
+
+
+def folder_key(certificate_no: str) -> str:
+    return f"certificates/{certificate_no}"
+
+
+def key_for(certificate_no: str, sha256: str) -> str:
+    return f"{folder_key(certificate_no)}/{sha256}.pdf"
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -179,7 +189,8 @@ def render(rating_id: int) -> str:
         return "missing"
     rating, wanted = certificate.rating, certificate.requested_generation
     if certificate.rendered_generation >= wanted:
-        if certificate.sha256 and file_for(rating.certificate_no, certificate.sha256).exists():
+        current = key_for(rating.certificate_no, certificate.sha256) if certificate.sha256 else None
+        if current and blobstore.backend().exists(current):
             db.session.rollback()
             return "current"
         # The row names a file that is gone (storage restored from an older copy, say):
@@ -223,9 +234,9 @@ def render(rating_id: int) -> str:
 
 def _store(certificate_no: str, data: bytes) -> tuple[str, int]:
     sha256 = hashlib.sha256(data).hexdigest()
-    target = file_for(certificate_no, sha256)
-    if not (target.exists() and target.stat().st_size == len(data)):
-        storage.write_atomically(target, [data], prefix=".render-")
+    key, store = key_for(certificate_no, sha256), blobstore.backend()
+    if store.size(key) != len(data):
+        store.write(key, [data], prefix=".render-")
     return sha256, len(data)
 
 
@@ -236,20 +247,21 @@ def _recorded_sha(rating_id: int) -> str | None:
 def _remove_other_files(certificate_no: str, keep: str | None) -> None:
     """Old generations and files of renders that lost a race; temporary files of renders
     that died are left to `remove_stale_temporaries`."""
-    folder = directory_for(certificate_no)
-    if keep is None or not folder.is_dir():
+    if keep is None:
         return
-    for path in folder.glob("*.pdf"):
-        if path.name != f"{keep}.pdf" and not path.name.startswith("."):
-            path.unlink(missing_ok=True)
+    store, folder = blobstore.backend(), folder_key(certificate_no)
+    try:
+        for name in store.names(folder):
+            if name.endswith(".pdf") and name != f"{keep}.pdf" and not name.startswith("."):
+                store.delete(f"{folder}/{name}")
+    except blobstore.StorageUnreachable as exc:
+        # The row already names the new file; an old object left behind is only space.
+        log.warning("old certificate files of %s not removed: %s", certificate_no, exc)
 
 
 def remove_stale_temporaries(older_than: timedelta = timedelta(hours=1)) -> int:
-    root = storage.storage_root() / "certificates"
-    if not root.is_dir():
-        return 0
     cutoff, removed = clock.now().timestamp() - older_than.total_seconds(), 0
-    for path in root.glob("*/.render-*"):
+    for path in blobstore.backend().temporaries("certificates", ".render-"):
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
@@ -281,12 +293,33 @@ def state_json(certificate: Certificate | None) -> dict:
     return {"state": certificate.state, "sha256": certificate.sha256, "size": certificate.size}
 
 
-def stored_file(rating: Rating) -> Path | None:
+def stored_key(rating: Rating) -> str | None:
+    """The storage key of the rating's current certificate (None: none recorded yet)."""
     certificate = rating.certificate
     if certificate is None or certificate.sha256 is None:
         return None
-    path = file_for(rating.certificate_no, certificate.sha256)
+    return key_for(rating.certificate_no, certificate.sha256)
+
+
+def stored_file(rating: Rating) -> Path | None:
+    """The local backend's file of the current certificate, if it is there."""
+    key = stored_key(rating)
+    if key is None:
+        return None
+    path = storage.storage_root() / key
     return path if path.exists() else None
+
+
+def stored_bytes(rating: Rating) -> bytes | None:
+    """The current certificate's PDF from whichever backend, or None."""
+    key = stored_key(rating)
+    return None if key is None else blobstore.backend().read_bytes(key)
+
+
+def response(rating: Rating, **send_file_options):
+    """The current certificate streamed from storage (send_file's options), or None."""
+    key = stored_key(rating)
+    return None if key is None else blobstore.backend().send(key, **send_file_options)
 
 
 def matches_issued(rating: Rating, stream, limit: int = 5 * 1024 * 1024) -> bool | None:

@@ -57,6 +57,13 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
         yield "database", True, db.engine.url.render_as_string(hide_password=True)
     except Exception as exc:  # noqa: BLE001
         yield "database", False, f"cannot connect: {exc.__class__.__name__}: {exc}"
+    try:
+        from rating.services import blobstore
+
+        ok, detail = blobstore.backend().check()
+        yield "storage", ok, f"{current_app.config.get('STORAGE_BACKEND') or 'local'}: {detail}"
+    except Exception as exc:  # noqa: BLE001
+        yield "storage", False, f"unusable: {exc.__class__.__name__}: {exc}"
     celery = current_app.extensions["celery"]
     try:
         with celery.connection_for_write() as connection:

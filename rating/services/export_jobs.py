@@ -3,10 +3,10 @@
 The page that asks gets the file at once when the list is short (EXPORT_ASYNC_ROWS, by
 default 20,000 rows, PDF lists always go to a worker); otherwise a job row is written in
 the request's transaction, the task is published after the commit, the worker writes the
-file to STORAGE_DIR/exports (temporary file, synced, renamed) and moves the row to `done`
-only then, and the page polls the progress until it offers the download. A job lost with
-its worker or the broker is published again by the beat sweeper; building it again just
-writes the same file again.
+file to STORAGE_DIR/exports (temporary file, synced, renamed; with S3, uploaded once complete,
+see `blobstore`) and moves the row to `done` only then, and the page polls the progress
+until it offers the download. A job lost with its worker or the broker is published
+again by the beat sweeper; building it again just writes the same file again.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from rating import clock
 from rating.errors import Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ExportJob, Role, User
-from rating.services import exports, storage
+from rating.services import blobstore, exports, storage
 
 FORMATS = ("csv", "xlsx", "pdf")
 PROGRESS_EVERY = 2000
@@ -77,8 +77,19 @@ def progress(job: ExportJob) -> dict:
             "finished": job.state in ("done", "failed"), "error": job.error}
 
 
+def file_key(job: ExportJob) -> str:
+    return f"exports/{job.file_name}"
+
+
 def file_path(job: ExportJob) -> Path:
-    return storage.storage_root() / "exports" / job.file_name
+    """Where the local backend keeps the file."""
+    return storage.storage_root() / file_key(job)
+
+
+def response(job: ExportJob):
+    """The job's file streamed from storage, or None when it is gone."""
+    return blobstore.backend().send(file_key(job), mimetype=MEDIA_TYPES[job.format], as_attachment=True,
+                                    download_name=download_name(job))
 
 
 def download_name(job: ExportJob) -> str:
@@ -100,29 +111,30 @@ def build(job_id: int) -> str:
     db.session.refresh(job)
     user = db.session.get(User, job.user_id)
     filters = json.loads(job.filters)
-    target = storage.storage_root() / "exports" / f"{job.id}.{job.format}"
+    name = f"{job.id}.{job.format}"
+    key, store = f"exports/{name}", blobstore.backend()
     try:
         with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
             total = row_count(user, filters)
             _set(job.id, total_rows=total)
             rows = _counted(exports.rows(user, filters), job.id, total)
             if job.format == "csv":
-                storage.write_atomically(target, (chunk.encode("utf-8") for chunk in exports.csv_from_rows(rows)))
+                size = store.write(key, (chunk.encode("utf-8") for chunk in exports.csv_from_rows(rows)))
             elif job.format == "xlsx":
                 with exports.xlsx_from_rows(rows) as out:
-                    storage.write_atomically(target, iter(lambda: out.read(1 << 20), b""))
+                    size = store.write(key, iter(lambda: out.read(1 << 20), b""))
             else:
                 from rating.services.list_pdf import render_list
 
                 pdf = render_list(user, filters, list(rows), total)
-                storage.write_atomically(target, [pdf])
+                size = store.write(key, [pdf])
     except Exception as exc:
         db.session.rollback()
         _set(job.id, state="failed", error=_("导出失败：%(reason)s", reason=type(exc).__name__),
              finished_at=clock.now())
         raise
     db.session.rollback()  # end the read transaction of the export
-    _set(job.id, state="done", file_name=target.name, size=target.stat().st_size, done_rows=total,
+    _set(job.id, state="done", file_name=name, size=size, done_rows=total,
          finished_at=clock.now())
     return f"{job.format} {total} rows"
 
@@ -159,8 +171,9 @@ def remove_expired(days: int = 7) -> int:
     cutoff = clock.now() - timedelta(days=days)
     jobs = db.session.execute(select(ExportJob).where(ExportJob.state == "done",
                                                       ExportJob.finished_at < cutoff)).scalars().all()
+    store = blobstore.backend()
     for job in jobs:
-        file_path(job).unlink(missing_ok=True)
+        store.delete(file_key(job))
         job.state, job.file_name, job.size = "failed", None, None
         job.error = _("文件已过期删除，请重新导出。")
     db.session.commit()

@@ -1,14 +1,15 @@
-"""Content-addressed file storage under STORAGE_DIR and upload content checks.
+"""Content-addressed file storage and upload content checks.
 
 Files are stored by SHA-256, never under a name a user chose, and are served only
-through views that check permission; the original name is metadata.
+through views that check permission; the original name is metadata. Where they are
+stored (STORAGE_DIR, or an S3 bucket) is `blobstore`'s business: keys here are the
+paths relative to STORAGE_DIR.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
 import logging
-import os
 import tempfile
 import unicodedata
 import zipfile
@@ -19,7 +20,8 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from rating.errors import TooLarge, Unavailable, ValidationFailed
-from rating.services import upload_checks
+from rating.services import blobstore, upload_checks
+from rating.services.blobstore import write_atomically  # noqa: F401  (callers use storage.write_atomically)
 from rating.services.upload_checks import MAX_UNZIPPED_BYTES, MAX_ZIP_MEMBERS, MAX_ZIP_RATIO
 
 log = logging.getLogger(__name__)
@@ -32,15 +34,21 @@ class StoredFile:
     sha256: str
     size: int
     content_type: str
-    path: Path
+    key: str
 
 
 def storage_root() -> Path:
     return Path(current_app.config["STORAGE_DIR"])
 
 
+def key_for(sha256: str, kind: str = "evidence") -> str:
+    """The storage key of a content-addressed file (its path relative to STORAGE_DIR)."""
+    return f"{kind}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 def path_for(sha256: str, kind: str = "evidence") -> Path:
-    return storage_root() / kind / sha256[:2] / sha256[2:4] / sha256
+    """Where the local backend keeps the file."""
+    return storage_root() / key_for(sha256, kind)
 
 
 def safe_filename(name: str | None) -> str:
@@ -114,42 +122,25 @@ def store_upload(stream, kind: str = "evidence") -> StoredFile:
         if problem:
             raise ValidationFailed(problem, {"file": [problem]})
         sha = digest.hexdigest()
-        target = path_for(sha, kind)
-        if not target.exists():
-            spool.seek(0)
-            try:
-                write_atomically(target, iter(lambda: spool.read(CHUNK), b""), prefix=".upload-")
-            except OSError as exc:
-                raise storage_unavailable(exc) from exc
-        return StoredFile(sha256=sha, size=size, content_type=content_type, path=target)
+        key = key_for(sha, kind)
+        try:
+            store = blobstore.backend()
+            if not store.exists(key):
+                spool.seek(0)
+                store.write(key, iter(lambda: spool.read(CHUNK), b""), prefix=".upload-")
+        except OSError as exc:
+            raise storage_unavailable(exc) from exc
+        return StoredFile(sha256=sha, size=size, content_type=content_type, key=key)
     finally:
         spool.close()
 
 
 def storage_unavailable(exc: OSError) -> Unavailable:
     """The user-facing error for a file that could not be written (nothing was kept)."""
-    log.error("storage write failed under %s: %s", storage_root(), exc)
+    log.error("storage write failed (%s backend, %s): %s",
+              current_app.config.get("STORAGE_BACKEND") or "local", storage_root(), exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         message = _("文件存储空间已满，文件未保存。请稍后重试，或联系系统管理员。")
     else:
         message = _("文件存储暂时无法写入，文件未保存。请稍后重试，或联系系统管理员。")
     return Unavailable(message, {"file": [message]})
-
-
-def write_atomically(target: Path, chunks, prefix: str = ".tmp-") -> None:
-    """Write to a temporary file beside `target`, sync it, then rename it into place: a
-    reader sees the old file or the complete new one, never part of it; on any failure
-    (disk full, unwritable folder) nothing is left behind and the error propagates."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=prefix)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-

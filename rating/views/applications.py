@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -19,7 +19,8 @@ from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application, is_staff
 from rating.services import applications as filing
-from rating.services import blacklist, experts, notifications, reference, reviews, routing, snapshots, storage
+from rating.services import (blacklist, blobstore, experts, notifications, reference, reviews, routing,
+                             snapshots, storage)
 from rating.views.api.serialize import adjustments_json
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
@@ -247,11 +248,11 @@ def download_evidence(application_id: int, evidence_id: int):
     evidence = db.session.get(Evidence, evidence_id) if valid_id(evidence_id) else None
     if evidence is None or evidence.application_id != application.id:
         abort(404)
-    path = storage.path_for(evidence.sha256)
-    if not path.exists():
+    response = blobstore.backend().send(storage.key_for(evidence.sha256), mimetype=evidence.content_type,
+                                        as_attachment=True, download_name=evidence.filename, max_age=0)
+    if response is None:
         abort(404)
-    return send_file(path, mimetype=evidence.content_type, as_attachment=True,
-                     download_name=evidence.filename, max_age=0)
+    return response
 
 
 @bp.post("/<int:application_id>/submit")

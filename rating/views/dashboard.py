@@ -130,9 +130,8 @@ def export_download(job_id: int):
     if job.state != "done":
         flash(_("文件尚未生成完毕。"), "error")
         return redirect(url_for(".export_page", job_id=job.id))
-    path = export_jobs.file_path(job)
-    if not path.is_file():
+    response = export_jobs.response(job)
+    if response is None:
         flash(_("文件已不存在，请重新导出。"), "error")
         return redirect(url_for(".show"))
-    return send_file(path, mimetype=export_jobs.MEDIA_TYPES[job.format], as_attachment=True,
-                     download_name=export_jobs.download_name(job))
+    return response

@@ -51,11 +51,11 @@ def show_rating(certificate_no: str):
 
 def certificate_response(rating):
     """The stored PDF, or 409 while it is still being rendered."""
-    path = certificates.stored_file(rating)
-    if path is None:
+    response = certificates.response(rating, mimetype="application/pdf",
+                                     download_name=f"{rating.certificate_no}.pdf", as_attachment=True,
+                                     conditional=True, etag=rating.certificate.sha256, max_age=0)
+    if response is None:
         raise Conflict(_("证书正在生成，请稍后再试。"))
-    response = send_file(path, mimetype="application/pdf", download_name=f"{rating.certificate_no}.pdf",
-                         as_attachment=True, conditional=True, etag=rating.certificate.sha256, max_age=0)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
