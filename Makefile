@@ -10,8 +10,11 @@ FLASK := $(BIN)/flask --app wsgi
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-hanazono fontconfig
 # What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
+# npm fetches axe-core for the accessibility checks; Debian's packages unless an npm is
+# already on the PATH (NodeSource's nodejs ships its own npm and conflicts with Debian's).
+NODE_PACKAGES := nodejs npm
 
-.PHONY: run test deps system-run system-test fonts translations messages migrate seed doctor bench reliability audit clean
+.PHONY: run test deps system-run system-test system-node axe fonts translations messages migrate seed doctor bench reliability audit clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -37,6 +40,21 @@ system-run:
 
 system-test:
 	$(call apt_install,$(TEST_PACKAGES))
+
+# axe-core for tests/browser/test_accessibility.py, at the version package-lock.json pins,
+# fetched from the npm registry rather than copied into the repository.
+AXE := node_modules/axe-core/axe.min.js
+
+system-node:
+ifeq ($(shell command -v npm),)
+	$(call apt_install,$(NODE_PACKAGES))
+endif
+
+$(AXE): package.json package-lock.json | system-node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+axe: $(AXE)
 
 # The certificate's fonts: GB 2312 subsets of Noto Serif CJK SC, cut from the Debian font
 # (rating/services/fonts.py says why); about a minute, once per checkout.
@@ -69,7 +87,7 @@ run: system-run deps fonts translations seed
 doctor: deps fonts
 	$(FLASK) doctor
 
-test: system-test deps fonts translations
+test: system-test deps fonts translations axe
 	$(BIN)/python -m pytest
 
 bench: system-test deps fonts translations
