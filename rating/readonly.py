@@ -42,7 +42,11 @@ def register(app: Flask) -> None:
         if request.method != "GET" or request.endpoint is None:
             return
         view = current_app.view_functions.get(request.endpoint)
-        if getattr(view, "rating_read_only", False) and db.engine.dialect.name == "postgresql":
+        # Only on a session that has not begun: one that already holds a connection (a
+        # caller's session shared with the request, as in-process test clients may do)
+        # keeps its transaction.
+        if (getattr(view, "rating_read_only", False) and db.engine.dialect.name == "postgresql"
+                and not db.session().in_transaction()):
             db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT", OPTION: True})
 
 
