@@ -137,6 +137,30 @@ class Killer(threading.Thread):
                 continue
         return None
 
+    def _busy(self, turn: int, within: float = 1.0, sample: float = 0.02):
+        """A worker one of whose pool children is running a job right now (it used CPU in
+        the last `sample` seconds), looked for during `within` seconds: jobs take tens of
+        milliseconds, and a kill that lands between them interrupts nothing."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            candidates = [self._pick(turn + n, main=False) for n in range(len(self.workers))]
+            before = {}
+            for found in filter(None, candidates):
+                for child in found[2]:
+                    try:
+                        before[child.pid] = sum(child.cpu_times()[:2])
+                    except psutil.NoSuchProcess:
+                        pass
+            time.sleep(sample)
+            for found in filter(None, candidates):
+                for child in found[2]:
+                    try:
+                        if sum(child.cpu_times()[:2]) > before.get(child.pid, float("inf")):
+                            return found
+                    except psutil.NoSuchProcess:
+                        pass
+        return None
+
     def run(self) -> None:
         for turn in itertools.count():
             if self.stopping.wait(self.interval * self.random.uniform(0.7, 1.3)):
@@ -148,6 +172,8 @@ class Killer(threading.Thread):
             if target is None:
                 continue
             proc, parent, children = target
+            if what == "children":
+                proc, parent, children = self._busy(turn) or target
             killed = 0
             for victim in [parent] if what == "main" else children:
                 try:
