@@ -41,18 +41,24 @@ def write_atomically(target: Path, chunks: Iterable[bytes], prefix: str = ".tmp-
     Returns the number of bytes written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=prefix)
-    size = 0
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        size = _write_synced(fd, chunks)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    return size
+
+
+def _write_synced(fd: int, chunks: Iterable[bytes]) -> int:
+    """Write `chunks` to the open file `fd` (closed after), synced to disk; the bytes written."""
+    size = 0
+    with os.fdopen(fd, "wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     return size
 
 
@@ -147,14 +153,8 @@ class S3Backend:
         multipart or not, only when its upload completes)."""
         self.staging.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.staging, prefix=prefix)
-        size = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            size = _write_synced(fd, chunks)
             try:
                 self.client.upload_file(tmp_name, self.bucket, self.object_key(key))
             except self._errors() as exc:

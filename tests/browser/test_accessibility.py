@@ -2,7 +2,6 @@
 follows), and a firm can file an application with the keyboard alone."""
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Application, User
 from rating.services.reference import get_edition
+from tests.browser.test_filing_in_browser import assert_scored
 from tests.browser.test_review_in_browser import log_in
 from tests.factories import PASSWORD, PDF_BYTES, grant_rating, make_batch, make_staff
 from tests.integration.test_dashboard import ratings  # noqa: F401  (the fixture)
@@ -330,9 +330,4 @@ def test_keyboard_only_filing(app, api, live_server, page, tmp_path):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "已提交" in page.get_by_test_id("status").inner_text()
-    deadline = time.monotonic() + 90
-    while not page.get_by_test_id("score").count() and time.monotonic() < deadline:
-        time.sleep(1)
-        page.reload()
-    assert "满足申报条件" in page.get_by_test_id("score").inner_text()
-    assert page.get_by_test_id("status").inner_text() == "审核中"
+    assert_scored(page)

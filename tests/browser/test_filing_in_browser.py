@@ -100,10 +100,15 @@ def test_firm_files_and_sees_its_score(app, live_server, page, tmp_path):
     page.check("#pledge")
     page.click("#submit input[type=submit]")
     page.wait_for_url("**/applications/*")
-    deadline = time.monotonic() + 90
+    assert_scored(page)
+    page.screenshot(path=str(tmp_path / "scored.png"), full_page=True)
+
+
+def assert_scored(page, timeout: float = 90.0) -> None:
+    """Reload the application page until the worker's score shows, then check it is in review."""
+    deadline = time.monotonic() + timeout
     while not page.get_by_test_id("score").count() and time.monotonic() < deadline:
         time.sleep(1)
         page.reload()
     assert "满足申报条件" in page.get_by_test_id("score").inner_text()
     assert page.get_by_test_id("status").inner_text() == "审核中"
-    page.screenshot(path=str(tmp_path / "scored.png"), full_page=True)
