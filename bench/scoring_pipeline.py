@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import func, select, update
 
-from bench.common import seed_applications, servers, summary
+from bench.common import cpu_seconds, cpu_share, seed_applications, servers, summary
 from tests.support.servers import worker
 
 
@@ -68,13 +68,17 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
             from workers.tasks import score_application
 
             with app.app_context():
+                before = cpu_seconds()
                 noop_seconds = noop_floor(redis, count)
+                noop_cpu = cpu_share(before, cpu_seconds(), count / 1000)
 
+                before = cpu_seconds()
                 started = time.perf_counter()
                 for application_id in ids:
                     score_application.delay(application_id)
                 _wait_scored(app, count, 1800)
                 score_seconds = time.perf_counter() - started
+                score_cpu = cpu_share(before, cpu_seconds(), count / 1000)
 
                 latencies = _steady(app, steady_ids, rate, score_application)
         finally:
@@ -85,6 +89,10 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
         "noop_tasks_per_s": round(noop_rate, 1),
         "scored_and_assigned_per_s": round(score_rate, 1),
         "ratio_to_noop": round(score_rate / noop_rate, 2),
+        # CPU ms per task by part (workers, PostgreSQL, Redis, this process: publishing,
+        # polling and the SMTP server): where the machine's two cores go.
+        "noop_cpu_ms_per_task": noop_cpu,
+        "scoring_cpu_ms_per_application": score_cpu,
         "steady_rate_per_s": rate,
         "steady_latency": summary(latencies),
     }
