@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
         if celery_overrides:
             app.config["CELERY"] = {**app.config["CELERY"], **celery_overrides}
-    check_production_settings(app)
+    check_settings(app)
     register_request_clock(app)
     register_input_guards(app)
     register_extensions(app)
@@ -40,9 +40,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def check_production_settings(app: Flask) -> None:
+def check_settings(app: Flask) -> None:
+    """Refuse to start on settings that cannot work, naming the variable to fix."""
     if os.environ.get("RATING_ENV") == "production" and not os.environ.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set when RATING_ENV=production")
+    problem = config_module.storage_problem(app.config)
+    if problem:
+        raise RuntimeError(problem)
 
 
 def register_request_clock(app: Flask) -> None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+
+STORAGE_BACKENDS = ("local", "s3")
 
 
 def _int(name: str, default: int) -> int:
@@ -24,6 +27,18 @@ def _transport_options(broker_url: str) -> dict:
     # fast when Redis is down so a web request never hangs (the sweeper publishes later).
     return {"visibility_timeout": 600, "socket_connect_timeout": 2, "socket_timeout": 5,
             "retry_on_timeout": True}
+
+
+def storage_problem(config: Mapping) -> str | None:
+    """What makes the storage settings unusable, naming the variable (None: nothing).
+    create_app refuses to start on it: otherwise it would surface only at the first
+    upload or download, as a 500."""
+    kind = (config.get("STORAGE_BACKEND") or "local").lower()
+    if kind not in STORAGE_BACKENDS:
+        return f"STORAGE_BACKEND must be {' or '.join(STORAGE_BACKENDS)}, not {kind!r}"
+    if kind == "s3" and not config.get("S3_BUCKET"):
+        return "S3_BUCKET must be set when STORAGE_BACKEND=s3"
+    return None
 
 
 def from_environment(instance_path: str) -> dict:
@@ -145,6 +160,12 @@ def from_environment(instance_path: str) -> dict:
                 "sweep-exports": {
                     "task": "workers.tasks.sweep_exports",
                     "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS") or 30),
+                },
+                # Walks the storage tree (local) for temporaries at least an hour old:
+                # every quarter of an hour is soon enough.
+                "sweep-storage": {
+                    "task": "workers.tasks.sweep_storage",
+                    "schedule": 900.0,
                 },
                 "review-deadlines": {
                     "task": "workers.tasks.review_deadlines",

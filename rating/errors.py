@@ -139,8 +139,12 @@ def register(app: Flask) -> None:
             response, _status = error_response(code, message, status)
             if status == 405 and exc.get_response().headers.get("Allow"):
                 response.headers["Allow"] = exc.get_response().headers["Allow"]
-            return response, status
-        return render_template("error.html", message=message, status=status), status
+        else:
+            response = make_response(render_template("error.html", message=message, status=status))
+        if status == 416 and exc.get_response().headers.get("Content-Range"):
+            # `bytes */<length>`: how long the file is, so the client can ask again.
+            response.headers["Content-Range"] = exc.get_response().headers["Content-Range"]
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -12,7 +12,7 @@ from celery.signals import worker_process_init, worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.services import certificates, notifications, routing, scoring_runs
+from rating.services import blobstore, certificates, notifications, routing, scoring_runs
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,15 @@ def sweep_certificates() -> int:
     if ids:
         log.warning("re-published %d certificate render(s)", len(ids))
     return len(ids)
+
+
+@shared_task(name="workers.tasks.sweep_storage", acks_late=True, time_limit=300)
+def sweep_storage() -> int:
+    """Remove temporary and staged files of writes killed before they finished (an hour old)."""
+    removed = blobstore.remove_stale_temporaries()
+    if removed:
+        log.warning("removed %d temporary file(s) of writes that died", removed)
+    return removed
 
 
 @shared_task(name="workers.tasks.build_export", acks_late=True, reject_on_worker_lost=True,

@@ -13,21 +13,41 @@ the backend chosen by STORAGE_BACKEND maps it to a place:
   once), then uploaded: S3 makes an object visible only once its upload completed, so no
   reader ever sees part of one.
 
+A write killed before it finished leaves its temporary (or staged) file behind: beat's
+`sweep_storage` removes those an hour old, and each process writing to S3 also tidies its
+own host's staging folder now and then (`remove_stale_temporaries`, `S3Backend.write`).
+
 Downloads are always streamed through the application's permission-checked views (no
-public or presigned URL). Write failures surface as OSError (S3 errors are wrapped), so
-the callers' "storage full or unwritable" handling covers both backends.
+public or presigned URL), both backends answering a single byte range with 206. Write
+failures surface as OSError (S3 errors are wrapped), so the callers' "storage full or
+unwritable" handling covers both backends.
 """
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app, has_request_context, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
+
+from rating import clock
+from rating import config as config_module
 
 log = logging.getLogger(__name__)
+
+# The prefixes writers give `write` (exports, evidence uploads, certificate renders).
+TEMPORARY_PREFIXES = (".tmp-", ".upload-", ".render-")
+# A temporary not written to for this long belongs to a write that died.
+STALE_AFTER = timedelta(hours=1)
+# How often a process writing to S3 tidies its host's staging folder (S3Backend.write).
+STAGING_TIDY_SECONDS = 600.0
+_staging_tidied: dict[Path, float] = {}
 
 
 class StorageUnreachable(OSError):
@@ -115,6 +135,14 @@ class LocalBackend:
             return []
         return list(directory.glob(f"*/{prefix}*"))
 
+    def all_temporaries(self) -> Iterator[Path]:
+        """Temporary files of writes anywhere under the root (beside evidence, exports and
+        certificates alike)."""
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TEMPORARY_PREFIXES):
+                    yield Path(folder) / name
+
     def check(self) -> tuple[bool, str]:
         """For `flask doctor`: the directory exists (or can be made) and is writable."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -122,11 +150,14 @@ class LocalBackend:
         return writable, f"{self.root}" if writable else f"{self.root} is not writable"
 
 
-def _is_missing(exc: Exception) -> bool:
+def _error_code(exc: Exception) -> str | None:
     from botocore.exceptions import ClientError
 
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
-        "404", "NoSuchKey", "NotFound")
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
+def _is_missing(exc: Exception) -> bool:
+    return _error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 class S3Backend:
@@ -152,6 +183,7 @@ class S3Backend:
         removed whatever happens. A failed upload leaves no object (S3 publishes an object,
         multipart or not, only when its upload completes)."""
         self.staging.mkdir(parents=True, exist_ok=True)
+        self._tidy_staging()
         fd, tmp_name = tempfile.mkstemp(dir=self.staging, prefix=prefix)
         try:
             size = _write_synced(fd, chunks)
@@ -162,6 +194,20 @@ class S3Backend:
         finally:
             Path(tmp_name).unlink(missing_ok=True)
         return size
+
+    def _tidy_staging(self) -> None:
+        """Remove this host's stale staged files, at most every ten minutes a process: beat's
+        sweeper runs on one worker host, but uploads are staged on every web host (a web
+        worker killed mid-upload leaves its file; its replacement's first upload removes it)."""
+        now = time.monotonic()
+        last = _staging_tidied.get(self.staging)
+        if last is not None and now - last < STAGING_TIDY_SECONDS:
+            return
+        _staging_tidied[self.staging] = now
+        try:
+            remove_stale(self.all_temporaries())
+        except OSError as exc:
+            log.warning("stale staged files in %s not removed: %s", self.staging, exc)
 
     def _head(self, key: str) -> dict | None:
         try:
@@ -178,12 +224,17 @@ class S3Backend:
         head = self._head(key)
         return None if head is None else int(head["ContentLength"])
 
-    def _get(self, key: str) -> dict | None:
+    def _get(self, key: str, byte_range: str | None = None) -> dict | None:
+        """The object, or only `byte_range` of it (S3's `bytes=a-b`); None when there is
+        none. A range starting past the end is refused with 416 naming the object's length."""
+        options = {"Range": byte_range} if byte_range else {}
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+            return self.client.get_object(Bucket=self.bucket, Key=self.object_key(key), **options)
         except self._errors() as exc:
             if _is_missing(exc):
                 return None
+            if _error_code(exc) == "InvalidRange":
+                raise RequestedRangeNotSatisfiable(length=self.size(key)) from exc
             raise StorageUnreachable(f"S3 read of {key} failed: {exc}") from exc
 
     def read_bytes(self, key: str) -> bytes | None:
@@ -195,9 +246,13 @@ class S3Backend:
 
     def send(self, key: str, **send_file_options) -> Response | None:
         """The object streamed through this response (the view has checked permission),
-        or None when there is none. An unreachable store answers 503 (try again), not 500."""
+        or None when there is none. A single byte range is asked of S3 and answered 206
+        (416 past the end), as send_file answers for a local file: a broken download
+        resumes without fetching the whole object again. An unreachable store answers 503
+        (try again), not 500."""
+        byte_range = requested_range(send_file_options.get("etag"))
         try:
-            found = self._get(key)
+            found = self._get(key, byte_range)
         except StorageUnreachable as exc:
             from flask_babel import gettext as _
 
@@ -210,8 +265,12 @@ class S3Backend:
         body: IO[bytes] = found["Body"]          # closed with the response
         send_file_options.setdefault("last_modified", found.get("LastModified"))
         response = send_file(body, **send_file_options)
-        if response.status_code == 200:
-            response.content_length = int(found["ContentLength"])
+        if response.status_code != 200:          # 304 or 412: the conditions come first
+            return response
+        response.content_length = int(found["ContentLength"])
+        if byte_range and found.get("ContentRange"):    # a server may ignore Range: all of it
+            response.status_code = 206
+            response.headers["Content-Range"] = found["ContentRange"]
         return response
 
     def delete(self, key: str) -> None:
@@ -237,6 +296,12 @@ class S3Backend:
             return []
         return list(self.staging.glob(f"{prefix}*"))
 
+    def all_temporaries(self) -> list[Path]:
+        """Every file in this host's staging folder: each is a write not uploaded (yet)."""
+        if not self.staging.is_dir():
+            return []
+        return [path for path in self.staging.iterdir() if path.is_file()]
+
     def check(self) -> tuple[bool, str]:
         """For `flask doctor`: the bucket answers and the staging folder is writable."""
         where = f"s3://{self.bucket}/{self.prefix}"
@@ -248,6 +313,46 @@ class S3Backend:
         if not os.access(self.staging, os.W_OK | os.X_OK):
             return False, f"{where}, but the staging folder {self.staging} is not writable"
         return True, f"{where} (staging in {self.staging})"
+
+
+def requested_range(etag: object = None) -> str | None:
+    """The single byte range this GET asks for, in S3's syntax (`bytes=a-b`, `bytes=a-`,
+    `bytes=-n`), or None for the whole file: no Range, a HEAD, a Range that is malformed
+    or asks for several parts (RFC 9110 lets a server ignore those), or an If-Range that
+    is not the ETag we send (the file may have changed since the client got its part)."""
+    if not has_request_context() or request.method != "GET":
+        return None
+    parsed = parse_range_header(request.headers.get("Range"))
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and not (isinstance(etag, str) and if_range == f'"{etag}"'):
+        return None
+    start, stop = parsed.ranges[0]
+    if start < 0:
+        return f"bytes={start}"
+    return f"bytes={start}-" if stop is None else f"bytes={start}-{stop - 1}"
+
+
+def remove_stale(paths: Iterable[Path], older_than: timedelta = STALE_AFTER) -> int:
+    """Remove the files not written to for `older_than` (a live write, on any host, writes
+    and uploads within minutes); the number removed."""
+    cutoff, removed = clock.now().timestamp() - older_than.total_seconds(), 0
+    for path in paths:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def remove_stale_temporaries(older_than: timedelta = STALE_AFTER) -> int:
+    """Temporaries of writes killed before they finished, which nothing else removes: the
+    local backend's anywhere under STORAGE_DIR, the S3 backend's in this host's staging
+    folder. Beat runs it (`workers.tasks.sweep_storage`)."""
+    return remove_stale(backend().all_temporaries(), older_than)
 
 
 def _s3_client(app):
@@ -271,14 +376,11 @@ def backend() -> LocalBackend | S3Backend:
     """The backend of the current application's configuration."""
     app = current_app._get_current_object()
     config = app.config
-    kind = (config.get("STORAGE_BACKEND") or "local").lower()
-    if kind == "local":
+    problem = config_module.storage_problem(config)     # create_app refused these at start
+    if problem:
+        raise RuntimeError(problem)
+    if (config.get("STORAGE_BACKEND") or "local").lower() == "local":
         return LocalBackend(config["STORAGE_DIR"])
-    if kind == "s3":
-        bucket = config.get("S3_BUCKET")
-        if not bucket:
-            raise RuntimeError("STORAGE_BACKEND=s3 needs S3_BUCKET")
-        prefix = (config.get("S3_PREFIX") or "").strip("/")
-        return S3Backend(_s3_client(app), bucket, f"{prefix}/" if prefix else "",
-                         Path(config["STORAGE_DIR"]) / ".staging")
-    raise RuntimeError(f"unknown STORAGE_BACKEND {kind!r} (local or s3)")
+    prefix = (config.get("S3_PREFIX") or "").strip("/")
+    return S3Backend(_s3_client(app), config["S3_BUCKET"], f"{prefix}/" if prefix else "",
+                     Path(config["STORAGE_DIR"]) / ".staging")

@@ -259,16 +259,8 @@ def _remove_other_files(certificate_no: str, keep: str | None) -> None:
         log.warning("old certificate files of %s not removed: %s", certificate_no, exc)
 
 
-def remove_stale_temporaries(older_than: timedelta = timedelta(hours=1)) -> int:
-    cutoff, removed = clock.now().timestamp() - older_than.total_seconds(), 0
-    for path in blobstore.backend().temporaries("certificates", ".render-"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
+def remove_stale_temporaries(older_than: timedelta = blobstore.STALE_AFTER) -> int:
+    return blobstore.remove_stale(blobstore.backend().temporaries("certificates", ".render-"), older_than)
 
 
 def _record_failure(rating_id: int, generation: int, exc: BaseException) -> None:

@@ -1,13 +1,15 @@
 """STORAGE_BACKEND=s3 against a real S3-compatible server (moto's standalone server on
 127.0.0.1, started here; boto3 itself is not mocked): evidence, certificates and export
 files land in the bucket under their keys, download byte-identical through the
-permission-checked views only, and nothing but removed temporaries touches STORAGE_DIR."""
+permission-checked views only (a byte range as that part of the object), and nothing but
+removed temporaries touches STORAGE_DIR (staged files of killed writes are swept)."""
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.integration.test_dashboard import _export, login
 from tests.integration.test_filing_api import upload
 from tests.integration.test_publicity_api import approved, batch, people  # noqa: F401  (fixtures)
 from tests.support.pdf import pdf_text
+from workers import tasks
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +118,24 @@ def test_the_backend_follows_the_configuration(s3_app, app):
         assert blobstore.backend().kind == "local"          # the session's app is unchanged
 
 
+def doctor_storage() -> tuple[bool, str]:
+    """`doctor`'s storage line (the checks after it, fonts and WeasyPrint, are not run)."""
+    from rating.services.doctor import run_checks
+
+    return next((ok, detail) for name, ok, detail in run_checks() if name == "storage")
+
+
+def test_doctor_reports_the_storage_in_use(s3_app, app, bucket, monkeypatch):
+    ok, detail = doctor_storage()
+    assert ok and detail.startswith(f"s3: s3://{bucket[1]}/{PREFIX} (staging in "), detail
+    # create_app refuses a bucketless setting; one changed since (here) fails doctor, same words.
+    monkeypatch.setitem(s3_app.config, "S3_BUCKET", None)
+    assert doctor_storage() == (False, "unusable: RuntimeError: S3_BUCKET must be set when STORAGE_BACKEND=s3")
+    monkeypatch.undo()
+    with app.app_context():
+        assert doctor_storage() == (True, f"local: {app.config['STORAGE_DIR']}")
+
+
 def test_evidence_goes_to_the_bucket_and_downloads_only_for_its_firm(api, s3_app, bucket, monkeypatch):
     batch_ = make_batch("js-2024")
     _firm, token = api.register_firm(email="s3-owner@example.com")
@@ -190,6 +211,18 @@ def test_certificate_is_rendered_into_the_bucket_and_streamed(api, s3_app, bucke
     again = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token,
                     headers={"If-None-Match": f'"{first_sha}"'})
     assert again.status_code == 304
+    # A resumed download: the rest of the file, if it is still the one the client has part of.
+    rest = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token,
+                   headers={"Range": "bytes=100-", "If-Range": f'"{first_sha}"'})
+    assert rest.status_code == 206 and rest.data == stored[key][100:]
+    assert rest.headers["Content-Range"] == f"bytes 100-{first_size - 1}/{first_size}"
+    changed = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token,
+                      headers={"Range": "bytes=100-", "If-Range": '"an-older-file"'})
+    assert changed.status_code == 200 and changed.data == stored[key]
+    past = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token,
+                   headers={"Range": f"bytes={first_size}-"})
+    assert past.status_code == 416 and past.headers["Content-Range"] == f"bytes */{first_size}"
+    assert past.get_json()["error"]["code"] == "validation_error"
     assert api.get(f"/ratings/{number}/certificate.pdf", token=other_token).status_code == 404
     assert api.get(f"/ratings/{number}/certificate.pdf").status_code == 401
     assert certificates.stored_bytes(db.session.get(Rating, rating_id)) == stored[key]
@@ -215,6 +248,77 @@ def test_certificate_is_rendered_into_the_bucket_and_streamed(api, s3_app, bucke
     assert new_key in objects(bucket)
     assert certificates.remove_stale_temporaries(timedelta(0)) == 0
     assert local_files(s3_app) == []
+
+
+def test_a_byte_range_is_fetched_from_the_bucket_and_answered_206(api, s3_app, bucket):
+    batch_ = make_batch("js-2024")
+    _firm, token = api.register_firm(email="s3-range@example.com")
+    application_id = api.post("/applications", {"batch_id": batch_.id, "target_level": 3},
+                              token=token).get_json()["id"]
+    content = PDF_BYTES + b"".join(b"%% line %04d of a long file\n" % n for n in range(100)) + b"%%EOF\n"
+    size = len(content)
+    stored = upload(api, token, application_id, content).get_json()
+    url = f"/applications/{application_id}/evidence/{stored['id']}"
+    client = login(s3_app, "s3-range@example.com")
+
+    for header, start, stop in [("bytes=10-19", 10, 20), ("bytes=0-0", 0, 1), ("bytes=100-", 100, size),
+                                ("bytes=-7", size - 7, size), (f"bytes={size - 5}-{size + 100}", size - 5, size),
+                                (f"bytes=-{size + 100}", 0, size)]:
+        part = client.get(url, headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.data == content[start:stop], header
+        assert part.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{size}", header
+        assert int(part.headers["Content-Length"]) == stop - start
+        assert part.headers["Content-Disposition"].startswith("attachment;")
+
+    past = client.get(url, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["Content-Range"] == f"bytes */{size}"
+    # No Range, a HEAD, or a Range of several parts or malformed (RFC 9110 lets a server
+    # ignore those): the whole file, as before.
+    for header in (None, "bytes=0-1,5-6", "bytes=9-2", "items=0-1"):
+        whole = client.get(url, headers={"Range": header} if header else {})
+        assert whole.status_code == 200 and whole.data == content, header
+        assert "Content-Range" not in whole.headers and int(whole.headers["Content-Length"]) == size
+    head = client.head(url, headers={"Range": "bytes=0-9"})
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == size
+
+    s3, name = bucket
+    s3.delete_object(Bucket=name, Key=f"{PREFIX}evidence/{stored['sha256'][:2]}/{stored['sha256'][2:4]}/"
+                                      f"{stored['sha256']}")
+    assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 404
+    assert local_files(s3_app) == []
+
+
+def aged(path: Path, hours: float) -> Path:
+    """`path` created, last written `hours` ago."""
+    path.write_bytes(b"part of a file")
+    moment = time.time() - hours * 3600
+    os.utime(path, (moment, moment))
+    return path
+
+
+def test_staged_files_of_killed_writes_are_swept(api, s3_app, monkeypatch, tmp_path):
+    monkeypatch.setitem(s3_app.config, "STORAGE_DIR", str(tmp_path))   # a staging folder of its own
+    staging = tmp_path / ".staging"
+    staging.mkdir()
+    killed = [aged(staging / name, 2) for name in (".upload-killed", ".tmp-killed", ".render-killed")]
+    writing = aged(staging / ".upload-writing", 0.5)
+    assert tasks.sweep_storage.run() == 3                 # beat's sweeper, on this host
+    assert not any(path.exists() for path in killed) and list(staging.iterdir()) == [writing]
+    assert tasks.sweep_storage.run() == 0
+
+    # A web host's upload killed between staging and upload: beat's sweeper runs on another
+    # host, so that host's own next write tidies up, at most every ten minutes a process.
+    killed_upload = aged(staging / ".upload-killed", 2)
+    batch_ = make_batch("js-2024")
+    _firm, token = api.register_firm(email="s3-tidy@example.com")
+    application_id = api.post("/applications", {"batch_id": batch_.id, "target_level": 3},
+                              token=token).get_json()["id"]
+    assert upload(api, token, application_id, PDF_BYTES + b"% after a kill\n").status_code == 201
+    assert not killed_upload.exists() and list(staging.iterdir()) == [writing]
+    killed_again = aged(staging / ".upload-killed-again", 2)
+    assert upload(api, token, application_id, PDF_BYTES + b"% and again\n").status_code == 201
+    assert killed_again.exists()                          # left to the next round
 
 
 def test_export_file_is_built_into_the_bucket_downloaded_and_expired(api, s3_app, bucket, monkeypatch):
