@@ -20,13 +20,15 @@ def counties() -> list[str]:
 def applications_in_review(batch_id: int, count: int, stage: str | None = "county", chunk: int = 5000,
                            status: str = "in_review") -> list[int]:
     """`count` firms spread over every county, each with one application in review at `stage`
-    (or, with another `status` and no stage, finished ones)."""
+    (or, with another `status` and no stage, finished ones), scored as every submitted one is."""
     from rating import clock
     from rating.extensions import db
-    from rating.models import Application, Enterprise
+    from rating.models import Application, ApplicationScore, Batch, Enterprise
+    from rating.services.reference import edition_of_batch
     from rating.services.uscc import uscc_from_serial
 
     codes, now, ids = counties(), clock.now(), []
+    edition = edition_of_batch(db.session.get(Batch, batch_id).edition_code)
     for start in range(0, count, chunk):
         size = min(chunk, count - start)
         serials = [next(_SERIALS) for _ in range(size)]
@@ -38,7 +40,12 @@ def applications_in_review(batch_id: int, count: int, stage: str | None = "count
         rows = [{"enterprise_id": f, "batch_id": batch_id, "target_level": 3, "status": status, "stage": stage,
                  "answers": {}, "submission_round": 1, "submitted_at": now, "created_at": now, "updated_at": now,
                  "version": 3} for f in firm_ids]
-        ids.extend(db.session.execute(insert(Application).returning(Application.id), rows).scalars().all())
+        new = db.session.execute(insert(Application).returning(Application.id), rows).scalars().all()
+        db.session.execute(insert(ApplicationScore), [
+            {"application_id": a, "round": 1, "level": 3, "edition_code": edition.code,
+             "edition_sha256": edition.sha256, "total": 72 + a % 20, "max": 100, "passed": True,
+             "investment_yuan": 120_000, "usage_months": 8, "detail": {}, "scored_at": now} for a in new])
+        ids.extend(new)
         db.session.commit()
     return ids
 

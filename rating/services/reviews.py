@@ -254,8 +254,10 @@ def queue_page(user: User, limit: int, level: int | None = None, overdue: bool =
         now = clock.now()
         return items[offset:offset + limit], len(items), sum(1 for i in items if i.due_at and i.due_at <= now)
     if user.role == Role.reviewer:
-        # The busiest page of the system: a statement built once, run with parameters.
-        rows = db.session.execute(_reviewer_page(level is not None, overdue), {
+        # The busiest page of the system: a statement built once, run with parameters, on
+        # the session's connection (plain columns: the ORM's result handling would add
+        # ~0.2 ms of CPU per page and nothing else).
+        rows = db.session.connection().execute(_reviewer_page(level is not None, overdue), {
             "reviewer_id": user.id, "level": level, "now": clock.now(), "limit": limit, "offset": offset,
         }).all()
     else:
@@ -274,23 +276,40 @@ def queue_page(user: User, limit: int, level: int | None = None, overdue: bool =
 @functools.cache
 def _reviewer_page(with_level: bool, overdue: bool):
     """A reviewer's queue page with the counts as window aggregates; parameters: reviewer_id,
-    level, now, limit, offset."""
+    level, now, limit, offset.
+
+    The counts need every open assignment of the reviewer, the page only `limit` of them:
+    the firm's name and the score are joined to the page's rows alone, after the window and
+    the limit (joined before them, they were looked up for the whole queue: ~0.4 ms more of
+    PostgreSQL per page with 65 open assignments)."""
     filters = [ReviewAssignment.reviewer_id == bindparam("reviewer_id"), ReviewAssignment.closed_at.is_(None),
                Application.status == ApplicationStatus.in_review]
     if with_level:
         filters.append(Application.target_level == bindparam("level"))
     if overdue:
         filters.append(ReviewAssignment.due_at <= bindparam("now"))
-    return (
-        select(*_ROW, literal(None), func.count().over(),
-               func.count().filter(ReviewAssignment.due_at <= bindparam("now")).over())
-        .select_from(Application)
-        .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
-        .join(Enterprise, Enterprise.id == Application.enterprise_id)
-        .outerjoin(ApplicationScore, _CURRENT_SCORE)
+    page = (
+        select(Application.id, Application.target_level, Application.stage, Application.version,
+               Application.enterprise_id, Application.submission_round, ReviewAssignment.assigned_at,
+               ReviewAssignment.due_at, ReviewAssignment.reviewer_id,
+               func.count().over().label("total"),
+               func.count().filter(ReviewAssignment.due_at <= bindparam("now")).over().label("late"))
+        .select_from(ReviewAssignment)
+        .join(Application, Application.id == ReviewAssignment.application_id)
         .where(*filters)
         .order_by(ReviewAssignment.due_at, Application.id)
         .limit(bindparam("limit")).offset(bindparam("offset"))
+        .subquery("page")
+    )
+    return (
+        select(page.c.id, page.c.target_level, page.c.stage, page.c.version, page.c.assigned_at, page.c.due_at,
+               page.c.reviewer_id, Enterprise.name, ApplicationScore.total, ApplicationScore.max, literal(None),
+               page.c.total, page.c.late)
+        .select_from(page)
+        .join(Enterprise, Enterprise.id == page.c.enterprise_id)
+        .outerjoin(ApplicationScore, and_(ApplicationScore.application_id == page.c.id,
+                                          ApplicationScore.round == page.c.submission_round))
+        .order_by(page.c.due_at, page.c.id)
     )
 
 

@@ -198,3 +198,15 @@ def test_the_queue_page_pages_and_counts(app, api, batch):
     assert "共 23 件" in client.get("/reviews/?page=9").text          # past the end: counts still shown
     overdue = client.get("/reviews/?overdue=1").text
     assert overdue.count('">审核</a>') == 1 and "共 1 件，其中逾期 1 件" in overdue
+    # Each row carries its own firm and current score, in due order across the pages.
+    expected = [(f"#{a.application_id}", a.application.enterprise.name,
+                 f"{a.application.current_score.total} / {a.application.current_score.max}")
+                for a in sorted((open_for(i) for i in ids), key=lambda a: (a.due_at, a.application_id))]
+    shown = [_row_cells(row) for page in (first, second) for row in page.split("<tr>")[2:]]
+    assert [cells[:2] + [cells[4]] for cells in shown] == [list(e) for e in expected]
+
+
+def _row_cells(row: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
