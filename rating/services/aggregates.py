@@ -3,7 +3,9 @@ highest valid rating that day is that level (the rule of `totals.valid_on`).
 
 Stored days are today and the year ends the trend shows. A day is filled on first use;
 so are the ratings granted per district, level and year (the trend's other half, any
-status now), all districts at once. A grant or a revocation recomputes its district's
+status now), all districts at once. A fill runs in a session and transaction of its own,
+so the page that needs it stays a read-only request (`rating.readonly`) and the caller's
+session keeps its state. A grant or a revocation recomputes its district's
 rows of every stored day, and its granted counts, inside its own transaction (so the
 dashboard is right as soon as it commits), and an import, which can change the past,
 drops them all. On PostgreSQL all of this takes one
@@ -12,9 +14,12 @@ comes second sees what the first committed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,20 +33,29 @@ from rating.services.totals import valid_on
 _LOCK = text("SELECT pg_advisory_xact_lock(5310)")  # any constant of ours
 
 
-def _lock() -> None:
+def _lock(session=None) -> None:
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(_LOCK)
+        (session or db.session).execute(_LOCK)
 
 
 def _insert(model):
     return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(model)
 
 
-def _claim(statement) -> bool:
+def _claim(session: Session, statement) -> bool:
     """Whether this transaction's insert-or-nothing made the marker row: the row it returns.
     (The ORM's result of a plain insert reports a row count of -1 on psycopg, which read as
     "claimed" and let every concurrent first request fill the same counts.)"""
-    return db.session.execute(statement).first() is not None
+    return session.execute(statement).first() is not None
+
+
+@contextmanager
+def _fill() -> Iterator[Session]:
+    """A session of its own, in a transaction committed at the end (rolled back on error),
+    holding the lock: a fill sees what any grant committed before it."""
+    with Session(db.engine) as session, session.begin():
+        _lock(session)
+        yield session
 
 
 def _counts(day: date, district: str | None = None):
@@ -69,23 +83,21 @@ def day_counts(day: date, store: bool) -> tuple[dict[tuple[str, int], int], date
         return {(d, lv): n for d, lv, n in rows}, found.computed_at
     if not store:
         return {(d, lv): n for d, lv, n in db.session.execute(_counts(day))}, clock.now()
-    db.session.rollback()          # a fresh transaction, so the lock's snapshot is current
-    _lock()
     now = clock.now()
-    claimed = _claim(_insert(CountedDay).values(day=day, computed_at=now)
-                     .on_conflict_do_nothing(index_elements=["day"]).returning(CountedDay.day))
-    counts = {(d, lv): n for d, lv, n in db.session.execute(_counts(day))}
-    if claimed:
-        if counts:
-            db.session.execute(_insert(DistrictLevelCount), [
-                {"day": day, "district_code": d, "level": lv, "firms": n} for (d, lv), n in counts.items()])
-        # Yesterday's "today" is no longer shown: keep only the days the dashboards use.
-        keep = stored_days(clock.today(), 6) | {day}
-        old = [d for d in db.session.execute(select(CountedDay.day)).scalars() if d not in keep]
-        if old:
-            db.session.execute(delete(DistrictLevelCount).where(DistrictLevelCount.day.in_(old)))
-            db.session.execute(delete(CountedDay).where(CountedDay.day.in_(old)))
-    db.session.commit()
+    with _fill() as session:
+        claimed = _claim(session, _insert(CountedDay).values(day=day, computed_at=now)
+                         .on_conflict_do_nothing(index_elements=["day"]).returning(CountedDay.day))
+        counts = {(d, lv): n for d, lv, n in session.execute(_counts(day))}
+        if claimed:
+            if counts:
+                session.execute(_insert(DistrictLevelCount), [
+                    {"day": day, "district_code": d, "level": lv, "firms": n} for (d, lv), n in counts.items()])
+            # Yesterday's "today" is no longer shown: keep only the days the dashboards use.
+            keep = stored_days(clock.today(), 6) | {day}
+            old = [d for d in session.execute(select(CountedDay.day)).scalars() if d not in keep]
+            if old:
+                session.execute(delete(DistrictLevelCount).where(DistrictLevelCount.day.in_(old)))
+                session.execute(delete(CountedDay).where(CountedDay.day.in_(old)))
     return counts, now
 
 
@@ -98,25 +110,23 @@ def _grant_counts(district: str | None = None):
     return query.group_by(Enterprise.district_code, Rating.level, Rating.year)
 
 
-def _grant_rows(district: str | None = None) -> list[dict]:
+def _grant_rows(district: str | None = None, session=None) -> list[dict]:
     return [{"district_code": d, "level": lv, "year": year, "ratings": n}
-            for d, lv, year, n in db.session.execute(_grant_counts(district))]
+            for d, lv, year, n in (session or db.session).execute(_grant_counts(district))]
 
 
 def granted(scope: Jurisdiction, first_year: int, last_year: int) -> dict[tuple[int, int], int]:
     """{(level, year): ratings granted for that year} in `scope` (any status now), from the
-    stored counts (filled now, in a transaction of their own, when absent): a few hundred
+    stored counts (filled now, in a session of their own, when absent): a few hundred
     indexed rows instead of a scan of every rating."""
     if db.session.execute(select(CountedGrants.id)).first() is None:
-        db.session.rollback()      # a fresh transaction, so the lock's snapshot is current
-        _lock()
-        claimed = _claim(_insert(CountedGrants).values(id=1, computed_at=clock.now())
-                         .on_conflict_do_nothing(index_elements=["id"]).returning(CountedGrants.id))
-        if claimed:
-            rows = _grant_rows()
-            if rows:
-                db.session.execute(_insert(DistrictGrantCount), rows)
-        db.session.commit()
+        with _fill() as session:
+            claimed = _claim(session, _insert(CountedGrants).values(id=1, computed_at=clock.now())
+                             .on_conflict_do_nothing(index_elements=["id"]).returning(CountedGrants.id))
+            if claimed:
+                rows = _grant_rows(session=session)
+                if rows:
+                    session.execute(_insert(DistrictGrantCount), rows)
     rows = db.session.execute(
         select(DistrictGrantCount.level, DistrictGrantCount.year, func.sum(DistrictGrantCount.ratings))
         .join(Jurisdiction, Jurisdiction.code == DistrictGrantCount.district_code)

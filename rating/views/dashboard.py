@@ -13,6 +13,7 @@ from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.models import Role
+from rating.readonly import read_only
 from rating.services import dashboard, export_jobs, exports
 from rating.views import shared_pages
 from rating.views.common import staff_scope
@@ -26,6 +27,7 @@ def _official() -> None:
 
 
 @bp.get("/dashboard")
+@read_only
 @login_required
 def show():
     _official()

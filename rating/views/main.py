@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_login import current_user
 
 from rating.models import Role
+from rating.readonly import read_only
 from rating.services import reference
 
 bp = Blueprint("main", __name__)
@@ -22,6 +23,7 @@ def index():
 
 
 @bp.get("/totals")
+@read_only
 def public_totals():
     """The published figures, open to anyone: star-rated firms per city and level today."""
     from rating import clock

@@ -68,3 +68,42 @@ def test_a_write_on_a_read_only_connection_is_refused_before_it_is_sent(app, api
     assert db.session.execute(select(Application.version).where(Application.id == application_id)
                               ).scalar_one() == before
     assert db.session.execute(select(func.count()).select_from(text("status_changes"))).scalar_one() > 0
+
+
+def test_the_dashboard_reads_without_a_transaction_and_fills_a_day_in_one_of_its_own(app, autocommit_seen):
+    """The officials' dashboard is a read-only request; the first request of a day stores
+    the day's counts all the same, in a session and transaction of its own (committed)."""
+    from rating import clock
+    from rating.models import CountedDay
+
+    official = make_staff("official", "320400")
+    db.session.commit()
+    assert db.session.get(CountedDay, clock.today()) is None
+    db.session.rollback()
+    page = app.test_client()
+    _login(page, official.email)
+
+    autocommit_seen.clear()
+    assert page.get("/dashboard").status_code == 200
+    in_request = {statement for statement, autocommit in autocommit_seen if autocommit}
+    in_fill = [statement for statement, autocommit in autocommit_seen if not autocommit]
+    assert in_request == {"SELECT"}, autocommit_seen
+    assert "INSERT" in in_fill, autocommit_seen
+    assert db.session.get(CountedDay, clock.today()) is not None           # committed
+    db.session.rollback()
+
+    autocommit_seen.clear()
+    assert page.get("/dashboard").status_code == 200
+    assert autocommit_seen and all(autocommit for _, autocommit in autocommit_seen), autocommit_seen
+
+
+@pytest.mark.parametrize("path", ["/api/v1/totals?group_by=city", "/api/v1/totals?group_by=level&city=320400",
+                                  "/totals"])
+def test_totals_read_without_a_transaction(app, autocommit_seen, path):
+    db.session.rollback()
+    client = app.test_client()
+    client.get(path)                                  # the first computes; the second may be kept
+    autocommit_seen.clear()
+    assert client.get("/api/v1/totals?group_by=district").status_code == 200
+    assert client.get(path).status_code == 200
+    assert autocommit_seen and all(autocommit for _, autocommit in autocommit_seen), autocommit_seen

@@ -9,11 +9,13 @@ from flask_babel import gettext as _
 from rating import clock
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
+from rating.readonly import read_only
 from rating.services import totals
 from rating.views.api import bp, int_arg
 
 
 @bp.get("/totals")
+@read_only
 @limiter.limit("300 per minute")
 def get_totals():
     group_by = request.args.get("group_by") or "city"
