@@ -289,6 +289,7 @@ class Connection:
         self.resend = resend
         self.connection = None
         self.used = 0
+        self.set_cookies: list[str] = []     # of the last response
 
     def _closed_by_server(self) -> bool:
         import select
@@ -321,6 +322,7 @@ class Connection:
                 self.used += 1
                 connection.request(method, path, body, headers or {})
                 response = connection.getresponse()
+                self.set_cookies = response.headers.get_all("Set-Cookie") or []
                 data = response.read()
                 if response.will_close:
                     self.close()
@@ -354,7 +356,6 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
         calls = map(calls, range(count))
     else:
         calls = iter(calls[:count] if count is not None else calls)
-    cookie = "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -362,6 +363,11 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
 
     def client() -> None:
         connection = Connection(base, resend=frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"}))
+        # Each client keeps the cookies it is given, as a browser does: a session the app
+        # updates (Flask-Login marks it not fresh for a client whose address changed, and
+        # each connection here comes from an address of its own) is re-signed once, not on
+        # every request.
+        jar = dict(cookies or {})
         while time.perf_counter() < deadline:
             with lock:
                 call = next(calls, None)
@@ -370,14 +376,17 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
             if isinstance(call, str):
                 call = Call(call)
             headers = dict(call.headers)
-            if cookie:
-                headers["Cookie"] = cookie
+            if jar:
+                headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
             started = time.perf_counter()
             try:
                 status = connection.request(call.method, call.path, call.body, headers)[0]
             except (OSError, http.client.HTTPException):
                 status = 0
             elapsed = time.perf_counter() - started
+            for set_cookie in connection.set_cookies if status else ():
+                name, _, value = set_cookie.split(";", 1)[0].partition("=")
+                jar[name.strip()] = value.strip()
             with lock:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
@@ -398,5 +407,8 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
     cpu = {part: ms for part, ms in cpu_share(cpu_before, cpu_after, max(len(latencies), 1) / 1000).items()
            if part in ("web", "postgresql", "load generator", "redis")}
     return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **({"statuses": {str(k): v for k, v in statuses.items()}} if errors else {}), **summary(latencies),
+            # Any answer other than 200 shown (a redirect to the login page is no error, but
+            # would not be the page measured).
+            **({"statuses": {str(k): v for k, v in statuses.items()}} if set(statuses) != {200} else {}),
+            **summary(latencies),
             "cpu_ms_per_request": cpu}
