@@ -232,7 +232,7 @@ def timer():
 
 
 __all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
-           "Connection", "login_session", "cpu_seconds", "cpu_share",
+           "Connection", "login_session", "cpu_seconds", "cpu_share", "interleaved",
            "RESULTS", "timedelta"]
 
 
@@ -341,12 +341,60 @@ class Connection:
 
 def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 20, seconds: float = 60.0,
               cookies: dict | None = None) -> dict:
+    """`_run_load`'s figures: see there."""
+    return _figures([_run_load(base, calls, count=count, concurrency=concurrency, seconds=seconds,
+                               cookies=cookies)])
+
+
+def interleaved(base: str, loads: dict[str, dict], *, rounds: int = 4, count: int = 500,
+                concurrency: int = 20) -> dict[str, dict]:
+    """Each of `loads` (name → `http_load` arguments: calls, cookies) run `rounds` times,
+    `count` requests a time, in turn with the others; figures per name over all its rounds.
+
+    The speed of these shared machines moves by a third or more within a minute (the same
+    `/hello` measured 1,100 and 2,600 req/s an hour apart): a floor measured once, before the
+    page, made the ratio of two runs differ by two. Taken in turns, every load meets the
+    same machine, and their ratio holds."""
+    parts: dict[str, list] = {name: [] for name in loads}
+    for _ in range(rounds):
+        for name, arguments in loads.items():
+            parts[name].append(_run_load(base, count=count, concurrency=concurrency, seconds=60.0, **arguments))
+    return {name: _figures(runs) for name, runs in parts.items()}
+
+
+def _figures(runs: list[dict]) -> dict:
+    """Requests, per second, errors (status ≥ 400 or no answer), p50, p99 and the CPU each
+    part of the machine spent per request, over `_run_load` runs taken together."""
+    latencies = [value for run in runs for value in run["latencies"]]
+    statuses: dict[int, int] = {}
+    cpu: dict[str, float] = {}
+    for run in runs:
+        for code, n in run["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+        for part, used in run["cpu_seconds"].items():
+            cpu[part] = cpu.get(part, 0.0) + used
+    elapsed = sum(run["seconds"] for run in runs)
+    errors = sum(n for code, n in statuses.items() if code >= 400 or code == 0)
+    per = max(len(latencies), 1) / 1000
+    return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
+            # Any answer other than 200 shown (a redirect to the login page is no error, but
+            # would not be the page measured).
+            **({"statuses": {str(k): v for k, v in statuses.items()}} if set(statuses) != {200} else {}),
+            **summary(latencies),
+            # Where each request's CPU went (ms of a core per request, by part): what the
+            # ratio to hello is made of.
+            "cpu_ms_per_request": {part: round(used / per, 2) for part, used in sorted(cpu.items())
+                                   if part in ("web", "postgresql", "load generator", "redis")}}
+
+
+def _run_load(base: str, calls, *, count: int | None = None, concurrency: int = 20, seconds: float = 60.0,
+              cookies: dict | None = None) -> dict:
     """Requests by `concurrency` threads, each on a keep-alive `Connection` (a loopback
     address of its own, see PER_ADDRESS; any request found on a closed connection is sent
     once more). `calls` is a path, a `Call`,
     a function n → path or `Call` (with `count`), or a sequence of them; stops early after
-    `seconds`. Returns requests, per second, errors (status ≥ 400 or no answer), p50, p99,
-    and the CPU each part of the machine spent per request (`cpu_seconds`)."""
+    `seconds`. Returns the raw run: latencies, statuses, seconds, and the CPU seconds each
+    part of the machine spent meanwhile (`cpu_seconds`); `_figures` sums it up."""
     import http.client
     import threading
 
@@ -401,14 +449,5 @@ def http_load(base: str, calls, *, count: int | None = None, concurrency: int = 
         thread.join()
     elapsed = time.perf_counter() - started
     cpu_after = cpu_seconds()
-    errors = sum(n for code, n in statuses.items() if code >= 400 or code == 0)
-    # Where each request's CPU went (ms of a core per request, by part): what the ratio
-    # to hello is made of.
-    cpu = {part: ms for part, ms in cpu_share(cpu_before, cpu_after, max(len(latencies), 1) / 1000).items()
-           if part in ("web", "postgresql", "load generator", "redis")}
-    return {"requests": len(latencies), "per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            # Any answer other than 200 shown (a redirect to the login page is no error, but
-            # would not be the page measured).
-            **({"statuses": {str(k): v for k, v in statuses.items()}} if set(statuses) != {200} else {}),
-            **summary(latencies),
-            "cpu_ms_per_request": cpu}
+    return {"latencies": latencies, "statuses": statuses, "seconds": elapsed,
+            "cpu_seconds": {part: after - cpu_before.get(part, 0.0) for part, after in cpu_after.items()}}

@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from bench.common import environment, http_load, login_session
+from bench.common import environment, http_load, interleaved, login_session
 from bench.review_seed import analyze, applications_in_review, reviewers
 from tests.support.servers import free_port, web
 
 CONCURRENCY = 20
+ROUNDS = 5
 IN_REVIEW = 20_000
 
 
@@ -44,7 +45,7 @@ def _assign(application_ids: list[int], by_code: dict[str, list[int]]) -> None:
         db.session.commit()
 
 
-def run(count: int = 200_000, requests_count: int = 2000) -> dict:
+def run(count: int = 200_000, requests_count: int = 3000) -> dict:
     with environment("queue") as (app, env, _redis, instance):
         with app.app_context():
             from rating.models import User
@@ -66,13 +67,16 @@ def run(count: int = 200_000, requests_count: int = 2000) -> dict:
             session = login_session(base, email)
             cookies = session.cookies.get_dict()
             http_load(base, "/hello", count=200, concurrency=CONCURRENCY)
-            hello = http_load(base, "/hello", count=requests_count, concurrency=CONCURRENCY)
             page = session.get(f"{base}/reviews/")
             shown = page.text.count("/applications/")
             http_load(base, "/reviews/", count=40, concurrency=CONCURRENCY, cookies=cookies)   # warm each worker
-            queue = http_load(base, "/reviews/", count=requests_count, concurrency=CONCURRENCY, cookies=cookies)
-            queue_50 = http_load(base, "/reviews/?per_page=50", count=requests_count, concurrency=CONCURRENCY,
-                                 cookies=cookies)
+            # In turns, so that each meets the same machine (see `interleaved`).
+            measured = interleaved(base, {
+                "hello": {"calls": "/hello"},
+                "queue": {"calls": "/reviews/", "cookies": cookies},
+                "queue_50": {"calls": "/reviews/?per_page=50", "cookies": cookies},
+            }, rounds=ROUNDS, count=requests_count // ROUNDS, concurrency=CONCURRENCY)
+            hello, queue, queue_50 = measured["hello"], measured["queue"], measured["queue_50"]
         finally:
             server.stop()
     return {"applications": count, "in_review": IN_REVIEW, "open_assignments_per_reviewer": per_reviewer,
