@@ -280,8 +280,8 @@ def _reviewer_page(with_level: bool, overdue: bool):
 
     The counts need every open assignment of the reviewer, the page only `limit` of them:
     the firm's name and the score are joined to the page's rows alone, after the window and
-    the limit (joined before them, they were looked up for the whole queue: ~0.4 ms more of
-    PostgreSQL per page with 65 open assignments)."""
+    the limit (joined before them, they were looked up for the whole queue: PostgreSQL's CPU
+    per page 1.6-1.8 ms against 0.75 ms now, with 66 open assignments and scores present)."""
     filters = [ReviewAssignment.reviewer_id == bindparam("reviewer_id"), ReviewAssignment.closed_at.is_(None),
                Application.status == ApplicationStatus.in_review]
     if with_level:

@@ -95,9 +95,15 @@ def test_the_dashboard_reads_without_a_transaction_and_fills_a_day_in_one_of_its
     autocommit_seen.clear()
     assert page.get("/dashboard").status_code == 200
     assert autocommit_seen and all(autocommit for _, autocommit in autocommit_seen), autocommit_seen
+    # Filtered, and on a day that is not kept (computed, not stored): reads only as well.
+    autocommit_seen.clear()
+    assert page.get("/dashboard?level=3&on=2024-06-01").status_code == 200
+    assert autocommit_seen and all(autocommit for _, autocommit in autocommit_seen), autocommit_seen
 
 
 @pytest.mark.parametrize("path", ["/api/v1/totals?group_by=city", "/api/v1/totals?group_by=level&city=320400",
+                                  "/api/v1/totals?group_by=year&level=3",
+                                  "/api/v1/totals?group_by=industry&on=2024-06-01&year=2024",
                                   "/totals"])
 def test_totals_read_without_a_transaction(app, autocommit_seen, path):
     db.session.rollback()
