@@ -17,7 +17,7 @@ from rating.models import Enterprise, Rating
 from rating.services import certificate_pdf, certificates, signing
 from rating.services.fonts import characters
 from tests.factories import make_batch
-from tests.support.pdf import pdf_file, pdf_fonts, pdf_text
+from tests.support.pdf import pdf_file, pdf_fonts, pdf_pixels, pdf_text
 
 
 @pytest.fixture()
@@ -72,6 +72,33 @@ def test_the_name_is_extracted_exactly_and_fonts_are_embedded_subsets(api, batch
     if "𠀁" in name:
         assert any("HanaMin" in n for n in names), names
     assert len(data) <= 300 * 1024
+
+
+def test_the_short_user_agent_stylesheet_draws_what_weasyprints_own_draws(api, batch, monkeypatch):
+    """The certificate is styled by `certificate_pdf.UA_CSS` in place of WeasyPrint's full
+    user-agent stylesheet: its template keeps to the elements that sheet knows, and the page
+    comes out pixel for pixel as WeasyPrint's own sheet draws it."""
+    seen = {}
+
+    class Capturing(certificate_pdf.CertificateHTML):
+        def __init__(self, *args, **kwargs):
+            seen.update(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(certificate_pdf, "CertificateHTML", Capturing)
+    rating = rating_named(api, batch, "无锡市锡山区某某精密机械制造股份有限公司常州分公司（一期项目部）", level=5)
+    ours = certificate_pdf.render(rating).pdf
+    tags = {element.tag for element in certificate_pdf.HTML(string=seen["string"]).etree_element.iter()
+            if isinstance(element.tag, str)}
+    assert {"p", "h1", "img"} <= tags
+    assert tags <= certificate_pdf.UA_ELEMENTS, tags - certificate_pdf.UA_ELEMENTS
+    static = certificate_pdf.static_dir()
+    full = certificate_pdf.HTML(string=seen["string"], base_url=seen["base_url"],
+                                url_fetcher=seen["url_fetcher"]).write_pdf(
+        stylesheets=[certificate_pdf.stylesheet(static)], custom_metadata=True,
+        pdf_variant=certificate_pdf.current_app.config["CERTIFICATE_PDF_VARIANT"] or None,
+        font_config=certificate_pdf.fonts.font_configuration(certificate_pdf.fonts.FONTS_DIR))
+    assert pdf_pixels(ours) == pdf_pixels(full)
 
 
 def test_one_a4_landscape_page_with_qr_and_metadata(api, batch):

@@ -33,3 +33,13 @@ def pdf_file(data: bytes, folder: Path, name: str = "c.pdf") -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+def pdf_pixels(data: bytes, dpi: int = 100) -> bytes:
+    """The first page as poppler draws it (a PPM image), to compare renderings pixel for pixel."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "in.pdf"
+        source.write_bytes(data)
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-singlefile", str(source), str(Path(folder) / "page")],
+                       check=True, capture_output=True, timeout=60)
+        return (Path(folder) / "page.ppm").read_bytes()
