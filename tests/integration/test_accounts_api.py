@@ -178,3 +178,35 @@ def test_control_characters_in_names_are_refused(api):
     response = api.post("/enterprises", registration(name="常州\x00公司"))
     assert response.status_code == 422
     assert "name" in response.get_json()["error"]["fields"]
+
+
+def test_a_request_looks_its_token_up_once_and_acts_as_its_user(api, app, monkeypatch):
+    """The bearer token's user is the request's user, for the view and for everything that
+    reads `current_user` after it (the language, emails): one token lookup a request."""
+    from flask_login import current_user
+    from sqlalchemy import event
+
+    from rating.extensions import db
+    from rating.views.api import applications as views
+
+    _firm, token = api.register_firm("320402")
+    seen, lookups = [], []
+    original = views.api_user
+
+    def watching():
+        seen.append((current_user.id, original().id))
+        return original()
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM api_tokens" in statement:
+            lookups.append(statement)
+
+    monkeypatch.setattr(views, "api_user", watching)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = api.get("/applications", token=token)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    assert len(lookups) == 1, lookups
+    assert seen and all(mine == theirs for mine, theirs in seen), seen

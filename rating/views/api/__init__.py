@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from flask_babel import gettext as _
 
 from rating.errors import Forbidden, Unauthorized, ValidationFailed
@@ -69,6 +69,10 @@ def authenticate_bearer():
     g.api_user = load_user_from_request(request)
     if request.headers.get("Authorization") and g.api_user is None:
         raise Unauthorized(_("访问令牌无效或已过期，请重新获取。"))
+    if g.api_user is not None:
+        # The token's user is the request's user: Flask-Login would otherwise look the
+        # token up again the first time anything reads current_user.
+        current_app.login_manager._update_request_context_with_user(g.api_user)
 
 
 def api_user():
