@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import text
 
@@ -232,7 +232,7 @@ def timer():
 
 
 __all__ = ["environment", "servers", "seed_applications", "summary", "percentile", "timer", "http_load", "Call",
-           "Connection", "login_session", "cpu_seconds", "cpu_share", "interleaved",
+           "Connection", "login_session", "cpu_seconds", "cpu_share", "interleaved", "task_rounds", "per_task",
            "RESULTS", "timedelta"]
 
 
@@ -354,12 +354,43 @@ def interleaved(base: str, loads: dict[str, dict], *, rounds: int = 4, count: in
     The speed of these shared machines moves by a third or more within a minute (the same
     `/hello` measured 1,100 and 2,600 req/s an hour apart): a floor measured once, before the
     page, made the ratio of two runs differ by two. Taken in turns, every load meets the
-    same machine, and their ratio holds."""
+    same machine, and their ratio holds.
+
+    A load whose requests can be sent once only (a submission each) gives `calls` as one
+    sequence per round and `per_round: True`; each round then sends all of its sequence,
+    within `seconds` (default 60)."""
     parts: dict[str, list] = {name: [] for name in loads}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         for name, arguments in loads.items():
-            parts[name].append(_run_load(base, count=count, concurrency=concurrency, seconds=60.0, **arguments))
+            arguments = dict(arguments)
+            seconds = arguments.pop("seconds", 60.0)
+            if arguments.pop("per_round", False):
+                arguments["calls"], n = arguments["calls"][round_], None
+            else:
+                n = count
+            parts[name].append(_run_load(base, count=n, concurrency=concurrency, seconds=seconds, **arguments))
     return {name: _figures(runs) for name, runs in parts.items()}
+
+
+def per_task(cpu: dict[str, float], tasks: int) -> dict[str, float]:
+    """`task_rounds`' CPU seconds by part as ms per task."""
+    return {part: round(used / tasks * 1000, 2) for part, used in sorted(cpu.items())}
+
+
+def task_rounds(rounds: int, floor: Callable[[int], None], work: Callable[[int], None]) -> dict[str, dict]:
+    """`floor(r)` and `work(r)` called in turns, `rounds` times each (see `interleaved`: the
+    machine's speed moves within minutes); each part's seconds and CPU seconds by part
+    (`cpu_seconds`) summed over its rounds."""
+    totals = {"floor": {"seconds": 0.0, "cpu": {}}, "work": {"seconds": 0.0, "cpu": {}}}
+    for round_ in range(rounds):
+        for name, part in (("floor", floor), ("work", work)):
+            before, started = cpu_seconds(), time.perf_counter()
+            part(round_)
+            totals[name]["seconds"] += time.perf_counter() - started
+            after = cpu_seconds()
+            for key, used in after.items():
+                totals[name]["cpu"][key] = totals[name]["cpu"].get(key, 0.0) + used - before.get(key, 0.0)
+    return totals
 
 
 def _figures(runs: list[dict]) -> dict:

@@ -1,16 +1,20 @@
 """Routing: 5,000 scored applications across all 104 counties, 300 reviewers, assigned by
 2 worker processes; against the no-op task floor drained by the same workers in the same
-run. Also reports the balance reached (open assignments per reviewer within a county)."""
+run (five rounds of 1,000 in turns with 1,000 no-op tasks; each round's emails sent before
+the next floor). Also reports the balance reached (open assignments per reviewer within a
+county)."""
 from __future__ import annotations
 
 import time
 
 from sqlalchemy import func, select
 
-from bench.common import servers
+from bench.common import per_task, servers, task_rounds
 from bench.review_seed import analyze, applications_in_review, reviewers
 from bench.scoring_pipeline import _drain, noop_floor
 from tests.support.servers import worker
+
+ROUNDS = 5   # 1,000 no-op tasks, then 1,000 applications, in turns (see bench.common.interleaved)
 
 
 def _wait_assigned(app, count: int, timeout: float) -> None:
@@ -61,19 +65,29 @@ def run(count: int = 5000, reviewer_count: int = 300) -> dict:
             from workers.tasks import route_application
 
             with app.app_context():
-                noop_seconds = noop_floor(redis, count)
+                share, assigned_seconds = count // ROUNDS, []
 
-                started = time.perf_counter()
-                for application_id in ids:
-                    route_application.delay(application_id)
-                _wait_assigned(app, count, 1800)
-                route_seconds = time.perf_counter() - started
-                _drain(redis, 600)      # let the assignment emails go out before stopping
+                def route_round(round_: int) -> None:
+                    started = time.perf_counter()
+                    for application_id in ids[round_ * share:(round_ + 1) * share]:
+                        route_application.delay(application_id)
+                    _wait_assigned(app, (round_ + 1) * share, 1800)
+                    assigned_seconds.append(time.perf_counter() - started)
+                    _drain(redis, 600)      # the round's assignment emails, before the next floor
+
+                parts = task_rounds(ROUNDS, lambda _round: noop_floor(redis, share), route_round)
         finally:
             proc.stop()
         balance = _balance(app)
         emails = len(run.smtp.messages)
-    noop_rate, route_rate = count / noop_seconds, count / route_seconds
-    return {"applications": count, "reviewers": reviewer_count, "noop_tasks_per_s": round(noop_rate, 1),
+    done = share * ROUNDS
+    noop_rate, route_rate = done / parts["floor"]["seconds"], done / sum(assigned_seconds)
+    emailed_rate = done / parts["work"]["seconds"]
+    return {"applications": done, "reviewers": reviewer_count, "rounds": ROUNDS,
+            "noop_tasks_per_s": round(noop_rate, 1),
             "assigned_per_s": round(route_rate, 1), "ratio_to_noop": round(route_rate / noop_rate, 2),
+            "assigned_and_emailed_per_s": round(emailed_rate, 1),
+            "ratio_to_noop_with_emails": round(emailed_rate / noop_rate, 2),
+            "noop_cpu_ms_per_task": per_task(parts["floor"]["cpu"], done),
+            "routing_cpu_ms_per_application": per_task(parts["work"]["cpu"], done),
             "balance": balance, "emails_received": emails}
