@@ -21,11 +21,13 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
-CACHE_SIZE = 256
+CACHE_SIZE = 256   # pages kept per template and process
 # Random per process: no text a page shows can contain them.
 _NAME = "user-name-" + secrets.token_hex(16)
 _TOKEN = "csrf-token-" + secrets.token_hex(16)
-_pages: dict[tuple, str] = {}
+# One budget per template: three hundred reviewers' queue pages must not push the
+# officials' dashboard out, nor it them.
+_pages: dict[str, dict[tuple, str]] = {}
 
 
 class _StandIn:
@@ -52,13 +54,14 @@ def render(key: Hashable | None, template: str, context: Callable[[], dict[str, 
         return render_template(template, **context())
     token = generate_csrf()
     role = current_user.role
-    full_key = (key, template, str(get_locale()), role)
-    page = _pages.get(full_key)
+    full_key = (key, str(get_locale()), role)
+    kept = _pages.setdefault(template, {})
+    page = kept.get(full_key)
     if page is None:
         # The token is a signed random value, so replacing it cannot touch anything else;
         # forms built before this call carry it too.
         page = render_template(template, **context(), current_user=_StandIn(role)).replace(token, _TOKEN)
-        if len(_pages) >= CACHE_SIZE:
-            _pages.clear()
-        _pages[full_key] = page
+        if len(kept) >= CACHE_SIZE:
+            kept.clear()
+        kept[full_key] = page
     return page.replace(_NAME, str(escape(current_user.name))).replace(_TOKEN, token)

@@ -314,3 +314,23 @@ def test_a_shared_page_cannot_show_anything_else_of_its_user(app):
         assert render_template_string("{{ u.role }}", u=stand_in) == "official"
         with pytest.raises(RuntimeError, match="current_user.email"):
             render_template_string("{{ u.email }}", u=stand_in)
+
+
+def test_reviewers_queue_pages_do_not_push_the_kept_dashboard_out(app, ratings, monkeypatch):
+    """Each template keeps its own pages: reviewers' many queue pages fill the queue's
+    budget, not the dashboard's."""
+    from rating.views import shared_pages
+
+    official, reviewer = make_staff("official", "320400"), make_staff("reviewer", "320402")
+    db.session.commit()
+    boss, clerk = login(app, official.email), login(app, reviewer.email)
+    boss.get("/dashboard")                                            # fills the day's counts: a commit
+    monkeypatch.setattr(shared_pages, "CACHE_SIZE", 2)
+    rendered = []
+    real = shared_pages.render_template
+    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+    assert boss.get("/dashboard").status_code == 200
+    for query in ("", "?level=3", "?level=4", "?overdue=1", "?level=5"):
+        assert clerk.get(f"/reviews/{query}").status_code == 200
+    assert boss.get("/dashboard").status_code == 200
+    assert rendered == ["dashboard/show.html"] + ["reviews/queue.html"] * 5
