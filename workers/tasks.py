@@ -182,13 +182,14 @@ RECENT_FAILURE_SECONDS = 10.0
 _last_failure = {"at": float("-inf")}
 
 
-def publish_soft(task, *args) -> bool:
-    """Publish a job; when the broker is down, log and let the beat sweepers catch up."""
+def publish_soft(task, *args, countdown: float | None = None) -> bool:
+    """Publish a job (to start `countdown` seconds from now, if given); when the broker is
+    down, log and let the beat sweepers catch up."""
     recently_failed = time.monotonic() - _last_failure["at"] < RECENT_FAILURE_SECONDS
     policy = ({"max_retries": 0} if recently_failed else
               {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1})
     try:
-        task.apply_async(args, retry=True, retry_policy=policy)
+        task.apply_async(args, retry=True, retry_policy=policy, countdown=countdown or None)
     except Exception:  # noqa: BLE001  (any broker failure: a sweeper covers it)
         _last_failure["at"] = time.monotonic()
         log.warning("could not publish %s%r; a sweeper will", task.name, args, exc_info=not recently_failed)

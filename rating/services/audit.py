@@ -23,8 +23,10 @@ from rating.extensions import db
 from rating.models.audit import GENESIS, AuditEntry, AuditHead
 
 _BUMP = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, last_hash")
-_INSERT = insert(AuditEntry)
-_SET_TIP = update(AuditHead).where(AuditHead.id == 1).values(last_hash=bindparam("tip"))
+# Core statements on the tables (on the mapped classes they take the ORM's slower bulk path).
+_INSERT = insert(AuditEntry.__table__)
+_SET_TIP = (update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
+            .values(last_hash=bindparam("tip")))
 _PENDING = "rating_audit_pending"
 
 

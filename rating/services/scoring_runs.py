@@ -72,16 +72,20 @@ _APPLICATION = (
     .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
     .where(Application.id == bindparam("application_id"))
 )
+# The writes are Core statements on the tables: on a mapped class they take the ORM's
+# bulk path, ~0.3 ms of CPU a statement more (py-spy over the scoring workers: a fifth of
+# their time was the ORM's bulk inserts and updates of these, the outbox and the audit chain).
+_APPLICATIONS = Application.__table__
 _MOVE_TO_REVIEW = (
-    update(Application)
-    .where(Application.id == bindparam("application_id"), Application.status == ApplicationStatus.submitted,
-           Application.version == bindparam("seen_version"))
+    update(_APPLICATIONS)
+    .where(_APPLICATIONS.c.id == bindparam("application_id"),
+           _APPLICATIONS.c.status == ApplicationStatus.submitted,
+           _APPLICATIONS.c.version == bindparam("seen_version"))
     .values(status=ApplicationStatus.in_review, stage=bindparam("new_stage"), resume_stage=None,
             version=bindparam("next_version"), updated_at=bindparam("moved_at"))
-    .execution_options(synchronize_session=False)
 )
-_INSERT_SCORE = insert(ApplicationScore)
-_INSERT_CHANGE = insert(StatusChange)
+_INSERT_SCORE = insert(ApplicationScore.__table__)
+_INSERT_CHANGE = insert(StatusChange.__table__)
 
 
 def _services(application_id: int) -> list[ServiceIn]:

@@ -1,7 +1,8 @@
 """Emails through a real SMTP server: queued with the change, delivered once, in the reader's language."""
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -203,9 +204,13 @@ def test_one_flush_job_while_one_waits(app, redis_server):
 
     broker = redis.Redis.from_url(redis_server.url(1))
     assert broker.llen("mail") == 0
+    asked = datetime.now(timezone.utc)
     for _ in range(5):
         notifications.request_flush()
     assert broker.llen("mail") == 1
+    # It starts MAIL_FLUSH_DELAY_SECONDS later, taking all the mail written meanwhile.
+    eta = datetime.fromisoformat(json.loads(broker.lindex("mail", 0))["headers"]["eta"])
+    assert eta >= asked + timedelta(seconds=app.config["MAIL_FLUSH_DELAY_SECONDS"]) > asked
     assert 0 < broker.ttl(notifications.FLUSH_FLAG) <= notifications.FLUSH_FLAG_SECONDS
     notifications.flush_starting()
     notifications.request_flush()
