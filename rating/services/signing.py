@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -76,16 +77,28 @@ def private_key() -> Ed25519PrivateKey:
 
 
 def _create_key(path: Path) -> None:
-    """Create the key file once; a host that loses the race reads the winner's key."""
+    """Create the key file once; a process or host that loses the race reads the winner's
+    key. The file appears whole or not at all: written and synced under a name of its own,
+    then linked to `path` (a link fails where the name exists). Created in place, a worker
+    rendering at the same moment read it empty and failed its certificate."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def public_key_pem() -> bytes:
