@@ -87,7 +87,9 @@ def reorder_glyphs(font, first: str) -> None:
     """Put the glyphs of the characters of `first` (in its order) right after .notdef, the
     rest after them in their order; the font must have no layout tables (they address
     glyphs by ranges of IDs)."""
-    assert not any(tag in font for tag in ("GSUB", "GPOS", "GDEF", "BASE", "JSTF"))
+    layout = [tag for tag in ("GSUB", "GPOS", "GDEF", "BASE", "JSTF") if tag in font]
+    if layout:
+        raise ValueError(f"reordering glyphs would break the font's layout tables {layout}")
     cmap, order = font.getBestCmap(), font.getGlyphOrder()
     new, seen = [order[0]], {order[0]}
     for char in first:
