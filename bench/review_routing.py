@@ -9,9 +9,9 @@ import time
 
 from sqlalchemy import func, select
 
-from bench.common import per_task, servers, task_rounds
+from bench.common import per_task, servers
 from bench.review_seed import analyze, applications_in_review, reviewers
-from bench.scoring_pipeline import _drain, noop_floor
+from bench.scoring_pipeline import rounds_against_noop
 from tests.support.servers import worker
 
 ROUNDS = 5   # 1,000 no-op tasks, then 1,000 applications, in turns (see bench.common.interleaved)
@@ -65,17 +65,8 @@ def run(count: int = 5000, reviewer_count: int = 300) -> dict:
             from workers.tasks import route_application
 
             with app.app_context():
-                share, assigned_seconds = count // ROUNDS, []
-
-                def route_round(round_: int) -> None:
-                    started = time.perf_counter()
-                    for application_id in ids[round_ * share:(round_ + 1) * share]:
-                        route_application.delay(application_id)
-                    _wait_assigned(app, (round_ + 1) * share, 1800)
-                    assigned_seconds.append(time.perf_counter() - started)
-                    _drain(redis, 600)      # the round's assignment emails, before the next floor
-
-                parts = task_rounds(ROUNDS, lambda _round: noop_floor(redis, share), route_round)
+                parts, assigned_seconds, share = rounds_against_noop(
+                    redis, route_application, ids, lambda n: _wait_assigned(app, n, 1800), ROUNDS)
         finally:
             proc.stop()
         balance = _balance(app)

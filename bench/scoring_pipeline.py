@@ -39,6 +39,25 @@ def noop_floor(redis, count: int) -> float:
     return time.perf_counter() - started
 
 
+def rounds_against_noop(redis, task, ids: list[int], wait, rounds: int) -> tuple[dict, list[float], int]:
+    """`ids` published to `task` in `rounds` slices, each after as many no-op tasks (the
+    floor, in turns: see bench.common.interleaved), until `wait(n)` returns with n done;
+    each slice's emails are sent before the next floor starts. Returns `task_rounds`' parts
+    (the work's seconds include the emails), each slice's seconds until done, the slice size."""
+    share, done_seconds = len(ids) // rounds, []
+
+    def work(round_: int) -> None:
+        started = time.perf_counter()
+        for application_id in ids[round_ * share:(round_ + 1) * share]:
+            task.delay(application_id)
+        wait((round_ + 1) * share)
+        done_seconds.append(time.perf_counter() - started)
+        _drain(redis, 600)
+
+    parts = task_rounds(rounds, lambda _round: noop_floor(redis, share), work)
+    return parts, done_seconds, share
+
+
 def _wait_scored(app, count: int, timeout: float) -> None:
     """Until `count` applications are scored and assigned to a reviewer."""
     from rating.extensions import db
@@ -72,21 +91,9 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
             from workers.tasks import score_application
 
             with app.app_context():
-                share = count // ROUNDS
-
-                scored_seconds = []
-
-                def score_round(round_: int) -> None:
-                    started = time.perf_counter()
-                    for application_id in ids[round_ * share:(round_ + 1) * share]:
-                        score_application.delay(application_id)
-                    _wait_scored(app, (round_ + 1) * share, 1800)
-                    scored_seconds.append(time.perf_counter() - started)
-                    _drain(redis, 600)    # the round's emails: sent before the next floor starts
-
-                # In turns (see bench.common.interleaved): 1,000 no-op tasks, then 1,000
-                # applications, five times.
-                parts = task_rounds(ROUNDS, lambda _round: noop_floor(redis, share), score_round)
+                # 1,000 no-op tasks, then 1,000 applications, five times.
+                parts, scored_seconds, share = rounds_against_noop(
+                    redis, score_application, ids, lambda n: _wait_scored(app, n, 1800), ROUNDS)
                 latencies = _steady(app, steady_ids, rate, score_application)
         finally:
             proc.stop()
