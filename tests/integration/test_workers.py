@@ -165,6 +165,14 @@ def test_worker_delivers_email_to_the_firm(api, batch, worker_env, log_dir, smtp
         wait_until_scored(1, log_dir=log_dir)
         smtp_server.wait_for(lambda m: "审核中" in subject(m))
         smtp_server.wait_for(lambda m: "已提交" in subject(m))
+        # The flush marks its messages sent after the last one went out: wait for that
+        # commit before stopping the worker (received is not yet recorded).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            db.session.rollback()
+            if "sending" not in db.session.execute(select(OutboxEmail.status)).scalars().all():
+                break
+            time.sleep(0.1)
     finally:
         proc.stop()
     db.session.rollback()
