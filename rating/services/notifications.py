@@ -10,12 +10,13 @@ is stable per message so receiving servers can drop a repeat.
 """
 from __future__ import annotations
 
+import base64
 import contextvars
+import functools
 import smtplib
 from datetime import datetime, timedelta
 from email.header import Header
-from email.message import EmailMessage, Message
-from email.mime.text import MIMEText
+from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
 from flask import current_app
@@ -46,17 +47,27 @@ def _render(kind: str, locale: str, **context) -> tuple[str, str]:
 # ORM's unit of work cost about 1 ms per message, its bulk insert ~0.3 ms more than this).
 _OUTBOX = OutboxEmail.__table__
 _INSERT_MESSAGE = insert(_OUTBOX)
+_PENDING = "rating_outbox_pending"
 
 
 def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id: int | None, /,
            **context) -> None:
+    """Render the message now; it is written just before the transaction commits, with
+    every other message of the transaction in one statement (like the audit chain)."""
     locale = locale or DEFAULT_LOCALE
     subject, body = _render(kind, locale, **context)
-    db.session.execute(_INSERT_MESSAGE, {
+    db.session.info.setdefault(_PENDING, []).append({
         "application_id": outbox_application_id, "kind": kind, "to_address": to_address, "locale": locale,
         "subject": subject, "body": body, "status": "pending",
     })
     db.session.info[_SESSION_KEY] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.execute(_INSERT_MESSAGE, pending)
 
 
 def _firm_recipients(contact: str | None, users: list[tuple[str | None, str | None]]) -> list[tuple[str, str | None]]:
@@ -69,25 +80,38 @@ def _firm_recipients(contact: str | None, users: list[tuple[str | None, str | No
 
 
 _FIRM_RECIPIENTS = (
-    select(Enterprise.name, Application.target_level, Enterprise.email, User.email, User.locale)
+    select(Application.id, Enterprise.name, Application.target_level, Enterprise.email, User.email, User.locale)
     .select_from(Application)
     .join(Enterprise, Enterprise.id == Application.enterprise_id)
     .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True))
-    .where(Application.id == bindparam("application_id"))
-    .order_by(User.id)
+    .where(Application.id.in_(bindparam("application_ids", expanding=True)))
+    .order_by(Application.id, User.id)
 )
 
 
 def queue_status_change(application_id: int, to_status: str, stage: str | None, comment: str | None = None) -> None:
     """Tell the firm where its application stands now: its contact address and its users,
     each in their language (one query for all of it)."""
-    rows = db.session.execute(_FIRM_RECIPIENTS, {"application_id": application_id}).all()
-    if not rows:
+    queue_status_changes([(application_id, to_status, stage, comment)])
+
+
+def queue_status_changes(changes: list[tuple[int, str, str | None, str | None]]) -> None:
+    """`queue_status_change` for several applications (application id, status, stage,
+    comment), with one query for all their recipients."""
+    if not changes:
         return
-    name, level, contact = rows[0][0], rows[0][1], rows[0][2]
-    for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in rows]):
-        _queue("status_changed", address, locale, application_id, application_id=application_id,
-               enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
+    rows = db.session.execute(_FIRM_RECIPIENTS, {"application_ids": [change[0] for change in changes]}).all()
+    firms: dict[int, list] = {}
+    for row in rows:
+        firms.setdefault(row[0], []).append(row)
+    for application_id, to_status, stage, comment in changes:
+        firm = firms.get(application_id)
+        if not firm:
+            continue
+        name, level, contact = firm[0][1], firm[0][2], firm[0][3]
+        for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in firm]):
+            _queue("status_changed", address, locale, application_id, application_id=application_id,
+                   enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
 
 
 def queue_certificate_ready(rating) -> None:
@@ -147,6 +171,7 @@ def _publish_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_SESSION_KEY, None)
+    session.info.pop(_PENDING, None)
 
 
 # Set while a flush job is queued and has not started. The job clears it before it claims
@@ -306,11 +331,16 @@ def _send_batch(claimed: list) -> tuple[list[int], dict[int, str]]:
     config = current_app.config
     sent: list[int] = []
     errors: dict[int, str] = {}
+    envelope_from = parseaddr(config["MAIL_FROM"])[1]
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
             for row in claimed:
                 try:
-                    smtp.send_message(_message(row.id, row.to_address, row.subject, row.body))
+                    message = _message(row.id, row.to_address, row.subject, row.body)
+                    if isinstance(message, bytes):
+                        smtp.sendmail(envelope_from, [row.to_address], message)
+                    else:
+                        smtp.send_message(message)
                     sent.append(row.id)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
                     errors[row.id] = f"refused: {type(exc).__name__}: {exc}"
@@ -321,27 +351,40 @@ def _send_batch(claimed: list) -> tuple[list[int], dict[int, str]]:
     return sent, errors
 
 
-def _message(outbox_id: int, to_address: str, subject: str, body: str) -> Message:
-    """The MIME message of an outbox row: UTF-8 text, the subject and the sender's name
-    RFC 2047-encoded. Built with the compat32 classes, a quarter of the cost of an
-    EmailMessage (~0.3 against ~1.3 ms), except for non-ASCII addresses, which need the
-    modern policy's SMTPUTF8 handling."""
+def _message(outbox_id: int, to_address: str, subject: str, body: str) -> bytes | EmailMessage:
+    """What is sent for an outbox row: UTF-8 text, base64, the subject and the sender's
+    name RFC 2047-encoded. For ASCII addresses, the bytes themselves, written here: the
+    same message as the compat32 MIMEText, for a fifth of the cost (the email package's
+    generator and address parsing were most of a flush). Non-ASCII addresses need the
+    modern policy's SMTPUTF8 handling: an EmailMessage."""
     config = current_app.config
     sender = config["MAIL_FROM"]
     message_id = f"<outbox-{outbox_id}@{sender.rpartition('@')[2].rstrip('>') or 'localhost'}>"
-    if not (to_address.isascii() and parseaddr(sender)[1].isascii()):
+    if not (to_address.isascii() and to_address.isprintable() and parseaddr(sender)[1].isascii()):
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = sender, to_address, subject
         message["Date"], message["Message-ID"] = formatdate(localtime=True), message_id
         message.set_content(body, charset="utf-8")
         return message
-    message = MIMEText(body, "plain", "utf-8")
-    message["From"] = formataddr(parseaddr(sender), charset="utf-8")
-    message["To"] = to_address
-    message["Subject"] = Header(subject, "utf-8")
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = message_id
-    return message
+    head = "\r\n".join((
+        'Content-Type: text/plain; charset="utf-8"',
+        "MIME-Version: 1.0",
+        "Content-Transfer-Encoding: base64",
+        f"From: {_encoded_sender(sender)}",
+        f"To: {to_address}",
+        f"Subject: {Header(subject, 'utf-8').encode(linesep=CRLF)}",
+        f"Date: {formatdate(localtime=True)}",
+        f"Message-ID: {message_id}",
+    ))
+    return (head + CRLF + CRLF).encode("ascii") + base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+
+
+CRLF = "\r\n"
+
+
+@functools.lru_cache(maxsize=8)
+def _encoded_sender(sender: str) -> str:
+    return formataddr(parseaddr(sender), charset="utf-8")
 
 
 def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), limit: int = 500) -> list[int]:

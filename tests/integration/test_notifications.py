@@ -242,7 +242,8 @@ def test_messages_encode_chinese_headers_and_accept_international_addresses(app,
 
     for address in ("firm@example.com", "联系人@例子.公司"):
         message = notifications._message(7, address, "【星级上云】申报状态：审核中", "尊敬的企业：\n您好。\n")
-        parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+        raw = message if isinstance(message, bytes) else message.as_bytes()
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert parsed["Subject"] == "【星级上云】申报状态：审核中"
         assert parsed["To"] == address
         assert parsed["From"].addresses[0].display_name == "星级上云评定系统"
