@@ -51,6 +51,9 @@ class Application(db.Model):
             sqlite_where=text("status <> 'withdrawn'"),
         ),
         Index("ix_applications_status_stage", "status", "stage"),
+        # What waits for a score, oldest first (scoring jobs take batches of it).
+        Index("ix_applications_submitted", "id", postgresql_where=text("status = 'submitted'"),
+              sqlite_where=text("status = 'submitted'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,7 @@ of the owning jurisdiction without a conflict may decide (colleagues cover absen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, bindparam, case, exists, func, insert, or_, select, update
@@ -56,9 +56,13 @@ def open_assignment(application_id: int) -> ReviewAssignment | None:
 
 def close_open(application_id: int, reason: str, at: datetime | None = None) -> None:
     """Close the open assignment (if any) in the current transaction."""
+    close_open_many([application_id], reason, at)
+
+
+def close_open_many(application_ids: list[int], reason: str, at: datetime | None = None) -> None:
     db.session.execute(
         update(ReviewAssignment)
-        .where(ReviewAssignment.application_id == application_id, ReviewAssignment.closed_at.is_(None))
+        .where(ReviewAssignment.application_id.in_(application_ids), ReviewAssignment.closed_at.is_(None))
         .values(closed_at=at or clock.now(), closed_reason=reason)
         .execution_options(synchronize_session=False)
     )
@@ -100,43 +104,57 @@ def has_conflict(user: User, application: Application) -> bool:
     return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
 
 
-def eligible_reviewers(subject: Subject, lock: bool = False) -> list:
-    """The owner's eligible reviewers, best first: rows of (id, open assignments, email,
-    locale, name), the last three for the assignment email."""
-    if lock and db.engine.dialect.name == "postgresql":
-        # Routings inside one jurisdiction take turns, so that two of them never both
-        # count the same reviewer as the least loaded. (A statement of its own: the
-        # count below must be read after the lock is granted, with a fresh snapshot.)
-        db.session.execute(_LOCK_REVIEWERS, {"owner": subject.owner})
-    return db.session.execute(_ELIGIBLE, {
-        "owner": subject.owner, "application_id": subject.application_id,
-        "enterprise_id": subject.enterprise_id, "group_name": subject.group_name or None,
-    }).all()
-
-
 # Built once (routing runs in every scoring job). Per reviewer, the open count and the
 # latest assignment are each read through an index of their own, rather than by
 # aggregating every assignment a reviewer ever had, which grows with the years of
-# closed work. A firm without a group compares group_name with NULL: never a conflict.
+# closed work.
 _OPEN_COUNT = (select(func.count()).where(ReviewAssignment.reviewer_id == User.id,
                                           ReviewAssignment.closed_at.is_(None))
                .correlate(User).scalar_subquery())
 _LAST_ASSIGNED = (select(func.max(ReviewAssignment.assigned_at)).where(ReviewAssignment.reviewer_id == User.id)
                   .correlate(User).scalar_subquery())
-_REVIEWERS = (User.role == Role.reviewer, User.active.is_(True), User.jurisdiction_code == bindparam("owner"))
+_REVIEWERS = (User.role == Role.reviewer, User.active.is_(True),
+              User.jurisdiction_code.in_(bindparam("owners", expanding=True)))
 _LOCK_REVIEWERS = select(User.id).where(*_REVIEWERS).order_by(User.id).with_for_update()
-_CONFLICTED = exists().where(
-    ReviewerConflict.reviewer_id == User.id,
-    or_(ReviewerConflict.enterprise_id == bindparam("enterprise_id"),
+_CANDIDATES = select(User.id, User.jurisdiction_code, _OPEN_COUNT.label("open"), _LAST_ASSIGNED.label("last"),
+                     User.email, User.locale, User.name).where(*_REVIEWERS)
+# Which of those reviewers declared a conflict with which of the applications: its firm,
+# its group (a firm without one never matches) or one of its cloud providers.
+_CONFLICTS = (
+    select(Application.id, ReviewerConflict.reviewer_id)
+    .select_from(Application)
+    .join(Enterprise, Enterprise.id == Application.enterprise_id)
+    .join(ReviewerConflict, or_(
+        ReviewerConflict.enterprise_id == Application.enterprise_id,
+        ReviewerConflict.group_name == func.nullif(Enterprise.group_name, ""),
         ReviewerConflict.provider_name.in_(
-            select(CloudService.provider).where(CloudService.application_id == bindparam("application_id"))),
-        ReviewerConflict.group_name == bindparam("group_name", type_=String)),
+            select(CloudService.provider).where(CloudService.application_id == Application.id)),
+    ))
+    .join(User, User.id == ReviewerConflict.reviewer_id)
+    .where(Application.id.in_(bindparam("application_ids", expanding=True)), *_REVIEWERS)
 )
-_ELIGIBLE = (
-    select(User.id, _OPEN_COUNT.label("open"), User.email, User.locale, User.name)
-    .where(*_REVIEWERS, ~_CONFLICTED)
-    .order_by(_OPEN_COUNT, _LAST_ASSIGNED.asc().nulls_first(), User.id)
+_EARLIER = (
+    select(ReviewAssignment.application_id, ReviewAssignment.stage, ReviewAssignment.round,
+           ReviewAssignment.reviewer_id)
+    .where(ReviewAssignment.application_id.in_(bindparam("application_ids", expanding=True)))
+    .order_by(ReviewAssignment.id)
 )
+
+
+@dataclass
+class Candidate:
+    """A reviewer who may be chosen, with what the choice and the assignment email need."""
+    id: int
+    owner: str
+    open: int
+    last: datetime | None
+    email: str
+    locale: str | None
+    name: str
+
+    def rank(self) -> tuple:
+        # Fewest open assignments, then idle longest (never assigned first), then oldest account.
+        return (self.open, self.last is not None, self.last or datetime.min.replace(tzinfo=UTC), self.id)
 
 
 def entered_stage_at(application: Application) -> datetime:
@@ -151,27 +169,43 @@ def entered_stage_at(application: Application) -> datetime:
     return at or application.updated_at
 
 
-def _previous_reviewer(subject: Subject) -> int | None:
-    """Who had this stage before the firm was asked to revise (resubmissions go back to them)."""
-    return db.session.execute(
-        select(ReviewAssignment.reviewer_id)
-        .where(ReviewAssignment.application_id == subject.application_id, ReviewAssignment.stage == subject.stage,
-               ReviewAssignment.round < subject.round)
-        .order_by(ReviewAssignment.id.desc()).limit(1)
-    ).scalar()
-
-
-def _choose(subject: Subject):
-    """The reviewer to assign (a row of eligible_reviewers), or None when nobody is eligible."""
-    candidates = eligible_reviewers(subject, lock=True)
-    if not candidates:
-        return None
-    if subject.round > 1:
-        previous = _previous_reviewer(subject)
-        for candidate in candidates:
-            if candidate.id == previous:
-                return candidate
-    return candidates[0]
+def choose(subjects: list[Subject], now: datetime) -> dict[int, Candidate | None]:
+    """The reviewer for each application (by id; None when nobody is eligible), with a
+    constant number of statements however many there are. Each choice counts the ones
+    made before it, so a batch spreads over a jurisdiction's reviewers as single
+    routings would. A resubmission goes back to its earlier reviewer when still eligible."""
+    if not subjects:
+        return {}
+    owners = sorted({subject.owner for subject in subjects})
+    if db.engine.dialect.name == "postgresql":
+        # Routings inside one jurisdiction take turns, so that two of them never both
+        # count the same reviewer as the least loaded. (A statement of its own: the
+        # counts below must be read after the locks are granted, with a fresh snapshot.)
+        db.session.execute(_LOCK_REVIEWERS, {"owners": owners})
+    pool: dict[str, list[Candidate]] = {}
+    for row in db.session.execute(_CANDIDATES, {"owners": owners}):
+        pool.setdefault(row.jurisdiction_code, []).append(Candidate(*row))
+    if not pool:
+        return {subject.application_id: None for subject in subjects}
+    ids = [subject.application_id for subject in subjects]
+    conflicts = set(map(tuple, db.session.execute(_CONFLICTS, {"application_ids": ids, "owners": owners})))
+    earlier: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    if any(subject.round > 1 for subject in subjects):
+        for application_id, stage, round_, reviewer_id in db.session.execute(_EARLIER, {"application_ids": ids}):
+            earlier.setdefault((application_id, stage), []).append((round_, reviewer_id))
+    chosen: dict[int, Candidate | None] = {}
+    for subject in subjects:
+        candidates = [c for c in pool.get(subject.owner, ()) if (subject.application_id, c.id) not in conflicts]
+        pick = min(candidates, key=Candidate.rank, default=None)
+        previous = [reviewer for round_, reviewer in earlier.get((subject.application_id, subject.stage), ())
+                    if round_ < subject.round]
+        if previous:
+            pick = next((c for c in candidates if c.id == previous[-1]), pick)
+        if pick is not None:
+            pick.open += 1
+            pick.last = now
+        chosen[subject.application_id] = pick
+    return chosen
 
 
 def route(application_id: int) -> str:
@@ -200,11 +234,11 @@ def route(application_id: int) -> str:
     if current is not None:
         close_open(application.id, "left_stage")
     subject = subject_of(application)
-    chosen = _choose(subject)
+    now = clock.now()
+    chosen = choose([subject], now)[subject.application_id]
     if chosen is None:
         db.session.commit()
         return "unassigned"
-    now = clock.now()
     due = entered_stage_at(application) + timedelta(days=application.batch.review_days(application.stage))
     _assign(subject, chosen, now, due, None)
     try:
@@ -215,37 +249,49 @@ def route(application_id: int) -> str:
     return "assigned"
 
 
-def assign_scored(subject: Subject, now: datetime, review_days: int) -> int | None:
-    """Route an application that scoring has just moved into its stage, inside the
+def assign_scored(subjects: list[tuple[Subject, int]], now: datetime) -> dict[int, int | None]:
+    """Route applications that scoring has just moved into their stage, inside the
     scoring transaction (the caller commits): one transaction and one turn on the audit
-    chain per submission instead of two. Returns the reviewer's id, or None when nobody
-    is eligible (the route-waiting sweep assigns it once someone is)."""
-    if subject.round > 1:
-        close_open(subject.application_id, "left_stage", now)  # normally closed by the return already
-    chosen = _choose(subject)
-    if chosen is None:
-        return None
-    _assign(subject, chosen, now, now + timedelta(days=review_days), None)
-    return chosen.id
+    chain per scoring job instead of two. `subjects`: (subject, review days) pairs.
+    Returns each application's reviewer id, or None when nobody is eligible (the
+    route-waiting sweep assigns it once someone is)."""
+    returning = [subject.application_id for subject, _days in subjects if subject.round > 1]
+    if returning:
+        # Normally closed by the return already.
+        close_open_many(returning, "left_stage", now)
+    chosen = choose([subject for subject, _days in subjects], now)
+    _assign_many([(subject, chosen[subject.application_id], now + timedelta(days=days))
+                  for subject, days in subjects if chosen[subject.application_id] is not None], now, None)
+    return {application_id: pick.id if pick else None for application_id, pick in chosen.items()}
 
 
-_INSERT_ASSIGNMENT = insert(ReviewAssignment.__table__).returning(ReviewAssignment.__table__.c.id)
+_INSERT_ASSIGNMENT = insert(ReviewAssignment.__table__).returning(ReviewAssignment.__table__.c.id,
+                                                                   sort_by_parameter_order=True)
 
 
 def _assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User | None,
             reason: str | None = None) -> int:
     """Insert the assignment, record it and write the reviewer's email; `reviewer` has
-    id, email, locale and name (a row of eligible_reviewers, or a User). Returns its id."""
-    assignment_id = db.session.execute(_INSERT_ASSIGNMENT, {
+    id, email, locale and name (a Candidate, or a User). Returns its id."""
+    return _assign_many([(subject, reviewer, due)], now, by, reason)[0]
+
+
+def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, by: User | None,
+                 reason: str | None = None) -> list[int]:
+    """`_assign` for several (subject, reviewer, due) at once: one insert."""
+    if not items:
+        return []
+    ids = db.session.execute(_INSERT_ASSIGNMENT, [{
         "application_id": subject.application_id, "round": subject.round, "stage": subject.stage,
         "reviewer_id": reviewer.id, "assigned_by_id": by.id if by else None, "assigned_at": now, "due_at": due,
-    }).scalar_one()
-    audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
-                 assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
-                 round=subject.round, due_at=due.isoformat(), reason=reason)
-    notifications.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
-                                 known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
-    return assignment_id
+    } for subject, reviewer, due in items]).scalars().all()
+    for assignment_id, (subject, reviewer, due) in zip(ids, items):
+        audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
+                     assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
+                     round=subject.round, due_at=due.isoformat(), reason=reason)
+        notifications.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
+                                     known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
+    return ids
 
 
 def waiting(limit: int = 500, owner: str | None = None) -> list[int]:

@@ -101,9 +101,13 @@ def test_worker_scores_submissions(api, batch, worker_env, log_dir):
     assert_scored_exactly_once(ids)
 
 
+# The kill tests score in batches of 4, so that the kill lands between and inside batches.
+SMALL_BATCHES = {"SCORING_BATCH_SIZE": "4"}
+
+
 def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
     ids = submit_many(api, batch, 30)
-    proc = worker(worker_env, log_dir, concurrency=2)
+    proc = worker({**worker_env, **SMALL_BATCHES}, log_dir, concurrency=2)
     try:
         children = []
         deadline = time.monotonic() + 30
@@ -123,7 +127,7 @@ def test_pool_child_killed_mid_task(api, batch, worker_env, log_dir):
 
 def test_whole_worker_killed_then_sweeper_recovers(api, batch, worker_env, log_dir, beat):
     ids = submit_many(api, batch, 30)
-    first = worker(worker_env, log_dir, name="first")
+    first = worker({**worker_env, **SMALL_BATCHES}, log_dir, name="first")
     try:
         scored_at_least(3)
     except AssertionError:
@@ -131,7 +135,7 @@ def test_whole_worker_killed_then_sweeper_recovers(api, batch, worker_env, log_d
         raise
     first.kill(signal.SIGKILL)
     assert status_counts().get("submitted", 0) > 0, "the kill came too late to test anything"
-    second = worker(worker_env, log_dir, name="second")
+    second = worker({**worker_env, **SMALL_BATCHES}, log_dir, name="second")
     try:
         wait_until_scored(30, log_dir=log_dir)
     finally:
