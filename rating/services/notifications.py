@@ -152,21 +152,6 @@ def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: dat
            due_at=clock.local(due_at))
 
 
-def queue_assignments(reviewer, assigned: list[tuple[int, datetime, tuple[int, str | None, str]]]) -> None:
-    """Tell a reviewer of the applications just assigned to them, (application id, due,
-    (level, stage, firm name)) each: one assignment's own message, or for several, one
-    message listing them (a burst of submissions scored together writes each reviewer
-    one email, not one per application). `reviewer` has id, email, locale and name."""
-    if len(assigned) == 1:
-        application_id, due_at, known = assigned[0]
-        queue_reviewer("assigned", reviewer.id, application_id, due_at, known=known, reviewer=reviewer)
-        return
-    _queue("assigned_many", reviewer.email, reviewer.locale, None, reviewer_name=reviewer.name, items=[
-        {"application_id": application_id, "enterprise_name": firm, "level": level, "stage": stage,
-         "due_at": clock.local(due_at)}
-        for application_id, due_at, (level, stage, firm) in assigned])
-
-
 # Set while a Celery task runs: commits inside it only note that mail is waiting, and the
 # task publishes one flush when it ends (a job that commits several times: one flush, not several).
 in_task: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rating_outbox_task", default=None)

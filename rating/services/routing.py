@@ -278,23 +278,19 @@ def _assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User |
 
 def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, by: User | None,
                  reason: str | None = None) -> list[int]:
-    """`_assign` for several (subject, reviewer, due) at once: one insert, and one email
-    per reviewer."""
+    """`_assign` for several (subject, reviewer, due) at once: one insert."""
     if not items:
         return []
     ids = db.session.execute(_INSERT_ASSIGNMENT, [{
         "application_id": subject.application_id, "round": subject.round, "stage": subject.stage,
         "reviewer_id": reviewer.id, "assigned_by_id": by.id if by else None, "assigned_at": now, "due_at": due,
     } for subject, reviewer, due in items]).scalars().all()
-    told: dict[int, tuple[object, list]] = {}
     for assignment_id, (subject, reviewer, due) in zip(ids, items):
         audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
                      assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
                      round=subject.round, due_at=due.isoformat(), reason=reason)
-        told.setdefault(reviewer.id, (reviewer, []))[1].append(
-            (subject.application_id, due, (subject.level, subject.stage, subject.firm_name)))
-    for reviewer, assigned in told.values():
-        notifications.queue_assignments(reviewer, assigned)
+        notifications.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
+                                     known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
     return ids
 
 
