@@ -79,13 +79,13 @@ def _firm_recipients(contact: str | None, users: list[tuple[str | None, str | No
     return sorted(recipients.items())
 
 
+_A, _F, _U = Application.__table__.c, Enterprise.__table__.c, User.__table__.c
 _FIRM_RECIPIENTS = (
-    select(Application.id, Enterprise.name, Application.target_level, Enterprise.email, User.email, User.locale)
-    .select_from(Application)
-    .join(Enterprise, Enterprise.id == Application.enterprise_id)
-    .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True))
-    .where(Application.id.in_(bindparam("application_ids", expanding=True)))
-    .order_by(Application.id, User.id)
+    select(_A.id, _F.name, _A.target_level, _F.email, _U.email, _U.locale)
+    .select_from(Application.__table__.join(Enterprise.__table__, _F.id == _A.enterprise_id)
+                 .outerjoin(User.__table__, (_U.enterprise_id == _F.id) & _U.active.is_(True)))
+    .where(_A.id.in_(bindparam("application_ids", expanding=True)))
+    .order_by(_A.id, _U.id)
 )
 
 

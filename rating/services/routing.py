@@ -104,40 +104,40 @@ def has_conflict(user: User, application: Application) -> bool:
     return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
 
 
-# Built once (routing runs in every scoring job). Per reviewer, the open count and the
-# latest assignment are each read through an index of their own, rather than by
-# aggregating every assignment a reviewer ever had, which grows with the years of
+# Built once (routing runs in every scoring job), as Core statements on the tables (the
+# ORM's handling of mapped columns cost ~0.3 ms of CPU a statement). Per reviewer, the open
+# count and the latest assignment are each read through an index of their own, rather
+# than by aggregating every assignment a reviewer ever had, which grows with the years of
 # closed work.
-_OPEN_COUNT = (select(func.count()).where(ReviewAssignment.reviewer_id == User.id,
-                                          ReviewAssignment.closed_at.is_(None))
-               .correlate(User).scalar_subquery())
-_LAST_ASSIGNED = (select(func.max(ReviewAssignment.assigned_at)).where(ReviewAssignment.reviewer_id == User.id)
-                  .correlate(User).scalar_subquery())
-_REVIEWERS = (User.role == Role.reviewer, User.active.is_(True),
-              User.jurisdiction_code.in_(bindparam("owners", expanding=True)))
-_LOCK_REVIEWERS = select(User.id).where(*_REVIEWERS).order_by(User.id).with_for_update()
-_CANDIDATES = select(User.id, User.jurisdiction_code, _OPEN_COUNT.label("open"), _LAST_ASSIGNED.label("last"),
-                     User.email, User.locale, User.name).where(*_REVIEWERS)
+_USERS, _ASSIGNMENTS, _CONFLICT_T = User.__table__, ReviewAssignment.__table__, ReviewerConflict.__table__
+_U, _RA, _RC = _USERS.c, _ASSIGNMENTS.c, _CONFLICT_T.c
+_A, _F, _S = Application.__table__.c, Enterprise.__table__.c, CloudService.__table__.c
+_OPEN_COUNT = (select(func.count()).where(_RA.reviewer_id == _U.id, _RA.closed_at.is_(None))
+               .correlate(_USERS).scalar_subquery())
+_LAST_ASSIGNED = (select(func.max(_RA.assigned_at)).where(_RA.reviewer_id == _U.id)
+                  .correlate(_USERS).scalar_subquery())
+_REVIEWERS = (_U.role == Role.reviewer, _U.active.is_(True), _U.jurisdiction_code.in_(bindparam("owners", expanding=True)))
+_LOCK_REVIEWERS = select(_U.id).where(*_REVIEWERS).order_by(_U.id).with_for_update()
+_CANDIDATES = select(_U.id, _U.jurisdiction_code, _OPEN_COUNT.label("open"), _LAST_ASSIGNED.label("last"),
+                     _U.email, _U.locale, _U.name).where(*_REVIEWERS)
 # Which of those reviewers declared a conflict with which of the applications: its firm,
 # its group (a firm without one never matches) or one of its cloud providers.
 _CONFLICTS = (
-    select(Application.id, ReviewerConflict.reviewer_id)
-    .select_from(Application)
-    .join(Enterprise, Enterprise.id == Application.enterprise_id)
-    .join(ReviewerConflict, or_(
-        ReviewerConflict.enterprise_id == Application.enterprise_id,
-        ReviewerConflict.group_name == func.nullif(Enterprise.group_name, ""),
-        ReviewerConflict.provider_name.in_(
-            select(CloudService.provider).where(CloudService.application_id == Application.id)),
-    ))
-    .join(User, User.id == ReviewerConflict.reviewer_id)
-    .where(Application.id.in_(bindparam("application_ids", expanding=True)), *_REVIEWERS)
+    select(_A.id, _RC.reviewer_id)
+    .select_from(
+        Application.__table__.join(Enterprise.__table__, _F.id == _A.enterprise_id)
+        .join(_CONFLICT_T, or_(
+            _RC.enterprise_id == _A.enterprise_id,
+            _RC.group_name == func.nullif(_F.group_name, ""),
+            _RC.provider_name.in_(select(_S.provider).where(_S.application_id == _A.id)),
+        ))
+        .join(_USERS, _U.id == _RC.reviewer_id))
+    .where(_A.id.in_(bindparam("application_ids", expanding=True)), *_REVIEWERS)
 )
 _EARLIER = (
-    select(ReviewAssignment.application_id, ReviewAssignment.stage, ReviewAssignment.round,
-           ReviewAssignment.reviewer_id)
-    .where(ReviewAssignment.application_id.in_(bindparam("application_ids", expanding=True)))
-    .order_by(ReviewAssignment.id)
+    select(_RA.application_id, _RA.stage, _RA.round, _RA.reviewer_id)
+    .where(_RA.application_id.in_(bindparam("application_ids", expanding=True)))
+    .order_by(_RA.id)
 )
 
 

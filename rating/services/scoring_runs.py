@@ -2,7 +2,9 @@
 
 Exactly-once: the move to review is a conditional UPDATE on (status, version) and the
 score row is unique per (application, submission round), so a job that runs twice, or
-two workers racing, leave one score and one history entry.
+two workers racing, leave one score and one history entry. On PostgreSQL a job scores a
+batch of waiting submissions under row locks (see `score_application`); the others'
+jobs then find theirs done.
 """
 from __future__ import annotations
 
@@ -36,10 +38,16 @@ from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 log = logging.getLogger(__name__)
 
 
-# Built once: constructing statements costs more than running them on this hot path.
+# Built once: constructing statements costs more than running them on this hot path. All
+# are Core statements on the tables: on mapped classes they take the ORM's paths, ~0.3 ms
+# of CPU a statement more (py-spy over the scoring workers: a fifth of their time was the
+# ORM's bulk inserts and updates; selects of mapped columns pay its result handling).
+_APPLICATIONS, _BATCHES, _FIRMS, _DIVISIONS, _SERVICES_T, _PAYMENTS = (
+    model.__table__ for model in (Application, Batch, Enterprise, Jurisdiction, CloudService, Payment))
+_A, _B, _F, _D, _S, _P = (table.c for table in (_APPLICATIONS, _BATCHES, _FIRMS, _DIVISIONS, _SERVICES_T, _PAYMENTS))
 _MINE = Evidence.__table__.alias("mine")
 _THEIRS = Evidence.__table__.alias("theirs")
-_OTHER = Application.__table__.alias("other")
+_OTHER = _APPLICATIONS.alias("other")
 # How many of this application's files another firm also uploaded (an anomaly flag),
 # counted in the same round trip as the application itself. Each file asks whether one
 # other firm's copy exists, and stops at the first: joining every copy made the cost grow
@@ -47,41 +55,32 @@ _OTHER = Application.__table__.alias("other")
 # scoring after 2,000 firms on the deadline-day replay, and quadratic over a day).
 _SHARED_COUNT = (
     select(func.count(distinct(_MINE.c.sha256)))
-    .where(_MINE.c.application_id == Application.id,
+    .where(_MINE.c.application_id == _A.id,
            select(_THEIRS.c.id).join(_OTHER, _OTHER.c.id == _THEIRS.c.application_id)
-           .where(_THEIRS.c.sha256 == _MINE.c.sha256, _OTHER.c.enterprise_id != Application.enterprise_id)
-           .correlate(_MINE, Application).exists())
-    .correlate(Application)
+           .where(_THEIRS.c.sha256 == _MINE.c.sha256, _OTHER.c.enterprise_id != _A.enterprise_id)
+           .correlate(_MINE, _APPLICATIONS).exists())
+    .correlate(_APPLICATIONS)
     .scalar_subquery()
 )
 _SERVICES = (
-    select(CloudService.application_id, CloudService.id, CloudService.provider, CloudService.service_name,
-           CloudService.category, CloudService.deployment, CloudService.started_on, CloudService.ended_on,
-           Payment.paid_on, Payment.amount)
-    .outerjoin(Payment, Payment.service_id == CloudService.id)
-    .where(CloudService.application_id.in_(bindparam("application_ids", expanding=True)))
-    .order_by(CloudService.application_id, CloudService.position, CloudService.id, Payment.id)
+    select(_S.application_id, _S.id, _S.provider, _S.service_name, _S.category, _S.deployment, _S.started_on,
+           _S.ended_on, _P.paid_on, _P.amount)
+    .select_from(_SERVICES_T.outerjoin(_PAYMENTS, _P.service_id == _S.id))
+    .where(_S.application_id.in_(bindparam("application_ids", expanding=True)))
+    .order_by(_S.application_id, _S.position, _S.id, _P.id)
 )
 _APPLICATION = (
-    select(Application.id, Application.status, Application.version, Application.enterprise_id,
-           Application.target_level, Application.answers, Application.submission_round, Application.resume_stage,
-           Batch.edition_code, Batch.usage_cutoff, Batch.investment_from, Batch.investment_to,
-           Batch.county_review_days, Batch.city_review_days, Batch.province_review_days,
+    select(_A.id, _A.status, _A.version, _A.enterprise_id, _A.target_level, _A.answers, _A.submission_round,
+           _A.resume_stage, _B.edition_code, _B.usage_cutoff, _B.investment_from, _B.investment_to,
+           _B.county_review_days, _B.city_review_days, _B.province_review_days,
            # What routing needs: the firm and the jurisdictions that own each stage.
-           Enterprise.name.label("firm_name"), Enterprise.group_name, Jurisdiction.code.label("county_code"),
-           Jurisdiction.city_code, Jurisdiction.province_code,
+           _F.name.label("firm_name"), _F.group_name, _D.code.label("county_code"), _D.city_code, _D.province_code,
            _SHARED_COUNT.label("shared_evidence"))
-    .join(Batch, Batch.id == Application.batch_id)
-    .join(Enterprise, Enterprise.id == Application.enterprise_id)
-    .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
-    .where(Application.id.in_(bindparam("application_ids", expanding=True)),
-           Application.status == ApplicationStatus.submitted)
-    .order_by(Application.id)
+    .select_from(_APPLICATIONS.join(_BATCHES, _B.id == _A.batch_id).join(_FIRMS, _F.id == _A.enterprise_id)
+                 .join(_DIVISIONS, _D.code == _F.district_code))
+    .where(_A.id.in_(bindparam("application_ids", expanding=True)), _A.status == ApplicationStatus.submitted)
+    .order_by(_A.id)
 )
-# The writes are Core statements on the tables: on a mapped class they take the ORM's
-# bulk path, ~0.3 ms of CPU a statement more (py-spy over the scoring workers: a fifth of
-# their time was the ORM's bulk inserts and updates of these, the outbox and the audit chain).
-_APPLICATIONS = Application.__table__
 _STATUS = select(_APPLICATIONS.c.status).where(_APPLICATIONS.c.id == bindparam("application_id"))
 _LOCK_OWN = (select(_APPLICATIONS.c.id)
              .where(_APPLICATIONS.c.id == bindparam("application_id"),
