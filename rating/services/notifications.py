@@ -63,7 +63,10 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     db.session.info[_SESSION_KEY] = True
 
 
-@event.listens_for(Session, "before_commit")
+# Before the audit chain's own before_commit hook (insert=True): the outbox rows' foreign
+# keys share-lock their applications, and taking those after the chain's head row would
+# deadlock with a routing job that holds an application and waits for the head.
+@event.listens_for(Session, "before_commit", insert=True)
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
