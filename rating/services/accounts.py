@@ -127,7 +127,7 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
     conflicts: dict[str, list[str]] = {}
     # Locked, so that two people claiming the same imported firm at once cannot both succeed.
     enterprise = db.session.execute(select(Enterprise).where(Enterprise.uscc == data["uscc"])
-                                    .with_for_update()).scalar_one_or_none()
+                                    .with_for_update(key_share=True)).scalar_one_or_none()
     # A firm known only from an imported ratings list has no account yet: the first to
     # register it completes the record (and finds its earlier ratings there).
     if enterprise is not None and (enterprise.contact_name is not None or enterprise.users):

@@ -6,6 +6,13 @@ it. Writing then, all of a transaction's entries at once, keeps the lock on the 
 head row as short as it can be: from the last moment of the transaction to its commit,
 instead of from the first change to the commit, so concurrent requests queue on it for
 a few milliseconds only (PostgreSQL row lock; SQLite's single writer).
+
+The head is the last lock a transaction takes: the session is flushed before it, so
+every other row of the transaction (and the key-share locks its foreign keys take on the
+rows it references) is written first. After the head come only the entries, whose actor
+reference takes a key-share lock; no lock we take elsewhere conflicts with that one (we
+lock rows FOR NO KEY UPDATE, never FOR UPDATE, where others may reference them), so a
+transaction holding the head never waits for one that is waiting for the head.
 """
 from __future__ import annotations
 
@@ -57,9 +64,10 @@ def append(action: str, object_type: str, object_id: int | str, actor_id: int | 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
+    if not session.info.get(_PENDING):
         return
+    session.flush()     # before the head (module docstring); its own appends come along
+    pending = session.info.pop(_PENDING)
     row = session.execute(_BUMP, {"n": len(pending)}).one_or_none()
     if row is None:
         ensure_head(session)

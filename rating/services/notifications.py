@@ -63,9 +63,9 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     db.session.info[_SESSION_KEY] = True
 
 
-# Before the audit chain's own before_commit hook (insert=True): the outbox rows' foreign
-# keys share-lock their applications, and taking those after the chain's head row would
-# deadlock with a routing job that holds an application and waits for the head.
+# Before the audit chain's own before_commit hook (insert=True), which locks the chain's
+# head as the transaction's last lock (audit.py): the outbox rows, with the key-share
+# locks their foreign keys take, are written before it.
 @event.listens_for(Session, "before_commit", insert=True)
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -253,7 +253,7 @@ def _claim(limit: int) -> list:
     waiting = (select(c.id)
                .where(c.status == "pending", c.next_attempt_at <= now)
                .order_by(c.next_attempt_at, c.id).limit(limit)
-               .with_for_update(skip_locked=True))
+               .with_for_update(skip_locked=True, key_share=True))
     rows = db.session.execute(
         update(_OUTBOX)
         .where(c.id.in_(waiting.scalar_subquery()))

@@ -33,7 +33,7 @@ def set_quota(user: User, batch_id: int, district_code: str, level: int, max_cou
                                {"percent": [_("比例应在 0 到 100 之间，并填写基数。")]})
     quota = db.session.execute(
         select(BatchQuota).where(BatchQuota.batch_id == batch.id, BatchQuota.district_code == district_code,
-                                 BatchQuota.level == level).with_for_update()
+                                 BatchQuota.level == level).with_for_update(key_share=True)
     ).scalar_one_or_none()
     if quota is None:
         quota = BatchQuota(batch_id=batch.id, district_code=district_code, level=level)

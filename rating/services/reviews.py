@@ -166,7 +166,7 @@ def _check_quota(application: Application) -> None:
     quota = db.session.execute(
         select(BatchQuota).where(BatchQuota.batch_id == application.batch_id,
                                  BatchQuota.district_code == district,
-                                 BatchQuota.level == application.target_level).with_for_update()
+                                 BatchQuota.level == application.target_level).with_for_update(key_share=True)
     ).scalar_one_or_none()
     if quota is None:
         return

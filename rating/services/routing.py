@@ -117,7 +117,11 @@ _OPEN_COUNT = (select(func.count()).where(_RA.reviewer_id == _U.id, _RA.closed_a
 _LAST_ASSIGNED = (select(func.max(_RA.assigned_at)).where(_RA.reviewer_id == _U.id)
                   .correlate(_USERS).scalar_subquery())
 _REVIEWERS = (_U.role == Role.reviewer, _U.active.is_(True), _U.jurisdiction_code.in_(bindparam("owners", expanding=True)))
-_LOCK_REVIEWERS = select(_U.id).where(*_REVIEWERS).order_by(_U.id).with_for_update()
+# FOR NO KEY UPDATE, not FOR UPDATE: routings exclude one another, but a row that merely
+# references a reviewer (a decision's status change and audit entry name their actor) takes
+# only a key-share lock, which must not wait for a routing. That wait deadlocked: the
+# decision held the audit chain's head, the routing held the reviewer and wanted the head.
+_LOCK_REVIEWERS = select(_U.id).where(*_REVIEWERS).order_by(_U.id).with_for_update(key_share=True)
 _CANDIDATES = select(_U.id, _U.jurisdiction_code, _OPEN_COUNT.label("open"), _LAST_ASSIGNED.label("last"),
                      _U.email, _U.locale, _U.name).where(*_REVIEWERS)
 # Which of those reviewers declared a conflict with which of the applications: its firm,
@@ -215,7 +219,7 @@ def route(application_id: int) -> str:
         select(Application)
         .options(joinedload(Application.enterprise, innerjoin=True).joinedload(Enterprise.district, innerjoin=True),
                  joinedload(Application.batch, innerjoin=True))
-        .where(Application.id == application_id).with_for_update(of=Application)
+        .where(Application.id == application_id).with_for_update(of=Application, key_share=True)
     ).scalar_one_or_none()
     if application is None:
         db.session.rollback()
@@ -433,7 +437,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
         select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.reminded_at.is_(None),
                                        ReviewAssignment.due_at <= now + remind_before,
                                        ReviewAssignment.due_at > now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     ).scalars().all()
     for assignment in due_soon:
         assignment.reminded_at = now
@@ -443,7 +447,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
     overdue = db.session.execute(
         select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
                                        ReviewAssignment.due_at <= now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     ).scalars().all()
     for assignment in overdue:
         assignment.overdue_at = now

@@ -82,17 +82,19 @@ _APPLICATION = (
     .order_by(_A.id)
 )
 _STATUS = select(_APPLICATIONS.c.status).where(_APPLICATIONS.c.id == bindparam("application_id"))
+# FOR NO KEY UPDATE (as routing's locks): a row that merely references the application
+# takes a key-share lock, which neither waits for a job nor makes one skip its application.
 _LOCK_OWN = (select(_APPLICATIONS.c.id)
              .where(_APPLICATIONS.c.id == bindparam("application_id"),
                     _APPLICATIONS.c.status == ApplicationStatus.submitted)
-             .with_for_update(skip_locked=True))
+             .with_for_update(skip_locked=True, key_share=True))
 # Other submissions waiting for a score, oldest first, that no other worker is scoring
 # (through the partial index on submitted applications).
 _LOCK_WAITING = (select(_APPLICATIONS.c.id)
                  .where(_APPLICATIONS.c.status == ApplicationStatus.submitted,
                         _APPLICATIONS.c.id != bindparam("application_id"))
                  .order_by(_APPLICATIONS.c.id).limit(bindparam("n"))
-                 .with_for_update(skip_locked=True))
+                 .with_for_update(skip_locked=True, key_share=True))
 # Only the versions that were read (a withdrawal and resubmission in between makes a new
 # version, scored by its own job), and only submissions: the ids that moved come back.
 _MOVE_TO_REVIEW = (

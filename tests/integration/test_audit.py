@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from rating.extensions import db
-from rating.models import AuditEntry
+from rating.models import Application, AuditEntry
 from tests.factories import make_batch, make_staff
 from tests.integration.test_reviews_api import decide, scored
 
@@ -53,3 +53,33 @@ def test_the_verifier_finds_tampering(history, runner, tamper, broken_at):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"broken at entry {broken_at}" in result.output
+
+
+def test_the_head_is_the_last_lock_of_a_transaction(history):
+    """Every other row of the transaction is written before the chain's head is locked,
+    with the locks its foreign keys take, so a transaction holding the head waits for
+    nobody who could be waiting for it."""
+    from sqlalchemy import event
+
+    from rating.models import StatusChange
+    from rating.services import audit, notifications
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement.split("(")[0].split(" SET ")[0].strip())
+
+    application = db.session.get(Application, history)
+    db.session.add(StatusChange(application_id=history, actor_id=None, action="note", from_status=application.status,
+                                to_status=application.status, from_stage=application.stage,
+                                to_stage=application.stage))
+    audit.append("application.note", "application", history)
+    notifications.queue_status_change(history, application.status, application.stage)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE"))]
+    assert writes == ["INSERT INTO email_outbox", "INSERT INTO status_changes", "UPDATE audit_head",
+                      "INSERT INTO audit_entries", "UPDATE audit_head"], statements

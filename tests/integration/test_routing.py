@@ -1,6 +1,7 @@
 """Routing on PostgreSQL: balance, conflicts, waiting work, return to the same reviewer, deadlines."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
-from rating.services import routing, scoring_runs
+from rating.services import audit, routing, scoring_runs
 from tests.factories import make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 from tests.integration.test_reviews_api import decide
@@ -210,3 +211,54 @@ def _row_cells(row: str) -> list[str]:
     import re
 
     return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+
+
+def test_a_routing_holding_its_reviewers_does_not_deadlock_their_decisions(app, api, batch, monkeypatch):
+    """A routing job locks the jurisdiction's reviewers, then takes the audit chain's head
+    at commit. A decision by one of those reviewers takes the head at its own commit, then
+    references its actor (audit entry, status change): that reference must not wait for
+    the routing's lock, or each waits for the other (PostgreSQL's deadlock detector then
+    aborts one of them; seen as 503s on approvals while workers were being killed)."""
+    county, city = make_staff("reviewer", "320402"), make_staff("reviewer", "320400")
+    county_token, city_token = api.token(county.email), api.token(city.email)
+    routed, waiting = submitted_and_scored(api, batch)[0], submitted_and_scored(api, batch)[0]
+    for application_id in (routed, waiting):
+        assert decide(api, county_token, application_id, "forward").status_code == 201
+    assert routing.route(routed) == "assigned"
+    version = api.get(f"/applications/{routed}", token=city_token).get_json()["version"]
+
+    locked, decided = threading.Event(), threading.Event()
+    original = routing.choose
+
+    def choose_then_linger(subjects, now):
+        chosen = original(subjects, now)
+        locked.set()
+        # Long enough for the decision to reach the audit chain's head; it should not
+        # need to wait for this routing at all.
+        outcome.append("decided while routing" if decided.wait(3) else "decision waited")
+        return chosen
+
+    outcome: list = []
+    monkeypatch.setattr(routing, "choose", choose_then_linger)
+
+    def route_in_a_worker():
+        with app.app_context():
+            try:
+                outcome.append(routing.route(waiting))
+            except Exception as exc:          # noqa: BLE001 - reported by the assertion below
+                outcome.append(exc)
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=route_in_a_worker)
+    worker.start()
+    try:
+        assert locked.wait(10), outcome
+        approved = decide(api, city_token, routed, "approve", version=version)
+        decided.set()
+    finally:
+        decided.set()
+        worker.join(30)
+    assert approved.status_code == 201, approved.get_json()
+    assert outcome == ["decided while routing", "assigned"]
+    assert audit.verify()[1] is None
