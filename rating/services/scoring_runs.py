@@ -92,7 +92,8 @@ _LOCK_OWN = (select(_APPLICATIONS.c.id)
 # (through the partial index on submitted applications).
 _LOCK_WAITING = (select(_APPLICATIONS.c.id)
                  .where(_APPLICATIONS.c.status == ApplicationStatus.submitted,
-                        _APPLICATIONS.c.id != bindparam("application_id"))
+                        _APPLICATIONS.c.id != bindparam("application_id"),
+                        _APPLICATIONS.c.id.not_in(bindparam("failed", expanding=True)))
                  .order_by(_APPLICATIONS.c.id).limit(bindparam("n"))
                  .with_for_update(skip_locked=True, key_share=True))
 # Only the versions that were read (a withdrawal and resubmission in between makes a new
@@ -110,7 +111,17 @@ _INSERT_SCORE = insert(ApplicationScore.__table__)
 _INSERT_CHANGE = insert(StatusChange.__table__)
 # Ids that failed alone (a bug meeting unusual data): kept out of other jobs' batches in
 # this process, so that one bad submission does not fail every batch it would join.
-_FAILED_ALONE: set[int] = set()
+# Forgotten once scored or no longer submitted, and bounded (the oldest go first: one
+# forgotten too early costs a batch that falls back to scoring each alone, nothing more).
+_FAILED_ALONE: dict[int, None] = {}
+_FAILED_ALONE_LIMIT = 1000
+
+
+def _remember_failure(application_id: int) -> None:
+    _FAILED_ALONE.pop(application_id, None)
+    _FAILED_ALONE[application_id] = None
+    while len(_FAILED_ALONE) > _FAILED_ALONE_LIMIT:
+        del _FAILED_ALONE[next(iter(_FAILED_ALONE))]
 
 
 def _services(application_ids: list[int]) -> dict[int, list[ServiceIn]]:
@@ -148,6 +159,8 @@ def score_application(application_id: int, batch_size: int | None = None) -> str
     if status is None:
         return "missing"
     if status != ApplicationStatus.submitted:
+        if _FAILED_ALONE:
+            _FAILED_ALONE.pop(application_id, None)
         return "skipped"
     if batch_size is None:
         batch_size = current_app.config["SCORING_BATCH_SIZE"]
@@ -158,9 +171,8 @@ def score_application(application_id: int, batch_size: int | None = None) -> str
         db.session.rollback()
         return "skipped"  # another worker's batch is scoring it (or it changed meanwhile)
     if batch_size > 1:
-        ids += [other for other in db.session.execute(
-            _LOCK_WAITING, {"application_id": application_id, "n": batch_size - 1 + len(_FAILED_ALONE)}).scalars()
-            if other not in _FAILED_ALONE][:batch_size - 1]
+        ids += db.session.execute(_LOCK_WAITING, {"application_id": application_id, "n": batch_size - 1,
+                                                  "failed": list(_FAILED_ALONE)}).scalars().all()
     if len(ids) == 1:
         return _score(ids)
     try:
@@ -182,11 +194,12 @@ def _score_each(ids: list[int]) -> str:
     for application_id in ids:
         try:
             result = score_application(application_id, batch_size=1)
+            _FAILED_ALONE.pop(application_id, None)
         except DBAPIError:
             raise
         except Exception as exc:  # noqa: BLE001
             db.session.rollback()
-            _FAILED_ALONE.add(application_id)
+            _remember_failure(application_id)
             log.exception("scoring application %d failed", application_id)
             result, error = "failed", error or (exc if application_id == ids[0] else None)
         if application_id == ids[0]:

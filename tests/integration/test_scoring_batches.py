@@ -28,7 +28,7 @@ def batch(app):
 
 @pytest.fixture(autouse=True)
 def _fresh_failures(monkeypatch):
-    monkeypatch.setattr(scoring_runs, "_FAILED_ALONE", set())
+    monkeypatch.setattr(scoring_runs, "_FAILED_ALONE", {})
 
 
 def submitted(api, batch, district="320402") -> int:
@@ -130,7 +130,19 @@ def test_a_submission_that_fails_does_not_fail_the_batches_it_joins(api, batch, 
     assert scoring_runs.score_application(fourth) == "scored"
     assert statuses([poison, fourth, fifth]) == ["submitted", "in_review", "in_review"]
     assert count(ApplicationScore, ApplicationScore.application_id == poison) == 0
-    assert scoring_runs._FAILED_ALONE == {poison}
+    assert list(scoring_runs._FAILED_ALONE) == [poison]
+    # Forgotten once it is no longer waiting for a score (withdrawn, or scored at last).
+    db.session.execute(text("UPDATE applications SET status = 'withdrawn' WHERE id = :id"), {"id": poison})
+    db.session.commit()
+    assert scoring_runs.score_application(poison) == "skipped"
+    assert scoring_runs._FAILED_ALONE == {}
+
+
+def test_the_failures_remembered_are_bounded(monkeypatch):
+    monkeypatch.setattr(scoring_runs, "_FAILED_ALONE_LIMIT", 3)
+    for application_id in (1, 2, 3, 2, 4):
+        scoring_runs._remember_failure(application_id)
+    assert list(scoring_runs._FAILED_ALONE) == [3, 2, 4]
 
 
 def test_conflicts_hold_inside_a_batch(api, batch):
