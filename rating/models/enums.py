@@ -3,13 +3,24 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; translated where it is shown."""
+    return message
 
 
 class LabelledEnum(StrEnum):
     @property
     def label(self) -> str:
-        return str(_LABELS[self])
+        """In the current locale."""
+        return gettext(_LABELS[self])
+
+    @property
+    def msgid(self) -> str:
+        """The label untranslated (the catalogue's key), for code that translates itself."""
+        return _LABELS[self]
 
     @classmethod
     def values(cls) -> tuple[str, ...]:
@@ -119,47 +130,47 @@ INDUSTRY_SECTIONS = {
 }
 
 _LABELS = {
-    JurisdictionLevel.province: _l("省"),
-    JurisdictionLevel.city: _l("设区市"),
-    JurisdictionLevel.county: _l("县（市、区）"),
-    Role.enterprise: _l("企业用户"),
-    Role.reviewer: _l("审核人员"),
-    Role.expert: _l("评审专家"),
-    Role.official: _l("主管部门人员"),
-    Role.admin: _l("系统管理员"),
-    ApplicationStatus.draft: _l("草稿"),
-    ApplicationStatus.submitted: _l("已提交，待评分"),
-    ApplicationStatus.in_review: _l("审核中"),
-    ApplicationStatus.returned: _l("退回修改"),
-    ApplicationStatus.approved: _l("审核通过"),
-    ApplicationStatus.publicity: _l("公示中"),
-    ApplicationStatus.held: _l("暂缓（异议处理中）"),
-    ApplicationStatus.rated: _l("已认定"),
-    ApplicationStatus.rejected: _l("未通过"),
-    ApplicationStatus.withdrawn: _l("已撤回"),
-    Stage.county: _l("县（市、区）工信局审核"),
-    Stage.city: _l("设区市工信局评审"),
-    Stage.province: _l("省工信厅评审"),
-    RatingStatus.valid: _l("有效"),
-    RatingStatus.revoked: _l("已撤销"),
-    RatingStatus.superseded: _l("已被更高星级取代"),
-    RatingStatus.expired: _l("已过期"),
-    CertificateState.pending: _l("证书生成中"),
-    CertificateState.ready: _l("证书已生成"),
-    CertificateState.failed: _l("证书生成失败"),
-    Disbursement.due: _l("待拨付"),
-    Disbursement.paid: _l("已拨付"),
-    Disbursement.withheld: _l("不予拨付"),
-    Scale.large: _l("大型"),
-    Scale.medium: _l("中型"),
-    Scale.small: _l("小型"),
-    Scale.micro: _l("微型"),
-    ServiceCategory.iaas: _l("基础设施服务（IaaS）"),
-    ServiceCategory.paas: _l("平台服务（PaaS）"),
-    ServiceCategory.saas: _l("软件服务（SaaS）"),
-    ServiceCategory.industrial_app: _l("工业APP"),
-    ServiceCategory.device: _l("设备上云服务"),
-    Deployment.public: _l("公有云"),
-    Deployment.private: _l("私有云"),
-    Deployment.hybrid: _l("混合云"),
+    JurisdictionLevel.province: N_("省"),
+    JurisdictionLevel.city: N_("设区市"),
+    JurisdictionLevel.county: N_("县（市、区）"),
+    Role.enterprise: N_("企业用户"),
+    Role.reviewer: N_("审核人员"),
+    Role.expert: N_("评审专家"),
+    Role.official: N_("主管部门人员"),
+    Role.admin: N_("系统管理员"),
+    ApplicationStatus.draft: N_("草稿"),
+    ApplicationStatus.submitted: N_("已提交，待评分"),
+    ApplicationStatus.in_review: N_("审核中"),
+    ApplicationStatus.returned: N_("退回修改"),
+    ApplicationStatus.approved: N_("审核通过"),
+    ApplicationStatus.publicity: N_("公示中"),
+    ApplicationStatus.held: N_("暂缓（异议处理中）"),
+    ApplicationStatus.rated: N_("已认定"),
+    ApplicationStatus.rejected: N_("未通过"),
+    ApplicationStatus.withdrawn: N_("已撤回"),
+    Stage.county: N_("县（市、区）工信局审核"),
+    Stage.city: N_("设区市工信局评审"),
+    Stage.province: N_("省工信厅评审"),
+    RatingStatus.valid: N_("有效"),
+    RatingStatus.revoked: N_("已撤销"),
+    RatingStatus.superseded: N_("已被更高星级取代"),
+    RatingStatus.expired: N_("已过期"),
+    CertificateState.pending: N_("证书生成中"),
+    CertificateState.ready: N_("证书已生成"),
+    CertificateState.failed: N_("证书生成失败"),
+    Disbursement.due: N_("待拨付"),
+    Disbursement.paid: N_("已拨付"),
+    Disbursement.withheld: N_("不予拨付"),
+    Scale.large: N_("大型"),
+    Scale.medium: N_("中型"),
+    Scale.small: N_("小型"),
+    Scale.micro: N_("微型"),
+    ServiceCategory.iaas: N_("基础设施服务（IaaS）"),
+    ServiceCategory.paas: N_("平台服务（PaaS）"),
+    ServiceCategory.saas: N_("软件服务（SaaS）"),
+    ServiceCategory.industrial_app: N_("工业APP"),
+    ServiceCategory.device: N_("设备上云服务"),
+    Deployment.public: N_("公有云"),
+    Deployment.private: N_("私有云"),
+    Deployment.hybrid: N_("混合云"),
 }
