@@ -57,9 +57,19 @@ def append(action: str, object_type: str, object_id: int | str, actor_id: int | 
            at: datetime | None = None, **data: Any) -> None:
     """Add one entry to the chain, written when the current transaction commits."""
     at = at or clock.now()
-    # Frozen now: what is recorded is what was true when the change was made.
-    frozen = json.loads(canonical(data))
-    db.session.info.setdefault(_PENDING, []).append((at, actor_id, action, object_type, str(object_id), frozen))
+    # Frozen now, as canonical JSON: what is recorded is what was true when the change was made.
+    db.session.info.setdefault(_PENDING, []).append((at, actor_id, action, object_type, str(object_id),
+                                                     canonical(data)))
+
+
+def _payload(seq: int, at: datetime, actor_id: int | None, action: str, object_type: str, object_id: str,
+             data: str) -> str:
+    """canonical() of the entry's document, with its data already canonical: the keys in
+    sorted order, as canonical() would write them, without parsing and writing data again."""
+    dumps = json.dumps
+    return (f'{{"action":{dumps(action, ensure_ascii=False)},"actor_id":{dumps(actor_id)},'
+            f'"at":{dumps(at.isoformat())},"data":{data},"object_id":{dumps(object_id, ensure_ascii=False)},'
+            f'"object_type":{dumps(object_type, ensure_ascii=False)},"seq":{seq}}}')
 
 
 @event.listens_for(Session, "before_commit")
@@ -76,8 +86,7 @@ def _write_pending(session: Session) -> None:
     rows = []
     for seq, (at, actor_id, action, object_type, object_id, data) in enumerate(pending,
                                                                                start=last_seq - len(pending) + 1):
-        payload = canonical({"seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
-                             "object_type": object_type, "object_id": object_id, "data": data})
+        payload = _payload(seq, at, actor_id, action, object_type, object_id, data)
         digest = chain_hash(prev_hash, payload)
         rows.append({"id": seq, "at": at, "actor_id": actor_id, "action": action, "object_type": object_type,
                      "object_id": object_id, "payload": payload, "prev_hash": prev_hash, "hash": digest})

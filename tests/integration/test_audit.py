@@ -1,6 +1,10 @@
 """The audit chain: every change appends to it, the database refuses edits, the verifier finds tampering."""
 from __future__ import annotations
 
+import json
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -83,3 +87,22 @@ def test_the_head_is_the_last_lock_of_a_transaction(history):
     writes = [s for s in statements if s.startswith(("INSERT", "UPDATE"))]
     assert writes == ["INSERT INTO email_outbox", "INSERT INTO status_changes", "UPDATE audit_head",
                       "INSERT INTO audit_entries", "UPDATE audit_head"], statements
+
+
+@pytest.mark.parametrize("data", [{}, {"comment": "同意 \"引号\" \\ 与换行\n", "score": Decimal("87.50"), "b": [1, None],
+                                   "a": {"z": 1, "y": "乙"}, "when": date(2026, 12, 6)}])
+def test_an_entry_is_written_as_canonical_json(data):
+    """The payload is built from its parts (the data written once), and reads as canonical()
+    of the whole document would: what the verifier and any outside checker expect."""
+    from datetime import datetime, timezone
+
+    from rating.services import audit
+
+    at = datetime(2026, 12, 6, 8, 30, tzinfo=timezone.utc)
+    frozen = json.loads(audit.canonical(data))
+    built = audit._payload(7, at, 3, "application.note", "application", "42", audit.canonical(data))
+    assert built == audit.canonical({"seq": 7, "at": at.isoformat(), "actor_id": 3, "action": "application.note",
+                                     "object_type": "application", "object_id": "42", "data": frozen})
+    assert audit._payload(1, at, None, "a", "b", "c", "{}") == audit.canonical(
+        {"seq": 1, "at": at.isoformat(), "actor_id": None, "action": "a", "object_type": "b", "object_id": "c",
+         "data": {}})
