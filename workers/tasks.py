@@ -160,9 +160,10 @@ def noop(value: int | None = None) -> int | None:
     time_limit=300,
 )
 def flush_outbox() -> dict[str, int]:
-    """Send the email waiting in the outbox (batches over one SMTP connection)."""
+    """Send the email waiting in the outbox (batches over one SMTP connection); with
+    more than a batch waiting, another flush job is published to help."""
     notifications.flush_starting()
-    return notifications.flush()
+    return notifications.flush(more_waiting=lambda: publish_soft(flush_outbox))
 
 
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)

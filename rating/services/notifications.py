@@ -14,6 +14,7 @@ import base64
 import contextvars
 import functools
 import smtplib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
@@ -297,8 +298,12 @@ def retry_delay(attempts: int) -> timedelta:
                                  config["MAIL_RETRY_MAX_SECONDS"]))
 
 
-def flush(batch_size: int = 100) -> dict[str, int]:
+def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = None) -> dict[str, int]:
     """Send every message that is due, a batch at a time over one SMTP connection.
+
+    `more_waiting` is called (once) when a claim comes back full: there is more than this
+    job's first batch, and the worker publishes a second flush job so that an idle worker
+    process helps with the rest (the claim skips what another flush holds).
 
     A message that fails waits for its next attempt (`retry_delay`), so that while the
     server is down each write's flush tries only what is new or due, not the whole
@@ -315,6 +320,9 @@ def flush(batch_size: int = 100) -> dict[str, int]:
         claimed = _claim(batch_size)
         if not claimed:
             break
+        if more_waiting is not None and len(claimed) == batch_size:
+            more_waiting()
+            more_waiting = None
         sent, errors = _send_batch(claimed)
         now = clock.now()
         if sent:

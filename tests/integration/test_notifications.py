@@ -249,3 +249,34 @@ def test_messages_encode_chinese_headers_and_accept_international_addresses(app,
         assert parsed["From"].addresses[0].display_name == "星级上云评定系统"
         assert parsed["Message-ID"].startswith("<outbox-7@")
         assert parsed.get_content() == "尊敬的企业：\n您好。\n"
+
+
+def test_a_flush_with_more_than_a_batch_waiting_asks_for_help_once(app, mailbox):
+    """A full claim means more waits: the job publishes one helper (an idle worker process
+    sends part of the rest; the claims never overlap). Less than a batch: no helper."""
+    for n in range(5):
+        notifications._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
+                             minutes=60)
+    db.session.commit()
+    calls: list[int] = []
+    assert notifications.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 5
+    assert calls == [1] and len(mailbox.messages) == 5
+    notifications._queue("password_reset", "last@example.com", "en", None, name="x", link="x", minutes=60)
+    db.session.commit()
+    assert notifications.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 1
+    assert calls == [1]
+
+
+def test_the_flush_job_publishes_its_helper_on_the_mail_queue(app, mailbox, redis_server):
+    import redis
+
+    from workers.tasks import flush_outbox
+
+    for n in range(101):
+        notifications._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
+                             minutes=60)
+    db.session.commit()
+    broker = redis.Redis.from_url(redis_server.url(1))
+    before = broker.llen("mail")
+    assert flush_outbox.run()["sent"] == 101
+    assert broker.llen("mail") == before + 1
