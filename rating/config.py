@@ -183,7 +183,7 @@ def from_environment(instance_path: str) -> dict:
         },
         "SWEEP_GRACE_SECONDS": _int("SWEEP_GRACE_SECONDS", 60),
         # On PostgreSQL a scoring job scores up to this many waiting submissions (its own first).
-        "SCORING_BATCH_SIZE": max(1, _int("SCORING_BATCH_SIZE", 50)),
+        "SCORING_BATCH_SIZE": max(1, _int("SCORING_BATCH_SIZE", 100)),
         "REVIEW_REMINDER_HOURS": _int("REVIEW_REMINDER_HOURS", 48),
         "EXPERTS_PER_APPLICATION": _int("EXPERTS_PER_APPLICATION", 3),
         # Experts disagree on an indicator when their spread exceeds this share of its maximum.
