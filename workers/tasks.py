@@ -166,13 +166,21 @@ def flush_outbox() -> dict[str, int]:
     return notifications.flush(more_waiting=lambda: publish_soft(flush_outbox))
 
 
+# Celery's default queue: scoring, routing, certificates (email has its own, "mail").
+MAIN_QUEUE = "celery"
+
+
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
 def sweep_outbox() -> int:
-    """Publish a flush when email is left waiting (the broker was down after the commit, or a worker died)."""
+    """Publish a flush when email is left waiting (the broker was down after the commit, or
+    a worker died, or the main queue has kept the workers busy). On the main queue: workers
+    serve it before `mail`, so a flush there takes its turn among the work instead of
+    waiting for a busy main queue to empty. Mail waits at most about the grace period and
+    a sweep interval, however long a burst lasts."""
     ids = notifications.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
                                  timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
     if ids:
-        publish_soft(flush_outbox)
+        publish_soft(flush_outbox, queue=MAIN_QUEUE)
     return len(ids)
 
 
@@ -183,14 +191,15 @@ RECENT_FAILURE_SECONDS = 10.0
 _last_failure = {"at": float("-inf")}
 
 
-def publish_soft(task, *args, countdown: float | None = None) -> bool:
-    """Publish a job (to start `countdown` seconds from now, if given); when the broker is
-    down, log and let the beat sweepers catch up."""
+def publish_soft(task, *args, countdown: float | None = None, queue: str | None = None) -> bool:
+    """Publish a job (to start `countdown` seconds from now, if given; on `queue` instead of
+    its own, if given); when the broker is down, log and let the beat sweepers catch up."""
     recently_failed = time.monotonic() - _last_failure["at"] < RECENT_FAILURE_SECONDS
     policy = ({"max_retries": 0} if recently_failed else
               {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1})
     try:
-        task.apply_async(args, retry=True, retry_policy=policy, countdown=countdown or None)
+        task.apply_async(args, retry=True, retry_policy=policy, countdown=countdown or None,
+                         **({"queue": queue} if queue else {}))
     except Exception:  # noqa: BLE001  (any broker failure: a sweeper covers it)
         _last_failure["at"] = time.monotonic()
         log.warning("could not publish %s%r; a sweeper will", task.name, args, exc_info=not recently_failed)

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from rating.extensions import db
 from rating.models import OutboxEmail, User
@@ -280,3 +280,24 @@ def test_the_flush_job_publishes_its_helper_on_the_mail_queue(app, mailbox, redi
     before = broker.llen("mail")
     assert flush_outbox.run()["sent"] == 101
     assert broker.llen("mail") == before + 1
+
+
+def test_mail_left_waiting_is_flushed_from_the_main_queue(app, mailbox, redis_server):
+    """Workers serve the main queue before `mail`; mail that has waited past the grace
+    period gets its flush published on the main queue, so a long burst cannot hold it."""
+    import redis
+
+    from workers.tasks import sweep_outbox
+
+    notifications._queue("password_reset", "late@example.com", "zh_Hans_CN", None, name="用户", link="x",
+                         minutes=60)
+    db.session.commit()
+    grace = timedelta(seconds=app.config["SWEEP_GRACE_SECONDS"] + 1)
+    long_ago = datetime.now(timezone.utc) - grace
+    db.session.execute(update(OutboxEmail).values(created_at=long_ago, next_attempt_at=long_ago))
+    db.session.commit()
+    broker = redis.Redis.from_url(redis_server.url(1))
+    main_before, mail_before = broker.llen("celery"), broker.llen("mail")
+    assert sweep_outbox.run() == 1
+    assert (broker.llen("celery"), broker.llen("mail")) == (main_before + 1, mail_before)
+    assert json.loads(broker.lindex("celery", 0))["headers"]["task"] == "workers.tasks.flush_outbox"
