@@ -10,9 +10,10 @@ a few milliseconds only (PostgreSQL row lock; SQLite's single writer).
 The head is the last lock a transaction takes: the session is flushed before it, so
 every other row of the transaction (and the key-share locks its foreign keys take on the
 rows it references) is written first. After the head come only the entries, whose actor
-reference takes a key-share lock; no lock we take elsewhere conflicts with that one (we
-lock rows FOR NO KEY UPDATE, never FOR UPDATE, where others may reference them), so a
-transaction holding the head never waits for one that is waiting for the head.
+reference takes a key-share lock; nothing we do elsewhere conflicts with that one (we
+lock rows FOR NO KEY UPDATE, never FOR UPDATE, where others may reference them, and
+never delete a user or change the unique email that makes its update a key update), so
+a transaction holding the head never waits for one that is waiting for the head.
 """
 from __future__ import annotations
 
