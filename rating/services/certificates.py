@@ -207,7 +207,7 @@ def render(rating_id: int) -> str:
         db.session.rollback()
         _record_failure(rating_id, wanted, exc)
         raise
-    first = certificate.notified_at is None
+    first, certificate_no = certificate.notified_at is None, rating.certificate_no
     moved = db.session.execute(
         update(Certificate)
         .where(Certificate.rating_id == rating_id, Certificate.rendered_generation < wanted)
@@ -219,16 +219,17 @@ def render(rating_id: int) -> str:
     if moved.rowcount != 1:
         # Someone else stored this generation (or a newer one) meanwhile.
         db.session.rollback()
-        _remove_other_files(rating.certificate_no, keep=_recorded_sha(rating_id))
+        _remove_other_files(certificate_no, keep=_recorded_sha(rating_id))
         return "current"
-    audit.append("certificate.ready", "rating", rating_id, None, certificate_no=rating.certificate_no,
+    audit.append("certificate.ready", "rating", rating_id, None, certificate_no=certificate_no,
                  generation=wanted, sha256=sha256, size=size)
     if first:
         from rating.services import notifications
 
         notifications.queue_certificate_ready(rating)
     db.session.commit()
-    _remove_other_files(rating.certificate_no, keep=sha256)
+    # The number as read before the commit: after it, reading the rating would load it again.
+    _remove_other_files(certificate_no, keep=sha256)
     return "rendered"
 
 

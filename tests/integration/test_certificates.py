@@ -169,6 +169,34 @@ def test_rendering_twice_keeps_one_file(api, batch, people):
     assert "常州更名后科技有限公司" in pdf_text((folder / f"{second.sha256}.pdf").read_bytes()).splitlines()
 
 
+def test_a_render_reads_nothing_after_its_commit(api, batch, people):
+    """The old files are removed after the commit by the number read before it: reading the
+    rating after the commit loaded it again, one more round trip per certificate."""
+    from sqlalchemy import event
+
+    application_id, _firm = approved(api, batch, people)
+    [number] = close_notice(api, people, [application_id])
+    rating_id = db.session.execute(select(Rating.id).where(Rating.certificate_no == number)).scalar_one()
+    db.session.commit()
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql, *_args):
+        seen.append(sql.split(None, 1)[0].upper())
+
+    def commit(_conn):
+        seen.append("COMMIT")
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", commit)
+    try:
+        assert certificates.render(rating_id) == "rendered"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+        event.remove(db.engine, "commit", commit)
+    assert "UPDATE" in seen and seen[-1] == "COMMIT", seen
+    assert db.session.get(Certificate, rating_id).state == "ready"
+
+
 def test_unwritable_storage_fails_clearly_and_keeps_no_dangling_row(api, batch, people, app, tmp_path):
     application_id, _firm = approved(api, batch, people)
     [number] = close_notice(api, people, [application_id])
