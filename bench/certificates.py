@@ -6,10 +6,18 @@ font configuration), and, for comparison with earlier runs, in the full Noto Ser
 SC on WeasyPrint's default path; all three interleaved in the same run. Then 1,000
 certificates rendered by one worker with 2 prefork processes, against 1,000 no-op tasks
 drained by the same worker in the same run, with the RSS of each pool child sampled
-every 0.2 s. The firms' emails go to a local SMTP server through the same worker."""
+every 0.2 s. The firms' emails go to a local SMTP server through the same worker.
+
+Two more references, interleaved with the rest, say where the time goes: the document
+alone (`certificate_pdf.render`: QR code, template, WeasyPrint; no file, no row), and a
+plain page of the certificate's own lines of text, each a paragraph in the same font on
+WeasyPrint's default path (no stylesheet, images, bold, PDF/A): what any page carrying
+this certificate's words costs at least."""
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import statistics
 import threading
 import time
@@ -87,7 +95,8 @@ def single(app, ids: list[int], warmup: int) -> dict:
     from rating.models import Certificate, Rating
     from rating.services import certificates
 
-    times: dict = {_timed_render: [], _timed_floor: [], _timed_noto_floor: []}
+    times: dict = {_timed_render: [], _timed_floor: [], _timed_noto_floor: [], _timed_document: [],
+                   _timed_plain_page: []}
     sizes: list[int] = []
     with app.app_context():
         if not fonts_built():
@@ -96,15 +105,20 @@ def single(app, ids: list[int], warmup: int) -> dict:
             certificates.request_render(db.session.get(Rating, rating_id))
             db.session.commit()
             order = list(times)
-            for task in order[n % 3:] + order[:n % 3]:
+            for task in order[n % len(order):] + order[:n % len(order)]:
                 seconds = task(rating_id)
                 if n >= warmup:
                     times[task].append(seconds)
             sizes.append(db.session.get(Certificate, rating_id).size)
         floor_kb = round(len(floor_pdf()) / 1024, 1)
     ours, floor, noto = times[_timed_render], times[_timed_floor], times[_timed_noto_floor]
+    document, plain = times[_timed_document], times[_timed_plain_page]
+    median = statistics.median
     return {"runs": len(ours), "render_store_record": _ms(ours), "floor_two_characters": _ms(floor),
-            "ratio_median_to_floor": round(statistics.median(ours) / statistics.median(floor), 2),
+            "ratio_median_to_floor": round(median(ours) / median(floor), 2),
+            "document_alone": _ms(document), "ratio_document_to_floor": round(median(document) / median(floor), 2),
+            "store_record_ms": round((median(ours) - median(document)) * 1000, 1),
+            "plain_page_of_its_text": _ms(plain), "ratio_plain_page_to_floor": round(median(plain) / median(floor), 2),
             "floor_two_characters_full_noto": _ms(noto),
             "ratio_median_to_full_noto_floor": round(statistics.median(ours) / statistics.median(noto), 2),
             "pdf_kb": {"median": round(statistics.median(sizes) / 1024, 1),
@@ -126,6 +140,57 @@ def _timed_render(rating_id: int) -> float:
     seconds = time.perf_counter() - started
     assert result == "rendered", result
     return seconds
+
+
+def _timed_document(rating_id: int) -> float:
+    """The PDF alone, for a rating loaded beforehand (as `certificates.render` has it)."""
+    from rating.services import certificate_pdf
+
+    rating = _loaded_rating(rating_id)
+    started = time.perf_counter()
+    certificate_pdf.render(rating)
+    return time.perf_counter() - started
+
+
+def _timed_plain_page(rating_id: int) -> float:
+    from weasyprint import HTML
+
+    from rating.services import fonts
+
+    page = plain_page_html(_loaded_rating(rating_id))
+    started = time.perf_counter()
+    HTML(string=page).write_pdf(font_config=fonts.font_configuration(fonts.FONTS_DIR))
+    return time.perf_counter() - started
+
+
+_BLOCKS = re.compile(r"<(p|h1)\b[^>]*>(.*?)</\1>", re.S)
+
+
+def plain_page_html(rating) -> str:
+    """The certificate's lines of text (every paragraph and heading of its HTML), each a
+    plain paragraph in the certificate's first font."""
+    from rating.services import certificate_pdf
+
+    page, _text, _signature = certificate_pdf.certificate_html(
+        rating, certificate_pdf.StaticOnlyFetcher(certificate_pdf.static_dir()))
+    lines = [html.unescape(re.sub(r"<[^>]+>", "", inner)).strip() for _tag, inner in _BLOCKS.findall(page)]
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+    return f'<div style="font-family: &quot;Rating Serif SC&quot;">{paragraphs}</div>'
+
+
+def _loaded_rating(rating_id: int):
+    from sqlalchemy.orm import joinedload
+
+    from rating.extensions import db
+    from rating.models import Enterprise, Rating
+    from rating.services.certificate_pdf import issuers
+
+    rating = db.session.execute(
+        select(Rating).where(Rating.id == rating_id)
+        .options(joinedload(Rating.enterprise).joinedload(Enterprise.district), joinedload(Rating.batch))
+    ).scalar_one()
+    issuers(rating)   # the jurisdictions it names, loaded into the session
+    return rating
 
 
 def _timed_floor(_rating_id: int) -> float:

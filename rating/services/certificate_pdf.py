@@ -178,13 +178,24 @@ def stylesheet(static: Path) -> CSS:
 
 
 def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document:
+    fetcher = fetcher or StaticOnlyFetcher(static_dir())
+    html, text, signature = certificate_html(rating, fetcher)
+    variant = current_app.config["CERTIFICATE_PDF_VARIANT"] or None
+    pdf = CertificateHTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=fetcher).write_pdf(
+        stylesheets=[stylesheet(static_dir())],
+        pdf_variant=variant, custom_metadata=True, font_config=fonts.font_configuration(fonts.FONTS_DIR))
+    return Document(pdf=pdf, signature=signature, payload=text)
+
+
+def certificate_html(rating: Rating, fetcher: StaticOnlyFetcher) -> tuple[str, str, str]:
+    """The certificate's HTML, its signed payload and the signature; the QR code image is
+    served to the document by `fetcher`."""
     text = signing.rating_payload(rating)
     signature = signing.sign(text)
     verify_url = f"{current_app.config['PUBLIC_BASE_URL']}/verify/{rating.certificate_no}?sig={signature}"
     level_name = f"{CHINESE_DIGITS[rating.level]}星级上云企业"
     if rating.batch is not None:
         level_name = edition_of_batch(rating.batch.edition_code).levels[rating.level].name
-    fetcher = fetcher or StaticOnlyFetcher(static_dir())
     qr_src = fetcher.serve("qr.png", qr_png(verify_url))
     with force_locale("zh_Hans_CN"):
         html = render_template(
@@ -193,8 +204,4 @@ def render(rating: Rating, fetcher: StaticOnlyFetcher | None = None) -> Document
             issuers=issuers(rating), granted=chinese_date(rating.granted_on),
             valid_until=chinese_date(rating.valid_until), qr_src=qr_src, payload=text,
             signature=signature, signature_keys=(signing.PDF_PAYLOAD_KEY, signing.PDF_SIGNATURE_KEY))
-    variant = current_app.config["CERTIFICATE_PDF_VARIANT"] or None
-    pdf = CertificateHTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        stylesheets=[stylesheet(static_dir())],
-        pdf_variant=variant, custom_metadata=True, font_config=fonts.font_configuration(fonts.FONTS_DIR))
-    return Document(pdf=pdf, signature=signature, payload=text)
+    return html, text, signature
