@@ -15,7 +15,8 @@ from bench.common import RESULTS
 
 BENCHMARKS = {"scoring_pipeline": scoring_pipeline.run, "submit_endpoint": submit_endpoint.run,
               "review_routing": review_routing.run, "review_queue": review_queue.run,
-              "certificates": certificates.run, "totals": totals_exports.run_totals,
+              "certificates": certificates.run, "certificate_parts": certificates.run_parts,
+              "totals": totals_exports.run_totals,
               "exports": totals_exports.run_exports}
 
 

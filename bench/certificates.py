@@ -292,6 +292,61 @@ def batch(app, env, redis, instance, ids: list[int]) -> dict:
             **memory.summary()}
 
 
+# What leaving one feature out of the page changes: name -> (edit of the HTML, edit of the CSS, PDF variant).
+_WITHOUT = {
+    "the whole page": (None, None, "pdf/a-3b"),
+    "without the seal": (lambda h: re.sub(r'<img class="seal"[^>]*>', "", h), None, "pdf/a-3b"),
+    "without the QR image": (lambda h: re.sub(r'<img src="_document/[^>]*>', "", h), None, "pdf/a-3b"),
+    "without bold": (None, lambda c: c.replace("font-weight: bold", "font-weight: normal"), "pdf/a-3b"),
+    "without PDF/A": (None, None, None),
+    "without absolute positions": (None, lambda c: c.replace("absolute", "static"), "pdf/a-3b"),
+    "without letter spacing": (None, lambda c: re.sub(r"letter-spacing:[^;]*;", "", c), "pdf/a-3b"),
+    "without the border": (None, lambda c: re.sub(r"border: [^;]*double[^;]*;", "", c), "pdf/a-3b"),
+    "without the metadata tags": (lambda h: re.sub(r"<meta name=[^>]*>", "", h), None, "pdf/a-3b"),
+}
+
+
+def parts(app, rating_id: int, rounds: int = 100, warmup: int = 5) -> dict:
+    """WeasyPrint's part of one certificate (its HTML made once: no QR code, no template),
+    whole and with one feature left out at a time, all in turns; each variant's saving is
+    the whole page's median minus its own."""
+    from weasyprint import CSS
+
+    from rating.services import certificate_pdf, fonts
+
+    with app.app_context():
+        rating = _loaded_rating(rating_id)
+        made = certificate_pdf.StaticOnlyFetcher(certificate_pdf.static_dir())
+        page, _text, _signature = certificate_pdf.certificate_html(rating, made)
+        static = certificate_pdf.static_dir()
+        base_url, font_config = static.as_uri() + "/", fonts.font_configuration(fonts.FONTS_DIR)
+        css = (static / "css" / "certificate.css").read_text()
+        variants = {}
+        for name, (edit_html, edit_css, pdf_variant) in _WITHOUT.items():
+            sheet = CSS(string=edit_css(css) if edit_css else css, base_url=base_url, font_config=font_config)
+            variants[name] = (edit_html(page) if edit_html else page, sheet, pdf_variant)
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for n in range(warmup + rounds):
+            for name, (html_text, sheet, pdf_variant) in variants.items():
+                fetcher = certificate_pdf.StaticOnlyFetcher(static)
+                fetcher.generated.update(made.generated)
+                started = time.perf_counter()
+                certificate_pdf.CertificateHTML(string=html_text, base_url=base_url, url_fetcher=fetcher).write_pdf(
+                    stylesheets=[sheet], pdf_variant=pdf_variant, custom_metadata=True, font_config=font_config)
+                if n >= warmup:
+                    times[name].append(time.perf_counter() - started)
+    whole = statistics.median(times["the whole page"])
+    return {name: {"p50_ms": round(statistics.median(values) * 1000, 1),
+                   "saves_ms": round((whole - statistics.median(values)) * 1000, 1)}
+            for name, values in times.items()}
+
+
+def run_parts() -> dict:
+    with servers("certificate-parts") as run:
+        [rating_id] = seed_ratings(run.app, 1, pending=False)
+        return parts(run.app, rating_id)
+
+
 def run(single_runs: int = 40, warmup: int = 5, count: int = 1000) -> dict:
     with servers("certificates", smtp=True) as run:
         one = single(run.app, seed_ratings(run.app, warmup + single_runs, pending=False), warmup)
