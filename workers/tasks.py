@@ -166,10 +166,6 @@ def flush_outbox() -> dict[str, int]:
     return notifications.flush(more_waiting=lambda: publish_soft(flush_outbox))
 
 
-# Celery's default queue: scoring, routing, certificates (email has its own, "mail").
-MAIN_QUEUE = "celery"
-
-
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
 def sweep_outbox() -> int:
     """Publish a flush when email is left waiting (the broker was down after the commit, or
@@ -180,7 +176,8 @@ def sweep_outbox() -> int:
     ids = notifications.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
                                  timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
     if ids:
-        publish_soft(flush_outbox, queue=MAIN_QUEUE)
+        # The main queue (scoring, routing, certificates): Celery's default, as configured.
+        publish_soft(flush_outbox, queue=flush_outbox.app.conf.task_default_queue)
     return len(ids)
 
 
