@@ -197,10 +197,20 @@ CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 260, 44, 48, 16
 
 
 def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    step = 10 ** (len(str(value)) - 1)
-    return ((value + step - 1) // step) * step
+    """The top of a chart's axis: the least of 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, …
+    that holds `value`. Even, so that its half (the middle grid line, `ticks`) is a whole
+    number a reader can take in at a glance: 0 / 4 / 8, not 0 / 3 / 7."""
+    scale = 1
+    while True:
+        for top in (2 * scale, 4 * scale, 6 * scale, 8 * scale, 10 * scale):
+            if top >= max(value, 4):
+                return top
+        scale *= 10
+
+
+def ticks(top: int) -> tuple[int, int, int]:
+    """The labelled grid lines of an axis whose top is `top` (from `_nice_max`)."""
+    return 0, top // 2, top
 
 
 def bars(board: Dashboard) -> tuple[list[Bar], int]:
