@@ -95,9 +95,15 @@ def dashboard():
     for batch in reference.open_batches():
         edition = edition_of_batch(batch.edition_code)
         options.append((batch, allowed_levels(edition, held), edition))
+    # One application per firm and batch (a withdrawn one aside): a batch that already has
+    # one offers it, not a form the service would refuse.
+    existing: dict[int, Application] = {}
+    for row in rows:
+        if row.status != ApplicationStatus.withdrawn:
+            existing.setdefault(row.batch_id, row)
     form = NewApplicationForm()
     return render_template("applications/dashboard.html", applications=rows, options=options,
-                           form=form, held=sorted(held), enterprise=enterprise)
+                           existing=existing, form=form, held=sorted(held), enterprise=enterprise)
 
 
 @bp.post("/new")

@@ -75,6 +75,21 @@ def test_forms_need_csrf(client, batch):
     assert client.get("/applications/").text.count("#") == 0 or "还没有申报" in client.get("/applications/").text
 
 
+def test_a_batch_with_an_application_offers_it_instead_of_a_second(client, batch):
+    """One application per firm and batch: the firm's page leads to the one it has rather
+    than offering a form that can only be refused."""
+    register(client)
+    before = client.get("/applications/").text
+    assert f'name="batch_id" value="{batch.id}"' in before and f'batch-{batch.id}-taken' not in before
+    application_id, _response = new_application(client, batch)
+    after = client.get("/applications/").text
+    assert f'name="batch_id" value="{batch.id}"' not in after
+    taken = after[after.index(f'data-testid="batch-{batch.id}-taken"'):]
+    taken = taken[:taken.index("</div>")]
+    assert f"已有申报 #{application_id}（草稿）" in taken
+    assert f'href="/applications/{application_id}/edit"' in taken
+
+
 def test_registration_error_then_corrected(client, app):
     bad = register(client, uscc="91320402MA1234567X")
     assert bad.status_code == 200
