@@ -5,6 +5,7 @@ import re
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -167,9 +168,36 @@ def _render_edit(application, edition, form, status=200, submit_errors=None):
         "applications/edit.html",
         application=application, edition=edition, form=form, applicable=applicable,
         completeness=state, evidence_by_code=evidence_by_code, evidence_form=EvidenceForm(),
-        submit_form=SubmitForm(), confirm_form=ConfirmForm(), submit_errors=submit_errors or {},
+        submit_form=SubmitForm(), confirm_form=ConfirmForm(),
+        submit_errors=_located(submit_errors or {}, edition),
         editable=application.status in filing.EDITABLE,
     ), status
+
+
+def _located(fields: dict[str, list[str]], edition) -> list[tuple[str | None, str | None, str]]:
+    """A refused submission's messages as (what, where on the page, message): "请填写此项。"
+    ten times over tells the firm nothing until it says which item, with a link to it."""
+    english = str(get_locale()).startswith("en")
+    items = []
+    for name, messages in fields.items():
+        _kind, _dot, code = name.partition(".")
+        label = anchor = None
+        indicator = _indicator(edition, code) if code else None
+        if indicator is not None:
+            label, anchor = (indicator.title_en if english else indicator.title), f"ind-{code}"
+        elif name == "cloud_services":
+            label, anchor = _("云服务清单"), "services"
+        elif name == "pledge":
+            label, anchor = _("诚信承诺"), "submit"
+        items.extend((label, anchor, message) for message in messages)
+    return items
+
+
+def _indicator(edition, code: str):
+    try:
+        return edition.indicator(code)
+    except KeyError:
+        return None
 
 
 @bp.route("/<int:application_id>/edit", methods=["GET", "POST"])

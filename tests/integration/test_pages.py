@@ -186,6 +186,16 @@ def test_incomplete_submission_lists_what_is_missing(client, batch):
                            data={"csrf_token": csrf_token(page.text), "pledge": "y"})
     assert response.status_code == 422
     assert "请填写此项" in response.text and "诚信承诺" in response.text
+    # Each message names its item and links to it; the pledge was ticked, so it is not listed.
+    summary = response.text[response.text.index('data-testid="submit-errors"'):]
+    summary = summary[:summary.index("</div>")]
+    items = re.findall(r'<li>(?:<a href="#([\w-]+)">([^<]+)</a>：)?([^<]+)</li>', summary)
+    assert items and all(anchor and label for anchor, label, _message in items), items
+    assert ("services", "云服务清单", "请至少填写一项正在使用的云服务。") in items
+    assert ("ind-infra_compute", "使用的云计算资源", "请填写此项。") in items
+    assert ("ind-infra_compute", "使用的云计算资源", "请上传该项的证明材料。") in items
+    assert all(f'id="{anchor}"' in response.text for anchor, _label, _message in items)
+    assert not any(anchor == "submit" for anchor, _label, _message in items)
 
 
 def test_login_lockout_message(client, app):
