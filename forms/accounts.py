@@ -82,6 +82,13 @@ class EnterpriseRegistrationForm(FlaskForm):
 class HtmlRegistrationForm(EnterpriseRegistrationForm):
     confirm = PasswordField(_l("确认密码"), validators=[EqualTo("password", _l("两次输入的密码不一致。"))])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Nothing chosen until the firm chooses: a preselected first entry (agriculture, a
+        # large firm) would be recorded for every firm that skipped past it.
+        self.industry.choices = [("", _l("请选择")), *self.industry.choices]
+        self.scale.choices = [("", _l("请选择")), *self.scale.choices]
+
 
 class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("登录邮箱"), validators=[DataRequired(_l("请输入邮箱。")), Length(max=254)], filters=[strip])

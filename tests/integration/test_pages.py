@@ -99,6 +99,17 @@ def test_registration_error_then_corrected(client, app):
     assert "我的申报" in good.text
 
 
+def test_registration_asks_for_industry_and_scale_rather_than_assuming_them(client, app):
+    page = client.get("/register").text
+    for name in ("industry", "scale"):
+        select = page[page.index(f'name="{name}"'):]
+        first = re.search(r"<option([^>]*)>([^<]*)</option>", select)
+        assert first.group(2) == "请选择" and 'value=""' in first.group(1), first.group(0)
+    skipped = register(client, industry="", scale="")
+    assert skipped.status_code == 200 and "我的申报" not in skipped.text
+    assert "请选择行业门类。" in skipped.text and "请选择企业规模。" in skipped.text
+
+
 def test_duplicate_registration_is_explained(client, app):
     register(client)
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/", follow_redirects=True).text)})
