@@ -39,8 +39,7 @@ class EnterpriseRegistrationForm(FlaskForm):
                        filters=[strip])
     district_code = SelectField(_l("所在县（市、区）"), validators=[DataRequired(_l("请选择所在县（市、区）。"))],
                                 validate_choice=False)
-    industry = SelectField(_l("所属行业门类（GB/T 4754）"),
-                           choices=[(k, f"{k} {v}") for k, v in INDUSTRY_SECTIONS.items()],
+    industry = SelectField(_l("所属行业门类（GB/T 4754）"), choices=list(INDUSTRY_SECTIONS.items()),
                            validators=[DataRequired(_l("请选择行业门类。"))])
     scale = SelectField(_l("企业规模"), choices=[(s.value, s.label) for s in Scale],
                         validators=[DataRequired(_l("请选择企业规模。"))])
@@ -69,6 +68,9 @@ class EnterpriseRegistrationForm(FlaskForm):
 
     def __init__(self, *args, district_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Labels in the request's language (an f-string at class level would have fixed the
+        # sections' names in Chinese when the module was imported).
+        self.industry.choices = [(k, f"{k} {v}") for k, v in INDUSTRY_SECTIONS.items()]
         self.scale.choices = [(s.value, s.label) for s in Scale]
         if district_choices is not None:
             self.district_code.choices = district_choices

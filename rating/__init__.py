@@ -222,6 +222,7 @@ def register_security_headers(app: Flask) -> None:
 def register_template_filters(app: Flask) -> None:
     from rating import clock
     from rating.models import ApplicationStatus, Stage
+    from rating.models.enums import unit_label
 
     def localtime(moment) -> str:
         return clock.local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
@@ -229,6 +230,7 @@ def register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["status_label"] = lambda value: ApplicationStatus(value).label if value else ""
     app.jinja_env.filters["stage_label"] = lambda value: Stage(value).label if value else ""
+    app.jinja_env.filters["unit_label"] = unit_label
 
 
 def register_commands(app: Flask) -> None:

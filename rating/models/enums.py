@@ -174,3 +174,14 @@ _LABELS = {
     Deployment.private: N_("私有云"),
     Deployment.hybrid: N_("混合云"),
 }
+
+
+# The units the guide editions give their numeric indicators (data, written in Chinese), as
+# the page's language names them; a unit not listed is shown as written.
+UNITS = frozenset({N_("个"), N_("台"), N_("元"), N_("万元"), N_("人"), N_("家")})
+
+
+def unit_label(unit: str | None) -> str:
+    if not unit:
+        return ""
+    return gettext(unit) if unit in UNITS else unit

@@ -40,6 +40,22 @@ def test_pages_are_chinese_by_default_and_english_on_request(client):
     assert 'lang="en"' in page.text
 
 
+def test_english_pages_name_industries_and_units_in_english(client, batch):
+    register(client)
+    application_id, _page = new_application(client, batch)
+    client.get("/lang/en")
+    form = client.get(f"/applications/{application_id}/edit").text
+    assert "Unit: count" in form and "Unit: 个" not in form
+    assert "Status: Draft" in form, re.findall(r".{60}：.{20}", form)[:5]
+    assert "：" not in form, re.findall(r".{60}：.{20}", form)[:5]     # labels end in the language's own colon
+    client.post("/logout", data={"csrf_token": csrf_token(form)})
+    page = client.get("/register").text
+    assert ">C Manufacturing</option>" in page and "制造业" not in page
+    client.get("/lang/zh_Hans_CN")
+    page = client.get("/register").text
+    assert ">C 制造业</option>" in page
+
+
 def test_a_page_and_an_email_in_another_language_within_one_request(app):
     """Templates look their translations up once per locale a request uses: an email
     rendered for an English reader while a Chinese page is being answered is English, and
