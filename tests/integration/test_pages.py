@@ -259,6 +259,8 @@ def test_scored_application_page_explains_the_score(client, app, api, batch):
     assert page.status_code == 200
     assert "满足申报条件" in page.text and "门槛条件" in page.text and "逐项得分" in page.text
     assert "审核中" in page.text
+    counted = re.search(r"计入的上云投入：([\d,.]+) 元", page.text).group(1)
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", counted), counted       # as the gates write it
     client.get("/lang/en")
     english = client.get(f"/applications/{body['id']}")
     assert english.status_code == 200
