@@ -40,6 +40,13 @@ def test_publish_object_and_close_in_html(app, api):
     refused = public.post(f"/publicity/{notice_id}", data={"csrf_token": csrf_token(page.text),
                                                            "application_id": application_id, "name": "王五"})
     assert refused.status_code == 422 and "请写明异议理由" in refused.text
+    assert f'<option value="{application_id}" selected>' in refused.text      # what was chosen is kept
+    # No firm is named until the writer names one.
+    assert '<option value="" selected>请选择</option>' in page.text
+    unnamed = public.post(f"/publicity/{notice_id}", data={
+        "csrf_token": csrf_token(page.text), "application_id": "", "name": "王五", "contact": "13900000001",
+        "reason": "设备数量不实"})
+    assert unnamed.status_code == 422 and "请选择对哪家企业提出异议。" in unnamed.text
     assert public.post(f"/publicity/{notice_id}", data={"application_id": application_id, "name": "王五",
                                                         "contact": "1", "reason": "x"}).status_code == 400  # CSRF
     sent = public.post(f"/publicity/{notice_id}", data={
