@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from sqlalchemy import select
 
@@ -86,6 +87,10 @@ def test_officials_regenerate_record_payment_and_revoke(app, api):
     assert number not in official.get("/ratings/?level=5").text
     page = official.get(f"/ratings/{number}")
     assert "50,000 元" in page.text and "待拨付" in page.text
+    # The blacklist options are checkboxes inside their labels, and the revoke button reads as final.
+    for name in ("blacklist_enterprise", "blacklist_provider"):
+        assert re.search(rf'<label class="check" for="{name}"><input[^>]*id="{name}"[^>]*type="checkbox"', page.text)
+    assert '<button type="submit" class="button danger">撤销认定</button>' in page.text
 
     token = csrf_token(page.text)
     regenerated = official.post(f"/ratings/{number}/regenerate", data={"csrf_token": token}, follow_redirects=True)
