@@ -55,6 +55,10 @@ class Message:
     def render(self, translate: Callable[[str], str] = lambda s: s) -> str:
         params = dict(self.params)
         text = translate(self.template)
+        if text != self.template:
+            # Translated (the catalogue's language is not the guide's Chinese): a parameter
+            # with an English form, such as a guide option's label, gives that form.
+            params.update({key[:-3]: value for key, value in self.params.items() if key.endswith("_en") and value})
         try:
             return text % params if params else text
         except (KeyError, ValueError, TypeError):

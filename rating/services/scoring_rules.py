@@ -70,17 +70,19 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
         if option is None:
             return Decimal(0), Message(N_("所选项不在指南选项中（0 分）"))
         return min(option.points, cap), Message(N_("已选择：%(label)s（%(points)s 分）"),
-                                                {"label": option.label, "points": _plain(option.points)})
+                                                {"label": option.label, "label_en": option.label_en,
+                                                 "points": _plain(option.points)})
     if kind == "multi_choice":
         chosen = [indicator.option(str(v)) for v in value]
         known = [o for o in chosen if o is not None]
         raw = sum((o.points for o in known), Decimal(0))
         points = min(raw, cap)
-        labels = "、".join(o.label for o in known) or "—"
+        labels = {"labels": "、".join(o.label for o in known) or "—",
+                  "labels_en": ", ".join(o.label_en or o.label for o in known) or "—"}
         if raw > cap:
             return points, Message(N_("已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）"),
-                                   {"labels": labels, "raw": _plain(raw), "points": _plain(points)})
-        return points, Message(N_("已选择：%(labels)s（%(points)s 分）"), {"labels": labels, "points": _plain(points)})
+                                   {**labels, "raw": _plain(raw), "points": _plain(points)})
+        return points, Message(N_("已选择：%(labels)s（%(points)s 分）"), {**labels, "points": _plain(points)})
     if kind == "text":
         minimum = indicator.scoring.get("min_length", 1)
         length = len(str(value).strip())

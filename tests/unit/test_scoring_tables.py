@@ -200,6 +200,29 @@ def test_indicator_points(code, value, points):
     assert reason.render()
 
 
+def test_chosen_options_are_named_in_the_reader_s_language():
+    """The reason names the guide's options: in Chinese as the guide writes them, and with
+    the guide's English labels when the catalogue translates the sentence."""
+    english = {"已选择：%(labels)s（%(points)s 分）": "Chosen: %(labels)s (%(points)s points)",
+               "已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）":
+                   "Chosen: %(labels)s (%(raw)s points in total, capped at %(points)s)",
+               "已选择：%(label)s（%(points)s 分）": "Chosen: %(label)s (%(points)s points)"}
+    translate = lambda template: english.get(template, template)   # noqa: E731
+    _points, reason = indicator_points(_indicator("infra_compute"), ["vm", "gpu"], WINDOW.usage_cutoff)
+    assert reason.render() == "已选择：云服务器、GPU云服务器（4 分）"
+    assert reason.render(translate) == "Chosen: Cloud servers, GPU instances (4 points)"
+    _points, reason = indicator_points(_indicator("infra_security"), ["host", "network", "content", "data", "ddos",
+                                                                      "waf"], WINDOW.usage_cutoff)
+    assert "capped at 5" in reason.render(translate) and "主机安全" not in reason.render(translate)
+    _points, reason = indicator_points(_indicator("infra_database"), "distributed", WINDOW.usage_cutoff)
+    assert "分布式" in reason.render() and "分布式" not in reason.render(translate)
+    # A score stored before the English labels were kept still reads, in Chinese labels.
+    from rating.services.scoring import Message
+
+    stored = Message.from_storage({"t": "已选择：%(labels)s（%(points)s 分）", "p": {"labels": "云服务器", "points": "2"}})
+    assert stored.render(translate) == "Chosen: 云服务器 (2 points)"
+
+
 @pytest.mark.parametrize("started, until, months", [
     (date(2024, 1, 31), date(2024, 4, 30), 3),
     (date(2024, 1, 31), date(2024, 4, 29), 2),
