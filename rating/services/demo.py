@@ -1,14 +1,19 @@
-"""Idempotent demo data: reference data, editions, a batch open today, demo accounts."""
+"""Idempotent demo data: reference data, editions, a batch open today, demo accounts, and one
+submitted application for the county reviewer."""
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Batch, Enterprise, Rating, RatingStatus, Role, User
+from rating.models import Application, ApplicationStatus, Batch, Enterprise, Rating, RatingStatus, Role, User
 from rating.services import aggregates, certificates, ratings
+from rating.services import applications as filing
+from rating.services.scoring import PaymentIn, ServiceIn
 from rating.services.accounts import hash_password
 from rating.services.guide import shipped_edition_paths
 from rating.services.reference import edition_of_batch, install_edition_file, load_divisions
@@ -29,7 +34,13 @@ FIRMS = [
     # email, name, serial, district, held level
     ("firm@demo.rating.test", "常州示范智能制造有限公司", 1, "320402", None),
     ("firm3@demo.rating.test", "常州云上精密机械股份有限公司", 2, "320411", 3),
+    ("filed@demo.rating.test", "常州示范云数据科技有限公司", 3, "320402", None),
 ]
+# This firm's 3★ application is filed and submitted by the seed, so that the county
+# reviewer has one to decide: the worker scores it and routes it to 天宁区.
+FILER = "filed@demo.rating.test"
+# A one-page PDF, the evidence the demo application attaches.
+DEMO_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _demo_batch(edition_code: str) -> Batch:
@@ -96,9 +107,58 @@ def seed() -> list[str]:
                 certificates.request_render(rating)
                 lines.append(f"demo rating {number}: {firm.name}, {level}★ (/verify/{number})")
     db.session.commit()
+    lines.append(_demo_filing(batch, FILER))
     lines.append(f"batch {batch.id}: {batch.name} ({batch.edition_code}), open until "
                  f"{clock.local(batch.closes_at):%Y-%m-%d %H:%M}")
     lines.append(f"demo accounts (password {DEMO_PASSWORD}):")
     lines += [f"  {role.value:<10} {email}" for email, role, _j, _n in STAFF]
     lines += [f"  enterprise {email}" for email, *_rest in FIRMS]
     return lines
+
+
+def _demo_filing(batch: Batch, email: str) -> str:
+    """`email`'s firm files a complete 3★ application for `batch` and submits it, through the
+    services the web pages use; once, however often the seed runs."""
+    user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+    filed = db.session.execute(
+        select(Application).where(Application.enterprise_id == user.enterprise_id, Application.batch_id == batch.id,
+                                  Application.status != ApplicationStatus.withdrawn)
+    ).scalars().first()
+    if filed is None:
+        level, edition = 3, edition_of_batch(batch.edition_code)
+        today = clock.today()
+        started = today - timedelta(days=400)
+        amount = edition.levels[level].min_investment_yuan / 2 + 1000
+        payments = (PaymentIn(started + timedelta(days=30), amount), PaymentIn(today - timedelta(days=10), amount))
+        answers = {i.code: _good_answer(i, today) for i in edition.indicators_for(level)}
+        if "declared_investment_yuan" in answers:
+            answers["declared_investment_yuan"] = 2 * amount
+        services = [ServiceIn("天翼云", "云服务器与对象存储", "iaas", "public", started, None, payments)]
+        filed = filing.create_application(user, filing.ApplicationInput(
+            batch_id=batch.id, target_level=level, answers=answers, services=services)).application
+        for indicator in edition.indicators_for(level):
+            if indicator.evidence_required:
+                filing.add_evidence(user, filed, io.BytesIO(DEMO_PDF), "证明材料.pdf", indicator.code)
+        filing.submit_application(user, filed, pledge=True)
+        from workers.tasks import request_scoring
+
+        request_scoring(filed.id)     # or the sweeper, if the broker is not up yet
+    return f"demo application #{filed.id}: {user.enterprise.name}, {filed.target_level}★, {filed.status}"
+
+
+def _good_answer(indicator, today: date):
+    """An answer of a well-run firm: every option, the top of a range, three years on the cloud."""
+    kind = indicator.type
+    if kind == "boolean":
+        return True
+    if kind == "choice":
+        return indicator.options[-1].value
+    if kind == "multi_choice":
+        return [option.value for option in indicator.options]
+    if kind in ("integer", "decimal"):
+        top = indicator.max if indicator.max is not None else Decimal(100)
+        return int(top) if kind == "integer" else Decimal(top)
+    if kind == "date":
+        return today - timedelta(days=3 * 365)
+    return ("研发设计、生产制造、供应链和客户服务已全面上云，建成数据中台，用设备数据优化排产和质量管理；"
+            "上云后运营成本下降约百分之二十，新产品研发周期缩短三成，不良品率明显降低。")

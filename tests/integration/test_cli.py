@@ -57,7 +57,17 @@ def test_demo_seed_is_idempotent(runner):
     from rating.extensions import db
     from rating.models import Batch, User
 
-    assert db.session.execute(select(func.count(User.id))).scalar_one() == 7
+    assert db.session.execute(select(func.count(User.id))).scalar_one() == 8
+    # One demo application, filed and submitted once, complete enough to pass every gate.
+    from rating.models import Application
+    from rating.services import scoring_runs
+
+    [filed] = db.session.execute(select(Application)).scalars().all()
+    assert filed.status == "submitted" and filed.target_level == 3
+    assert f"demo application #{filed.id}:" in first.output and f"demo application #{filed.id}:" in second.output
+    assert scoring_runs.score_application(filed.id) == "scored"
+    db.session.expire_all()
+    assert filed.current_score.passed, filed.current_score
     batches = db.session.execute(select(Batch)).scalars().all()
     assert len(batches) == 1 and batches[0].year == __import__("rating.clock").clock.today().year
     # The demo rating has a certificate number, printed both times, and verifiable.
