@@ -4,11 +4,13 @@ from __future__ import annotations
 import functools
 import itertools
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from rating import clock
 from rating.extensions import db
 from rating.models import Batch, Rating, RatingStatus, User
 from rating.services.accounts import hash_password
+from rating.services.demo import good_answer
 from rating.services.guide import Edition
 from rating.services.reference import get_edition
 from rating.services.uscc import uscc_from_serial
@@ -109,20 +111,13 @@ def grant_rating(enterprise_id: int, level: int, granted_on: date | None = None)
 
 
 def favourable_answer(indicator):
-    """The most favourable valid answer of an indicator, as JSON."""
-    kind = indicator.type
-    if kind == "boolean":
-        return True
-    if kind == "choice":
-        return indicator.options[-1].value
-    if kind == "multi_choice":
-        return [o.value for o in indicator.options]
-    if kind in ("integer", "decimal"):
-        value = indicator.max if indicator.max is not None else 10_000
-        return int(value) if kind == "integer" else float(value)
-    if kind == "date":
-        return (clock.today() - timedelta(days=3 * 365)).isoformat()
-    return "我们将研发、生产、销售和服务全面迁移上云，建设了数据中台并持续优化，成效显著，有完整的证明材料。" * 2
+    """The most favourable valid answer of an indicator, as JSON (the demo firm's answer)."""
+    value = good_answer(indicator)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def good_services(batch: Batch, edition: Edition, level: int) -> list[dict]:

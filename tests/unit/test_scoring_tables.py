@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from rating.services.demo import good_answer
 from rating.services.guide import load_edition_file, shipped_edition_paths
 from rating.services.scoring import BatchWindow, PaymentIn, ScoreResult, ServiceIn, score
 from rating.services.scoring_rules import indicator_points, months_of_use
@@ -17,20 +18,7 @@ WINDOW = BatchWindow(usage_cutoff=date(2024, 5, 31), investment_from=date(2023, 
 
 
 def favourable(indicator):
-    kind = indicator.type
-    if kind == "boolean":
-        return True
-    if kind == "choice":
-        return indicator.options[-1].value
-    if kind == "multi_choice":
-        return [o.value for o in indicator.options]
-    if kind == "integer":
-        return int(indicator.max)
-    if kind == "decimal":
-        return indicator.max
-    if kind == "date":
-        return date(2020, 1, 1)
-    return "我们将研发、生产、销售和服务全面迁移上云，建设数据中台并以数据模型优化工艺与质量，成效显著。" * 2
+    return good_answer(indicator, WINDOW.usage_cutoff)
 
 
 def good(edition, level, deployment="public"):
