@@ -9,7 +9,7 @@ from rating.models.application import (  # noqa: F401
     StatusChange,
     SubmissionSnapshot,
 )
-from rating.models.enterprise import BlacklistEntry, Enterprise  # noqa: F401
+from rating.models.enterprise import BlacklistEntry, Enterprise, EnterpriseClaim  # noqa: F401
 from rating.models.enums import (  # noqa: F401
     ApplicationStatus,
     CertificateState,

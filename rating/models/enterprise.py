@@ -73,3 +73,43 @@ class BlacklistEntry(db.Model):
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
     enterprise = relationship("Enterprise")
+
+
+class EnterpriseClaim(db.Model):
+    """Someone registering a credit code known only from an imported ratings list: the
+    account exists at once, but it sees none of the firm's ratings and cannot change the
+    firm's record until an official of the firm's county approves the claim. The record
+    the claimant typed waits here and is applied on approval."""
+
+    __tablename__ = "enterprise_claims"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided"),
+        CheckConstraint("(decided_at IS NULL) = (decided_by_id IS NULL)", name="decided_by"),
+        # A firm is claimed once: at most one approved claim per firm.
+        Index("uq_enterprise_claims_approved", "enterprise_id", unique=True,
+              postgresql_where=text("status = 'approved'"), sqlite_where=text("status = 'approved'")),
+        Index("ix_enterprise_claims_pending", "enterprise_id",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    # One claim per account: the account was created by it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # The firm's record as the claimant typed it.
+    name: Mapped[str] = mapped_column(String(200))
+    district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
+    industry: Mapped[str] = mapped_column(String(1))
+    scale: Mapped[str] = mapped_column(String(8))
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(30))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    enterprise = relationship("Enterprise")
+    user = relationship("User", foreign_keys=[user_id])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
@@ -30,6 +30,10 @@ class Rating(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    # The firm's name and county as certified: what /verify and the certificate show,
+    # whatever the firm's record says later (a rename, a move, a claimed import).
+    certified_name: Mapped[str] = mapped_column(String(200))
+    certified_district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
     level: Mapped[int] = mapped_column(Integer)
     year: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
@@ -59,6 +63,22 @@ class Rating(db.Model):
             return RatingStatus.expired
         return self.status
 
+
+
+@event.listens_for(Rating, "before_insert")
+def _certify_firm_as_it_is(_mapper, connection, rating: Rating) -> None:
+    """A rating written without the certified name and county takes the firm's record as
+    it is at that moment (grants and imports set them themselves)."""
+    if rating.certified_name is not None and rating.certified_district_code is not None:
+        return
+    from rating.models.enterprise import Enterprise
+
+    name, district = connection.execute(
+        select(Enterprise.name, Enterprise.district_code).where(Enterprise.id == rating.enterprise_id)).one()
+    if rating.certified_name is None:
+        rating.certified_name = name
+    if rating.certified_district_code is None:
+        rating.certified_district_code = district
 
 class CertificateSerial(db.Model):
     """The last certificate serial handed out per province and year (gap-free: it moves in

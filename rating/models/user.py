@@ -25,6 +25,7 @@ class User(UserMixin, db.Model):
             name="scope",
         ),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
+        CheckConstraint("session_version >= 0", name="session_version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +39,10 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(10))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every browser session's identity (get_id): raising it ends every session of
+    # the account at once (logout, password change or reset, deactivation, "sign out
+    # everywhere"), although the session itself lives in a signed cookie.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     jurisdiction = relationship("Jurisdiction")
