@@ -5,7 +5,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
 from forms.fields import plain_text
@@ -102,3 +102,30 @@ class ResetPasswordForm(FlaskForm):
                                                     Length(max=200)])
     confirm = PasswordField(_l("确认新密码"), validators=[EqualTo("password", _l("两次输入的密码不一致。"))])
     submit = SubmitField(_l("设置新密码"))
+
+
+class LogoutForm(FlaskForm):
+    revoke_tokens = BooleanField(_l("同时注销我的全部 API 令牌"))
+    submit = SubmitField(_l("退出登录"))
+
+
+class PasswordChangeForm(FlaskForm):
+    """POST /me/password takes these names; the page adds a confirmation."""
+    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码。")),
+                                                               Length(max=200)])
+    new_password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码。")), password_policy,
+                                                        Length(max=200)])
+
+
+class HtmlPasswordChangeForm(PasswordChangeForm):
+    confirm = PasswordField(_l("确认新密码"), validators=[EqualTo("new_password", _l("两次输入的密码不一致。"))])
+    submit = SubmitField(_l("修改密码"))
+
+
+class AccountActionForm(FlaskForm):
+    """An administrator acts on another account, named by its login email."""
+    email = EmailField(_l("账户邮箱"), validators=[DataRequired(_l("请输入邮箱。")), Length(max=254)],
+                       filters=[strip])
+    sign_out = SubmitField(_l("强制退出登录"))
+    deactivate = SubmitField(_l("停用账户"))
+    reactivate = SubmitField(_l("重新启用账户"))

@@ -174,11 +174,13 @@ def register_session_teardown(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from rating.views import api, applications, auth, dashboard, health, main, publicity, ratings, reviews, verify
+    from rating.views import (account, api, applications, auth, dashboard, health, main, publicity, ratings, reviews,
+                              verify)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(applications.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(publicity.bp)

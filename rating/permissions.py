@@ -69,3 +69,8 @@ def can_edit_application(user: User, application: Application) -> bool:
         and user.role == Role.enterprise
         and application.enterprise_id == user.enterprise_id
     )
+
+
+def can_manage_accounts(user: User) -> bool:
+    """Sign another account out everywhere, deactivate or reactivate it: administrators."""
+    return user.is_authenticated and user.role == Role.admin

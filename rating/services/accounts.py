@@ -48,19 +48,28 @@ _TOKEN_USER = (select(ApiToken).where(ApiToken.token_hash == bindparam("digest")
                .options(joinedload(ApiToken.user).joinedload(User.jurisdiction)))
 
 
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    """The user a browser session names ("id:version", User.get_id), while the account is
+    active and its session version is still the one the session was opened with: raising
+    the version (logout, a password change or reset, deactivation, "sign out everywhere")
+    ends every session at once. A session of the old form (a bare id) no longer counts."""
+    user_id, _colon, version = (session_id or "").partition(":")
     try:
-        user_id = int(user_id)
+        user_id, version = int(user_id), int(version)
     except (TypeError, ValueError):
         return None
-    return db.session.execute(_USER, {"id": user_id}).scalar_one_or_none()
+    user = db.session.execute(_USER, {"id": user_id}).scalar_one_or_none()
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
 
 
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def load_user_from_request(req) -> User | None:
+def token_of_request(req) -> ApiToken | None:
+    """The valid API token a request presents (its user active), or None."""
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
@@ -70,7 +79,12 @@ def load_user_from_request(req) -> User | None:
     row = db.session.execute(_TOKEN_USER, {"digest": _token_digest(token)}).scalar_one_or_none()
     if row is None or row.expires_at <= clock.now() or not row.user.active:
         return None
-    return row.user
+    return row
+
+
+def load_user_from_request(req) -> User | None:
+    row = token_of_request(req)
+    return row.user if row is not None else None
 
 
 def authenticate(email: str, password: str) -> User:
@@ -249,11 +263,12 @@ def user_for_reset(token: str) -> User:
 
 def reset_password(token: str, password: str) -> User:
     """Set a new password through a reset link: the link is spent, the lockout lifted, and
-    the account's API tokens revoked."""
+    the account's browser sessions ended and API tokens revoked."""
     user = user_for_reset(token)
     moved = db.session.execute(
         update(User).where(User.id == user.id, User.password_hash == user.password_hash)
-        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
+        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None,
+                session_version=User.session_version + 1)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:          # a concurrent use of the same link won
         db.session.rollback()

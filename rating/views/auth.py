@@ -5,12 +5,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
-from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, ResetPasswordForm
+from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, LogoutForm, ResetPasswordForm
 from rating.errors import ServiceError
 from rating.extensions import limiter
-from rating.services import accounts, reference
+from rating.services import accounts, reference, sessions
 
 bp = Blueprint("auth", __name__)
 
@@ -40,6 +40,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Ends every browser session of the account (a copied cookie's too), and the account's
+    API tokens when the box is ticked."""
+    form = LogoutForm()
+    sessions.log_out(current_user, revoke_tokens=bool(form.revoke_tokens.data))
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("main.index"))

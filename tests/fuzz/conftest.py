@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
-from rating.models import Evidence, Objection, Rating
+from rating.models import ApiToken, Evidence, Objection, Rating
 from rating.services import routing
 from rating.services.accounts import reset_token
 from tests.factories import PDF_BYTES, make_batch, make_staff
@@ -33,7 +33,8 @@ def world(app, api) -> World:
     batch = make_batch("js-2024")
     staff = {"county": make_staff("reviewer", "320402"), "city": make_staff("reviewer", "320400"),
              "province": make_staff("reviewer", "320000"), "official": make_staff("official", "320400"),
-             "expert": make_staff("expert", "320400"), "resetting": make_staff("reviewer", "320411")}
+             "expert": make_staff("expert", "320400"), "resetting": make_staff("reviewer", "320411"),
+             "account": make_staff("reviewer", "320411"), "admin": make_staff("admin", None)}
     tokens = {who: api.token(user.email) for who, user in staff.items()}
     official = tokens["official"]
 
@@ -72,5 +73,6 @@ def world(app, api) -> World:
              "objection_id": db.session.scalar(select(Objection.id)),
              "evidence_id": db.session.scalar(evidence), "certificate_no": db.session.scalar(certificate),
              "entry_id": entry.get_json()["id"], "batch_id": batch.id, "code": batch.edition_code,
-             "reset_token": reset_token(staff["resetting"])},
+             "reset_token": reset_token(staff["resetting"]),
+             "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == staff["account"].id))},
     )

@@ -119,7 +119,13 @@ FORMS = [
          lambda w: {"reason": "材料造假", "blacklist_enterprise": "y"}),
     Form("publicity.close", "official", "/publicity/{notice_id}/close"),
     Form("applications.withdraw", "firm", "/applications/{application_id}/withdraw"),
-    Form("auth.logout", "county", "/logout"),
+    Form("account.revoke_token", "account", "/account/tokens/{token_id}/revoke"),
+    Form("account.revoke_tokens", "account", "/account/tokens/revoke-all"),
+    Form("account.sign_out_elsewhere", "account", "/account/sign-out-elsewhere"),
+    Form("account.password", "account", "/account/password", lambda w: {
+        "current_password": PASSWORD, "new_password": "Neu2026passwort", "confirm": "Neu2026passwort"}),
+    Form("account.manage", "admin", "/account/manage", lambda w: {"email": w.emails["account"], "sign_out": "y"}),
+    Form("auth.logout", "county", "/logout", lambda w: {"revoke_tokens": "y"}),
 ]
 
 
@@ -283,6 +289,9 @@ WRITES = [   # method, path (formatted with the world's ids), whose token, world
      lambda w: {"state": "paid", "disbursed_on": today(), "note": "已拨付"}),
     ("POST", "/ratings/{certificate_no}/revoke", "official", lambda w: {"reason": "造假"}),
     ("POST", "/applications/{application_id}/withdraw", "firm", lambda w: {"comment": "暂不申报"}),
+    # A wrong current password: every case reaches the form rather than ending the token.
+    ("POST", "/me/password", "account", lambda w: {"current_password": "not-the-password1",
+                                                     "new_password": "Neu2026passwort"}),
 ]
 
 

@@ -88,5 +88,6 @@ from rating.views.api import (  # noqa: E402,F401
     ratings,
     reference,
     reviews,
+    sessions,
     totals,
 )
