@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 STORAGE_BACKENDS = ("local", "s3")
+# What an upload's body may carry besides the file: the multipart framing, the other fields.
+MULTIPART_MARGIN_BYTES = 64 * 1024
 
 
 def _int(name: str, default: int) -> int:
@@ -108,18 +110,31 @@ def from_environment(instance_path: str) -> dict:
         # second's mail rather than for each job's two or three messages).
         "MAIL_FLUSH_DELAY_SECONDS": float(os.environ.get("MAIL_FLUSH_DELAY_SECONDS") or 1.0),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+        # Every other request body (JSON, forms) is refused beyond this (413, unread); each
+        # request's own limit is set by rating/body_size.py, MAX_CONTENT_LENGTH is the ceiling.
+        "MAX_FORM_BYTES": _int("MAX_FORM_BYTES", 1024 * 1024),
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024) + MULTIPART_MARGIN_BYTES,
         # The Ed25519 key that signs certificates (created on first use; every web and
         # worker host must share the same file) and the PDF flavour (PDF/A-3b archives well).
         "CERTIFICATE_KEY_FILE": os.environ.get("CERTIFICATE_KEY_FILE") or str(instance / "certificate-signing-key.pem"),
         "CERTIFICATE_PDF_VARIANT": os.environ.get("CERTIFICATE_PDF_VARIANT", "pdf/a-3b"),
         "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
+        # Failed logins (accounts.authenticate): this many for one email from one client
+        # address within LOGIN_LOCK_MINUTES pause that address for that email until the
+        # window ends; LOGIN_ACCOUNT_FAILURE_LIMIT in a row, from anywhere, lock the account
+        # for LOGIN_LOCK_MINUTES, except for browsers it logged in from within KNOWN_DEVICE_DAYS.
         "LOGIN_FAILURE_LIMIT": 10,
+        "LOGIN_ACCOUNT_FAILURE_LIMIT": 50,
         "LOGIN_LOCK_MINUTES": 15,
+        "KNOWN_DEVICE_DAYS": 365,
         # A password reset link works once, for this long.
         "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 60),
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
         "LANGUAGES": ("zh_Hans_CN", "en"),
+        # Browsers then reach the site over HTTPS only, for a year (a proxy may send it instead).
+        "STRICT_TRANSPORT_SECURITY": ("max-age=31536000; includeSubDomains"
+                                      if os.environ.get("RATING_ENV") == "production" else None),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Secure cookies in production (HTTPS); SESSION_COOKIE_SECURE=0/1 overrides.

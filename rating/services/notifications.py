@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, Enterprise, OutboxEmail, Stage, User
+from rating.models import Application, ApplicationStatus, ClaimStatus, Enterprise, OutboxEmail, Stage, User
+from rating.permissions import unconfirmed_claim
 
 DEFAULT_LOCALE = "zh_Hans_CN"
 _SESSION_KEY = "rating_outbox_ids"
@@ -112,7 +113,8 @@ _A, _F, _U = Application.__table__.c, Enterprise.__table__.c, User.__table__.c
 _FIRM_RECIPIENTS = (
     select(_A.id, _F.name, _A.target_level, _F.email, _U.email, _U.locale)
     .select_from(Application.__table__.join(Enterprise.__table__, _F.id == _A.enterprise_id)
-                 .outerjoin(User.__table__, (_U.enterprise_id == _F.id) & _U.active.is_(True)))
+                 .outerjoin(User.__table__, (_U.enterprise_id == _F.id) & _U.active.is_(True)
+                            & ~unconfirmed_claim(_U.id)))
     .where(_A.id.in_(bindparam("application_ids", expanding=True)))
     .order_by(_A.id, _U.id)
 )
@@ -148,7 +150,8 @@ def queue_certificate_ready(rating) -> None:
     rows = db.session.execute(
         select(Enterprise.name, Enterprise.email, User.email, User.locale)
         .select_from(Enterprise)
-        .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True))
+        # Not to a claimant of an imported firm whose claim the county has not confirmed.
+        .outerjoin(User, (User.enterprise_id == Enterprise.id) & User.active.is_(True) & ~unconfirmed_claim(User.id))
         .where(Enterprise.id == rating.enterprise_id).order_by(User.id)
     ).all()
     if not rows:
@@ -159,9 +162,22 @@ def queue_certificate_ready(rating) -> None:
                level=rating.level, certificate_no=rating.certificate_no)
 
 
-def queue_password_reset(user: User, link: str, minutes: int) -> None:
-    """The reset link, to the account's own address only."""
-    _queue("password_reset", user.email, user.locale, None, name=user.name, link=link, minutes=minutes)
+# Where a reset email's link goes. The outbox keeps the message with this in its place:
+# the sender makes the link (a fresh token for the account the address belongs to) as it
+# sends, and the stored body never holds one (README, "Accounts").
+RESET_LINK_PLACEHOLDER = "[password-reset-link]"
+
+
+def queue_password_reset(user: User, minutes: int) -> None:
+    """A reset email to the account's own address only, its link made when it is sent."""
+    _queue("password_reset", user.email, user.locale, None, name=user.name, link=RESET_LINK_PLACEHOLDER,
+           minutes=minutes)
+
+
+def queue_claim_decision(claim) -> None:
+    """Tell a claimant of an imported firm how the county decided, at the account's address."""
+    _queue("claim_decided", claim.user.email, claim.user.locale, None, enterprise_name=claim.name,
+           uscc=claim.enterprise.uscc, approved=claim.status == ClaimStatus.approved, comment=claim.comment)
 
 
 def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
@@ -284,7 +300,7 @@ def _claim(limit: int) -> list:
         update(_OUTBOX)
         .where(c.id.in_(waiting.scalar_subquery()))
         .values(status="sending", claimed_at=now, attempts=c.attempts + 1)
-        .returning(c.id, c.to_address, c.subject, c.body, c.attempts)
+        .returning(c.id, c.kind, c.to_address, c.subject, c.body, c.attempts)
     ).all()
     db.session.commit()
     return sorted(rows, key=lambda r: r.id)
@@ -323,8 +339,13 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
         if more_waiting is not None and len(claimed) == batch_size:
             more_waiting()
             more_waiting = None
-        sent, errors = _send_batch(claimed)
+        bodies, unsendable = _with_reset_links(claimed)
+        sent, errors = _send_batch([row for row in claimed if row.id not in unsendable], bodies)
         now = clock.now()
+        if unsendable:
+            db.session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(unsendable)).values(
+                status="failed", last_error="not sent: no active account has this address any more"))
+            counts["failed"] += len(unsendable)
         if sent:
             db.session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(sent))
                                .values(status="sent", sent_at=now, last_error=None))
@@ -361,18 +382,51 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
     return counts
 
 
-def _send_batch(claimed: list) -> tuple[list[int], dict[int, str]]:
+def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
+    """The bodies of the claimed reset emails with their links (id → body), made now with
+    a fresh token for the active account of the address (one query for the batch), and
+    the ids of those whose address no active account has any more: they are not sent.
+
+    A fresh token, not one kept from the request: it is stored nowhere, works for
+    PASSWORD_RESET_MINUTES from when it is sent (a retry after an outage still carries a
+    working link), and works even if the password changed since the request, as the
+    reader of a reset email expects of its link (it lands in the same mailbox any new
+    request would, so it gives no one more than a new request would)."""
+    from rating.services import accounts
+
+    waiting = [row for row in claimed if row.kind == "password_reset" and RESET_LINK_PLACEHOLDER in row.body]
+    if not waiting:
+        return {}, set()
+    users = {row.email: row for row in db.session.execute(
+        select(User.id, User.email, User.password_hash)
+        .where(User.email.in_(sorted({row.to_address for row in waiting})), User.active.is_(True))).all()}
+    bodies, unsendable = {}, set()
+    for row in waiting:
+        user = users.get(row.to_address)
+        if user is None:
+            unsendable.add(row.id)
+            continue
+        head, _, tail = row.body.rpartition(RESET_LINK_PLACEHOLDER)   # the template's, after any name
+        bodies[row.id] = head + accounts.reset_link(user) + tail
+    return bodies, unsendable
+
+
+def _send_batch(claimed: list, bodies: dict[int, str] | None = None) -> tuple[list[int], dict[int, str]]:
     """(ids sent, id → error). A recipient the server refuses fails alone ("refused: …");
-    a server that cannot be reached fails the rest of the batch."""
+    a server that cannot be reached fails the rest of the batch. `bodies`: what to send
+    instead of the stored body (reset emails with their links)."""
     config = current_app.config
     sent: list[int] = []
     errors: dict[int, str] = {}
+    if not claimed:
+        return sent, errors
+    bodies = bodies or {}
     envelope_from = parseaddr(config["MAIL_FROM"])[1]
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
             for row in claimed:
                 try:
-                    message = _message(row.id, row.to_address, row.subject, row.body)
+                    message = _message(row.id, row.to_address, row.subject, bodies.get(row.id, row.body))
                     if isinstance(message, bytes):
                         smtp.sendmail(envelope_from, [row.to_address], message)
                     else:

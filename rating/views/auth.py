@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, LogoutForm, ResetPasswordForm
 from rating.errors import ServiceError
 from rating.extensions import limiter
+from rating.permissions import claim_pending
 from rating.services import accounts, reference, sessions
 
 bp = Blueprint("auth", __name__)
@@ -28,13 +29,26 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
+            user = accounts.authenticate(form.email.data, form.password.data,
+                                         request.cookies.get(accounts.DEVICE_COOKIE))
         except ServiceError as exc:
             form.password.errors.append(exc.message)
             return render_template("auth/login.html", form=form), exc.status
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+        response = redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+        _remember_device(response, user)
+        return response
     return render_template("auth/login.html", form=form)
+
+
+def _remember_device(response, user) -> None:
+    """Mark this browser as one the account logged in from: a correct password from it
+    passes the failed-login pauses (accounts.authenticate). Signed, HttpOnly, SameSite=Lax,
+    Secure where the session cookie is."""
+    config = current_app.config
+    response.set_cookie(accounts.DEVICE_COOKIE, accounts.device_cookie(user),
+                        max_age=config["KNOWN_DEVICE_DAYS"] * 86400, httponly=True, samesite="Lax",
+                        secure=config["SESSION_COOKIE_SECURE"])
 
 
 @bp.post("/logout")
@@ -63,7 +77,11 @@ def register():
             flash(exc.message, "error")
             return render_template("auth/register.html", form=form), exc.status
         login_user(user)
-        flash(_("注册成功，欢迎使用。"), "success")
+        if claim_pending(user):
+            flash(_("账户已创建。该统一社会信用代码的企业已在认定名单中，您的认领须经企业所在县（市、区）"
+                    "主管部门确认后，才能查看该企业的认定和证书、办理申报。"), "warning")
+        else:
+            flash(_("注册成功，欢迎使用。"), "success")
         return redirect(url_for("applications.dashboard"))
     return render_template("auth/register.html", form=form)
 

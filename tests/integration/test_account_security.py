@@ -8,12 +8,16 @@ import re
 import subprocess
 import time
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text, update
 
 from rating.extensions import db
 from rating.models import AuditEntry, OutboxEmail, User
+from rating.services import accounts, notifications
+from rating.services.accounts import hash_password
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_staff
+from tests.support import mail
 from tests.support.servers import BIN, ROOT
 
 NEW_PASSWORD = "Neu2026passwort"
@@ -25,12 +29,19 @@ def _forgot(client, email):
                        follow_redirects=True)
 
 
-def _reset_link(email: str) -> str:
-    body = db.session.execute(select(OutboxEmail.body).where(OutboxEmail.to_address == email,
-                                                             OutboxEmail.kind == "password_reset")
-                              .order_by(OutboxEmail.id.desc())).scalars().first()
-    assert body, "no reset email"
-    return re.search(r"https?://\S+(/password/reset/\S+)", body).group(1)
+@pytest.fixture()
+def mailbox(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+def _reset_link(mailbox, email: str) -> str:
+    """The path of the link in the newest reset email to `email`, as the SMTP server
+    received it (the outbox keeps no link: the sender makes it)."""
+    notifications.flush()
+    received = [mail.body(m) for m in mailbox.messages if m["To"] == email and "重置" in mail.subject(m)]
+    assert received, "no reset email"
+    return re.search(r"https?://\S+(/password/reset/\S+)", received[-1]).group(1)
 
 
 def _set_password(client, path, password, confirm=None):
@@ -39,12 +50,12 @@ def _set_password(client, path, password, confirm=None):
                                    "confirm": confirm or password})
 
 
-def test_reset_by_emailed_link_works_once(app, api, client):
+def test_reset_by_emailed_link_works_once(app, api, client, mailbox):
     user = make_staff("reviewer", "320402")
     token = api.token(user.email)
     answer = _forgot(client, user.email)
     assert "如果该邮箱已注册" in answer.text
-    path = _reset_link(user.email)
+    path = _reset_link(mailbox, user.email)
     page = client.get(path)
     assert page.status_code == 200 and user.email in page.text
 
@@ -74,10 +85,10 @@ def test_unknown_addresses_get_the_same_answer_and_no_mail(app, client):
     assert db.session.execute(select(func.count()).select_from(OutboxEmail)).scalar_one() == 0
 
 
-def test_expired_and_forged_links_are_refused(app, client):
+def test_expired_and_forged_links_are_refused(app, client, mailbox):
     user = make_staff("official", "320400")
     _forgot(client, user.email)
-    path = _reset_link(user.email)
+    path = _reset_link(mailbox, user.email)
     app.config["PASSWORD_RESET_MINUTES"] = 0
     try:
         time.sleep(1.1)
@@ -90,17 +101,102 @@ def test_expired_and_forged_links_are_refused(app, client):
     assert client.get("/password/reset/%00%0a<script>").status_code == 410
 
 
-def test_lockout_is_recorded_and_a_reset_lifts_it(app, api, client):
-    user = make_staff("expert", "320400")
+def _at(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _token(api, email: str, password: str, address: str = "10.0.0.1"):
+    return api.post("/tokens", {"email": email, "password": password}, **_at(address))
+
+
+def _web_login(client, email: str, password: str, address: str = "10.0.0.1"):
+    page = client.get("/login", **_at(address))
+    return client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+                       **_at(address))
+
+
+def test_failures_pause_only_the_address_that_made_them(app, api):
+    """Ten wrong passwords from one address pause that address for that email (even with
+    the right password); the owner elsewhere logs in as usual."""
+    user = make_staff("admin", None)
     for _ in range(10):
-        assert api.post("/tokens", {"email": user.email, "password": "wrong-Pass1"}).status_code == 401
-    locked = api.post("/tokens", {"email": user.email, "password": PASSWORD})
-    assert locked.status_code == 429
-    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "account.locked")).scalar_one()
-    assert entry.object_id == str(user.id) and '"failures":10' in entry.payload
+        assert _token(api, user.email, "wrong-Pass1", "10.0.0.1").status_code == 401
+    paused = _token(api, user.email, PASSWORD, "10.0.0.1")
+    assert paused.status_code == 429 and "已暂停从此处登录" in paused.get_json()["error"]["message"]
+    assert _token(api, user.email, PASSWORD, "10.0.0.2").status_code == 201
+    assert _token(api, user.email, PASSWORD, "10.0.0.1").status_code == 429        # still paused there
+    actions = db.session.execute(select(AuditEntry.action).where(AuditEntry.object_id == str(user.id))).scalars()
+    assert list(actions) == ["account.login_paused"]
+
+
+def test_known_and_unknown_emails_get_the_same_answers(app, api, client):
+    """Before the pause, at it and after it: the same status and the same bytes, whether
+    or not the email has an account (API and login page alike)."""
+    user = make_staff("reviewer", "320402")
+    unknown = "nobody-" + user.email
+    for n in range(12):
+        mine, nobodys = (_token(api, email, "wrong-Pass1", "10.0.0.7") for email in (user.email, unknown))
+        assert (mine.status_code, mine.data) == (nobodys.status_code, nobodys.data), n
+    assert mine.status_code == 429
+    pages = [_web_login(client, email, "wrong-Pass1", "10.0.0.7") for email in (user.email, unknown)]
+    assert pages[0].status_code == pages[1].status_code == 429
+    message = re.compile(r"<[^>]*>[^<]*已暂停从此处登录[^<]*<")
+    assert message.search(pages[0].text).group(0) == message.search(pages[1].text).group(0)
+
+
+def test_a_locked_account_tells_nothing_and_its_known_devices_still_log_in(app, api, client):
+    """LOGIN_ACCOUNT_FAILURE_LIMIT failures from many addresses lock the account: from a new
+    browser even the right password is answered as a wrong one, while the owner's browser
+    (the cookie of an earlier login) logs in. A password reset lifts the lock."""
+    user = make_staff("expert", "320400")
+    owner = app.test_client()
+    assert _web_login(owner, user.email, PASSWORD, "10.9.9.9").status_code == 302
+    cookie = owner.get_cookie(accounts.DEVICE_COOKIE)
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax" and cookie.max_age > 300 * 86400
+    limit = app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"]
+    app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"] = 15
+    try:
+        for n in range(15):
+            assert _token(api, user.email, "wrong-Pass1", f"10.0.1.{n // 10}").status_code == 401
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "account.locked")).scalar_one()
+        assert entry.object_id == str(user.id) and '"failures":15' in entry.payload
+        wrong = _token(api, "nobody-" + user.email, "wrong-Pass1", "10.0.2.1")
+        right = _token(api, user.email, PASSWORD, "10.0.2.1")                  # a new address and browser
+        assert (right.status_code, right.data) == (wrong.status_code, wrong.data) == (401, wrong.data)
+        assert _web_login(client, user.email, PASSWORD, "10.0.2.2").status_code == 401
+        forged = app.test_client()
+        forged.set_cookie(accounts.DEVICE_COOKIE, cookie.value[:-2] + "xx")
+        assert _web_login(forged, user.email, PASSWORD, "10.0.2.2").status_code == 401
+        assert _web_login(owner, user.email, PASSWORD, "10.0.2.3").status_code == 302     # known device
+        # Even where an attacker's failures paused the address: the owner's browser passes.
+        for _ in range(10):
+            _token(api, user.email, "wrong-Pass1", "10.0.3.1")
+        assert _web_login(forged, user.email, PASSWORD, "10.0.3.1").status_code == 429
+        assert _web_login(owner, user.email, PASSWORD, "10.0.3.1").status_code == 302
+    finally:
+        app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"] = limit
+
+
+def test_a_password_reset_lifts_the_lock(app, api, client, mailbox):
+    user = make_staff("expert", "320400")
+    db.session.execute(update(User).where(User.id == user.id).values(
+        locked_until=func.now() + text("interval '10 minutes'")))
+    db.session.commit()
+    assert _token(api, user.email, PASSWORD).status_code == 401
     _forgot(client, user.email)
-    assert _set_password(client, _reset_link(user.email), NEW_PASSWORD).status_code == 302
-    assert api.post("/tokens", {"email": user.email, "password": NEW_PASSWORD}).status_code == 201
+    assert _set_password(client, _reset_link(mailbox, user.email), NEW_PASSWORD).status_code == 302
+    assert _token(api, user.email, NEW_PASSWORD, "10.0.0.2").status_code == 201
+
+
+def test_a_success_clears_the_addresss_count(app, api):
+    user = make_staff("official", "320400")
+    for _ in range(9):
+        assert _token(api, user.email, "wrong-Pass1").status_code == 401
+    assert _token(api, user.email, PASSWORD).status_code == 201
+    for _ in range(9):
+        assert _token(api, user.email, "wrong-Pass1").status_code == 401
+    assert _token(api, user.email, PASSWORD).status_code == 201
+    assert db.session.get(User, user.id).failed_logins == 0
 
 
 def test_every_html_form_refuses_a_post_without_csrf_token(app):
@@ -158,12 +254,85 @@ def test_security_headers_on_pages_and_api(app, client):
         assert headers["Referrer-Policy"] in ("same-origin", "strict-origin-when-cross-origin", "no-referrer")
 
 
-def test_a_reset_link_changes_only_its_own_account(app, api, client):
+def test_a_reset_link_changes_only_its_own_account(app, api, client, mailbox):
     one, other = make_staff("reviewer", "320402"), make_staff("reviewer", "320411")
     _forgot(client, one.email)
-    path = _reset_link(one.email)
+    path = _reset_link(mailbox, one.email)
     assert _set_password(client, path, NEW_PASSWORD).status_code == 302
     db.session.expire_all()
     assert api.post("/tokens", {"email": other.email, "password": PASSWORD}).status_code == 201
     assert api.post("/tokens", {"email": other.email, "password": NEW_PASSWORD}).status_code == 401
     assert db.session.get(User, other.id).password_hash != db.session.get(User, one.id).password_hash
+
+
+def _stored_reset_rows() -> list[str]:
+    """Every column of every reset email in the outbox, as PostgreSQL holds it."""
+    db.session.rollback()
+    return db.session.execute(text("SELECT e::text FROM email_outbox e WHERE kind = 'password_reset'")
+                              ).scalars().all()
+
+
+def test_the_outbox_never_holds_a_reset_link(app, client, mailbox):
+    """The outbox keeps the email without its link; the sender makes one as it sends, and
+    the row it marks sent still has none. The link that arrives works."""
+    user = make_staff("reviewer", "320402")
+    _forgot(client, user.email)
+    [before] = _stored_reset_rows()
+    assert "/password/reset/" not in before and notifications.RESET_LINK_PLACEHOLDER in before
+    path = _reset_link(mailbox, user.email)                      # flushed: sent now
+    token = path.rsplit("/", 1)[1]
+    [after] = _stored_reset_rows()
+    assert db.session.execute(select(OutboxEmail.status)).scalar_one() == "sent"
+    assert "/password/reset/" not in after and token not in after
+    assert client.get(path).status_code == 200
+    assert _set_password(client, path, NEW_PASSWORD).status_code == 302
+
+
+def test_a_reset_email_tried_again_keeps_its_message_id_and_gets_a_working_link(app, api, client, mailbox):
+    """The server is down when the email is first tried, and the password changes before
+    it is tried again: what arrives has the message's one Message-ID and a link that works
+    (made when sent, for the password the account has then). The link is never stored."""
+    user = make_staff("official", "320400")
+    _forgot(client, user.email)
+    port, app.config["MAIL_PORT"] = app.config["MAIL_PORT"], 1          # nothing listens there
+    try:
+        with pytest.raises(notifications.DeliveryFailed):
+            notifications.flush()
+    finally:
+        app.config["MAIL_PORT"] = port
+    db.session.execute(update(User).where(User.id == user.id).values(password_hash=hash_password("Changed2026pw")))
+    db.session.execute(update(OutboxEmail).values(next_attempt_at=OutboxEmail.created_at))    # due again
+    db.session.commit()
+    path = _reset_link(mailbox, user.email)
+    [message] = [m for m in mailbox.messages if m["To"] == user.email]
+    outbox_id = db.session.execute(select(OutboxEmail.id)).scalar_one()
+    assert message["Message-ID"].startswith(f"<outbox-{outbox_id}@")
+    assert all("/password/reset/" not in row for row in _stored_reset_rows())
+    assert _set_password(client, path, NEW_PASSWORD).status_code == 302
+    assert api.post("/tokens", {"email": user.email, "password": NEW_PASSWORD}).status_code == 201
+
+
+def test_a_reset_email_for_an_account_deactivated_meanwhile_is_not_sent(app, client, mailbox):
+    user = make_staff("reviewer", "320402")
+    _forgot(client, user.email)
+    db.session.execute(update(User).where(User.id == user.id).values(active=False))
+    db.session.commit()
+    assert notifications.flush() == {"sent": 0, "failed": 1, "retry": 0}
+    assert not mailbox.messages
+    row = db.session.execute(select(OutboxEmail)).scalar_one()
+    assert row.status == "failed" and "no active account" in row.last_error
+
+
+def test_failures_are_counted_in_memory_while_the_limiter_storage_is_down(app, api, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    class Down:
+        @property
+        def limiter(self):
+            raise RedisDown("Redis is down")
+
+    monkeypatch.setattr(accounts, "limiter", Down())
+    user = make_staff("reviewer", "320402")
+    assert [_token(api, user.email, "wrong-Pass1").status_code for _ in range(11)] == [401] * 10 + [429]
+    assert _token(api, user.email, PASSWORD, "10.0.0.2").status_code == 201
+    app.extensions.pop("rating_login_failures")

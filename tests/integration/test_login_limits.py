@@ -1,7 +1,8 @@
 """Login throttling per address on Redis (Flask-Limiter), and what happens when Redis is
 down: logins keep working and each web process limits on its own in memory until Redis
-is back (documented in the README). Per-account lockout lives in the database and does
-not depend on Redis (test_account_security)."""
+is back (documented in the README). The pause of an email's failed logins from one
+address is counted in the same storage, and in memory while it cannot be reached
+(test_account_security)."""
 from __future__ import annotations
 
 import re
@@ -22,7 +23,7 @@ def _attempts(base: str, email: str, n: int, password: str = "wrong-Pass1") -> l
 
 
 def test_per_address_limit_on_redis_and_in_memory_when_redis_is_down(app, app_env, tmp_path):
-    # Nine failures each, spread over accounts: no account reaches its own lockout (ten).
+    # Nine failures each, spread over accounts: no email reaches the pause of its own (ten).
     before, after = ([make_staff("reviewer", "320402") for _ in range(14)] for _ in range(2))
     ok = make_staff("reviewer", "320402")
     redis = RedisServer().start()

@@ -236,7 +236,7 @@ def test_login_lockout_message(client, app):
     response = client.post("/login", data={"csrf_token": csrf_token(page.text), "email": "page@example.com",
                                            "password": PASSWORD})
     assert response.status_code == 429
-    assert "锁定" in response.text
+    assert "已暂停从此处登录" in response.text and "分钟后再试" in response.text
 
 
 def test_scored_application_page_explains_the_score(client, app, api, batch):

@@ -9,6 +9,8 @@ from forms.fields import INVALID
 from forms.jsondata import flatten_errors
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
+from rating.models import ClaimStatus
+from rating.permissions import claim_pending
 from rating.services import accounts, reference
 from rating.views.api import bp, json_body
 
@@ -23,6 +25,7 @@ def create_token():
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise ValidationFailed(_("请提供邮箱和密码。"), {"email": [_("请输入邮箱。")]})
+    # No known-device cookie here: to the failed-login pauses every caller is a new browser.
     user = accounts.authenticate(email, password)
     token, expires_at = accounts.issue_token(user)
     return {"token": token, "expires_at": expires_at.isoformat()}, 201
@@ -43,6 +46,9 @@ def register_enterprise():
     )
     if not form.validate():
         raise ValidationFailed(_("注册信息有误，请检查标出的项目。"), flatten_errors(form.errors))
-    enterprise, _user = accounts.register_enterprise(form.data)
+    enterprise, user = accounts.register_enterprise(form.data)
+    if claim_pending(user):
+        # A firm known only from an imported list: its county confirms the claim first.
+        return {"id": enterprise.id, "status": ClaimStatus.pending.value}, 202
     return {"id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
             "district_code": enterprise.district_code}, 201
