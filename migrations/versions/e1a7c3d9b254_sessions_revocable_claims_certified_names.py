@@ -56,6 +56,15 @@ def upgrade():
         batch_op.create_index('ix_enterprise_claims_pending', ['enterprise_id'], unique=False,
                               postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
+    # Reset emails no longer keep their link in the outbox (the sender mints it): drop the
+    # links kept so far. One still waiting is not sent with a stale copy; its reader asks again.
+    op.execute("UPDATE email_outbox SET status = 'failed', claimed_at = NULL,"
+               " last_error = 'link no longer kept: a new reset must be requested'"
+               " WHERE kind = 'password_reset' AND status IN ('pending', 'sending')"
+               " AND body NOT LIKE '%[password-reset-link]%'")
+    op.execute("UPDATE email_outbox SET body = '[password-reset-link]'"
+               " WHERE kind = 'password_reset' AND body NOT LIKE '%[password-reset-link]%'")
+
     with op.batch_alter_table('ratings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('certified_name', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('certified_district_code', sa.String(length=6), nullable=True))
