@@ -35,7 +35,7 @@ def password_policy(form, field):
 class EnterpriseRegistrationForm(FlaskForm):
     name = StringField(_l("企业名称"), validators=[DataRequired(_l("请输入企业名称。")), plain_text, Length(max=200)],
                        filters=[strip])
-    uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(_l("请输入统一社会信用代码。"))],
+    uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(_l("请输入统一社会信用代码。")), plain_text],
                        filters=[strip])
     district_code = SelectField(_l("所在县（市、区）"), validators=[DataRequired(_l("请选择所在县（市、区）。"))],
                                 validate_choice=False)
@@ -47,13 +47,14 @@ class EnterpriseRegistrationForm(FlaskForm):
                                filters=[strip])
     contact_phone = StringField(
         _l("联系电话"),
-        validators=[DataRequired(_l("请输入联系电话。")), Regexp(PHONE, message=_l("请输入有效的电话号码。"))],
+        validators=[DataRequired(_l("请输入联系电话。")), plain_text,
+                    Regexp(PHONE, message=_l("请输入有效的电话号码。"))],
         filters=[strip],
     )
     email = EmailField(
         _l("登录邮箱"),
-        validators=[DataRequired(_l("请输入邮箱。")), Email(_l("邮箱格式不正确。"), check_deliverability=False),
-                    Length(max=254)],
+        validators=[DataRequired(_l("请输入邮箱。")), plain_text,
+                    Email(_l("邮箱格式不正确。"), check_deliverability=False), Length(max=254)],
         filters=[strip],
     )
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码。")), password_policy,

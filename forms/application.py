@@ -142,7 +142,7 @@ class NewApplicationForm(FlaskForm):
 
 class EvidenceForm(FlaskForm):
     file = FileField(_l("证明材料"), validators=[DataRequired(_l("请选择要上传的文件。"))])
-    indicator_code = HiddenField()
+    indicator_code = HiddenField(validators=[plain_text])
     upload = SubmitField(_l("上传"))
 
 

@@ -7,16 +7,19 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DecimalField, IntegerField
 from wtforms.validators import ValidationError
 
+from rating.services import text
+
 
 # What a JSON value of the wrong type becomes in formdata: no field accepts it.
 INVALID = "\x00invalid"
-_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
 
 
 def plain_text(form, field):
-    """Refuse control characters (and a JSON value of the wrong type)."""
-    if isinstance(field.data, str) and any(ch in _CONTROL for ch in field.data):
-        raise ValidationError(_l("数据类型不正确或含有不允许的控制字符。"))
+    """Refuse control characters (and a JSON value of the wrong type, which carries one),
+    lone surrogates and invisible format characters such as bidi overrides (rating.services.text)."""
+    problem = text.problem(field.data) if isinstance(field.data, str) else None
+    if problem:
+        raise ValidationError(problem)
 
 
 class FiniteDecimalField(DecimalField):
@@ -47,6 +50,18 @@ class LocalDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError:
             raise ValueError(_l("请输入正确的日期，格式为 YYYY-MM-DD。"))
+
+
+class DateBetween:
+    """A date from `first` to `last` (both included)."""
+
+    def __init__(self, first, last):
+        self.first, self.last = first, last
+
+    def __call__(self, form, field):
+        if field.data is not None and not self.first <= field.data <= self.last:
+            raise ValidationError(_l("请输入 %(first)s 至 %(last)s 之间的日期。", first=self.first.isoformat(),
+                                     last=self.last.isoformat()))
 
 
 class Between:

@@ -24,7 +24,7 @@ class QuotaForm(FlaskForm):
     batch_id = LocalIntegerField(_l("申报批次"), validators=[InputRequired(_l("请选择申报批次。")),
                                                            Between(1, MAX_ID)])
     district_code = StringField(_l("县（市、区）代码"), validators=[DataRequired(_l("请填写县级行政区划代码。")),
-                                                                 Length(min=6, max=6)])
+                                                                 plain_text, Length(min=6, max=6)])
     level = LocalIntegerField(_l("星级"), validators=[InputRequired(_l("请填写星级。")), Between(1, 9)])
     max_count = LocalIntegerField(_l("名额数"), validators=[Optional(), Between(0, 1_000_000)])
     percent = FiniteDecimalField(_l("比例（%）"), places=2, validators=[Optional(), Between(0, 100)])

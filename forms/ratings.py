@@ -7,7 +7,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from forms.fields import LocalDateField, plain_text
+from forms.fields import DateBetween, LocalDateField, plain_text
+from rating.services.totals import FIRST_DAY, LAST_DAY
 
 
 class RevokeForm(FlaskForm):
@@ -56,7 +57,7 @@ class DashboardFilterForm(FlaskForm):
         csrf = False
 
     level = SelectField(_l("星级"), choices=LEVEL_CHOICES, default="")
-    on = LocalDateField(_l("统计日期"), validators=[Optional()])
+    on = LocalDateField(_l("统计日期"), validators=[Optional(), DateBetween(FIRST_DAY, LAST_DAY)])
 
 
 class ExportForm(FlaskForm):

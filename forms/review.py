@@ -10,7 +10,7 @@ from forms.fields import FiniteDecimalField, plain_text
 
 
 class AdjustmentForm(Form):
-    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), Length(max=64)])
+    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), plain_text, Length(max=64)])
     points = FiniteDecimalField(_l("调整后分数"), places=2, validators=[InputRequired(_l("请填写分数。"))])
     reason = TextAreaField(_l("调整理由"), validators=[DataRequired(_l("请说明调整理由。")), plain_text,
                                                    Length(max=2000)])
@@ -26,7 +26,7 @@ class DecisionForm(FlaskForm):
 
 
 class IndicatorScoreForm(Form):
-    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), Length(max=64)])
+    code = StringField(_l("指标"), validators=[DataRequired(_l("请指定指标。")), plain_text, Length(max=64)])
     points = FiniteDecimalField(_l("分数"), places=2, validators=[InputRequired(_l("请填写分数。"))])
 
 

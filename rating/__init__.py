@@ -2,14 +2,30 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from flask import Flask, abort, has_request_context, request, session
+from flask import Flask, Response, abort, has_request_context, request, session
 
 from rating import config as config_module
 from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class TextSafeResponse(Response):
+    """A page with a lone surrogate in it (text no encoding can carry, which the embedded
+    SQLite setup may hold from before JSON bodies were checked for them) shows U+FFFD in
+    its place rather than failing as a whole."""
+
+    def set_data(self, value) -> None:
+        if isinstance(value, str):
+            try:
+                value = value.encode()
+            except UnicodeEncodeError:
+                value = _SURROGATE.sub("\ufffd", value).encode()
+        super().set_data(value)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.response_class = TextSafeResponse
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(config_module.from_environment(app.instance_path))
     if test_config:
@@ -58,13 +75,17 @@ def register_request_clock(app: Flask) -> None:
 
 def register_input_guards(app: Flask) -> None:
     """Bodies no page takes, refused before any hook reads them (the CSRF check included):
-    a form part without a name (Flask-WTF and the views expect every key to be a string),
-    and JSON posted to a page (Flask-WTF would hand any JSON value to a form as its field
-    data, where a list, a string or an over-deep document is a server error)."""
+    one larger than the route takes (rating/body_size.py, first of all), a form part without
+    a name (Flask-WTF and the views expect every key to be a string), and JSON posted to a
+    page (Flask-WTF would hand any JSON value to a form as its field data, where a list, a
+    string or an over-deep document is a server error)."""
 
     from flask_babel import gettext as _
 
+    from rating import body_size
     from rating.errors import ValidationFailed
+
+    body_size.register(app)
 
     @app.before_request
     def refuse_unreadable_bodies():
@@ -199,6 +220,15 @@ def register_errorhandlers(app: Flask) -> None:
     errors.register(app)
 
 
+# What anyone may see and any cache may keep (their own Cache-Control, if any, stands).
+# Everything else, pages added later included, is private: no browser or proxy stores it.
+PUBLIC_ENDPOINTS = frozenset({
+    "static", "health.healthz", "main.public_totals", "api.get_totals",
+    "verify.show", "verify.public_key", "api.verify", "api.certificate_key",
+    "publicity.index", "publicity.show", "api.openapi_document",
+})
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
@@ -210,6 +240,11 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config["STRICT_TRANSPORT_SECURITY"]:
+            response.headers.setdefault("Strict-Transport-Security", app.config["STRICT_TRANSPORT_SECURITY"])
+        if request.endpoint not in PUBLIC_ENDPOINTS or request.method not in ("GET", "HEAD"):
+            # Downloads too (evidence, certificates, exports): whatever send_file chose.
+            response.headers["Cache-Control"] = "private, no-store"
         return response
 
     @app.context_processor
@@ -225,6 +260,7 @@ def register_template_filters(app: Flask) -> None:
     from rating import clock
     from rating.models import ApplicationStatus, Stage
     from rating.models.enums import unit_label
+    from rating.views.common import public_url
 
     def localtime(moment) -> str:
         return clock.local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
@@ -233,6 +269,7 @@ def register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["status_label"] = lambda value: ApplicationStatus(value).label if value else ""
     app.jinja_env.filters["stage_label"] = lambda value: Stage(value).label if value else ""
     app.jinja_env.filters["unit_label"] = unit_label
+    app.jinja_env.globals["public_url"] = public_url
 
 
 def register_commands(app: Flask) -> None:

@@ -9,6 +9,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from rating import body_size
+
 log = logging.getLogger(__name__)
 
 
@@ -133,8 +135,7 @@ def register(app: Flask) -> None:
         code, default_message = _HTTP_CODES.get(status, ("validation_error", _l("请求无法处理。")))
         message = str(default_message)
         if status == 413:
-            limit_mb = app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
-            message = _("文件过大：单个文件不能超过 %(mb)s MB。", mb=limit_mb)
+            message = body_size.too_large_message()
         if wants_json():
             response, _status = error_response(code, message, status)
             if status == 405 and exc.get_response().headers.get("Allow"):

@@ -31,7 +31,7 @@ from rating import clock
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus, Role, User
-from rating.services import aggregates, audit
+from rating.services import aggregates, audit, storage, text
 from rating.services.uscc import UsccError, validate_uscc
 
 REQUIRED = ("企业名称", "统一社会信用代码", "区县代码", "星级", "年度")
@@ -211,6 +211,12 @@ class _Checker:
 
     def row(self, number: int, cells: dict) -> _Row:
         """The checked row, or ValueError with the reason."""
+        for column, value in cells.items():
+            # Before any cell is quoted in a message: an XLSX cell may hold a lone surrogate
+            # (`_xD800_`) that no page can show, or a bidi override that shows another name.
+            problem = text.problem(value) if isinstance(value, str) else None
+            if problem:
+                raise ValueError(_("“%(column)s”一栏%(problem)s", column=column, problem=problem))
         name = re.sub(r"\s+", " ", _text(cells.get("企业名称")))
         if not name:
             raise ValueError(_("企业名称为空。"))
@@ -424,6 +430,9 @@ def run(filename: str, data: bytes, importer: User | None = None) -> Report:
         raise Forbidden(_("只有主管部门人员可以导入认定名单。"))
     if importer is not None and importer.role == Role.official and importer.jurisdiction is None:
         raise Forbidden(_("您的账户没有管辖范围，不能导入。"))
+    # The name as the importer's computer gave it (a browser's upload, a path's bytes on the
+    # command line): kept and shown without paths, control or bidi characters.
+    filename = storage.safe_filename(filename)
     report = Report(filename=filename, sha256=hashlib.sha256(data).hexdigest())
     rows = check(read_table(filename, data), importer, report)
     checker = _Checker(importer)

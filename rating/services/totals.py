@@ -38,6 +38,9 @@ GROUPS = ("city", "district", "level", "year", "industry")
 # level overall: the total is then the sum of the groups' counts in scope.
 ONE_GROUP_PER_FIRM = ("city", "district", "industry")
 CACHE_SIZE = 128
+# The days figures may be asked for, as the year filters offer them: the dashboard's trend
+# looks years back from the day, which a day near year 1 does not have.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
 _cache: dict[tuple, "Totals"] = {}
 _cache_lock = threading.Lock()
 _SNAPSHOT = "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL"

@@ -5,7 +5,9 @@
   the ones the archive declares; nothing is unpacked but a nested archive, and that with a
   bounded read, since Python's zipfile stops a member at its declared size.
 * A PDF, PNG or JPEG is refused when it is also something else (a polyglot): when it carries
-  web-page markup or script, when it is also a zip archive (its central directory at the
+  web-page markup or script (page, script, frame, SVG, object and form elements, a namespace
+  prefix or not; the XHTML namespace; a tag with an event handler such as `onerror=`;
+  `javascript:` links; PHP), when it is also a zip archive (its central directory at the
   end), or, for a PDF, when anything but a few bytes follows the last `%%EOF`.
 
 Each check returns the message to show, or None.
@@ -26,9 +28,12 @@ MAX_DEPTH = 2                            # the document, and an archive embedded
 MAX_NESTED_BYTES = 20 * 1024 * 1024      # read to inspect an embedded archive
 ZIP_MAGIC = b"PK\x03\x04"
 CHUNK = 1024 * 1024
-MARKUP = re.compile(rb"<\s*(?:script|html|body|iframe|frame|svg|object|embed|form)\b|<!doctype\s+html|<\?php"
-                    rb"|javascript:", re.IGNORECASE)
-OVERLAP = 32                             # a match may straddle two chunks
+MARKUP = re.compile(
+    rb"<\s*(?:[a-z][\w.-]{0,30}:)?(?:script|html|body|iframe|frame|svg|object|embed|form)\b"   # <x:script …> too
+    rb"|<!doctype\s+html|<\?php|javascript:|http://www\.w3\.org/1999/xhtml"
+    rb"|<[a-z][a-z0-9]{0,30}\b[^<>]{0,200}?[\s/\"']on[a-z]{3,30}\s*=",     # <img src=x onerror=…>
+    re.IGNORECASE)
+OVERLAP = 300                            # a match may straddle two chunks
 PDF_TAIL = 1024                          # readers look for the last %%EOF this far from the end
 
 

@@ -1,6 +1,7 @@
 """What HTML views and API views share: form → use-case input, loading with scope checks."""
 from __future__ import annotations
 
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -72,3 +73,11 @@ def staff_scope(user) -> Jurisdiction:
     return db.session.execute(
         select(Jurisdiction).where(Jurisdiction.parent_code.is_(None)).order_by(Jurisdiction.code).limit(1)
     ).scalar_one()
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link to one of our pages, built on PUBLIC_BASE_URL (which names any path
+    prefix the site is served under), never on the Host header the client chose."""
+    path = url_for(endpoint, **values)
+    prefix = request.script_root if has_request_context() else ""
+    return current_app.config["PUBLIC_BASE_URL"] + path[len(prefix):]

@@ -7,17 +7,26 @@ from flask import Blueprint, current_app, g, request
 from flask_babel import gettext as _
 
 from rating.errors import Forbidden, Unauthorized, ValidationFailed
+from rating.services import text
 
 bp = Blueprint("api", __name__)
 
 
 def request_json():
     """The request's JSON document, or None when there is none or it does not parse. Nesting
-    deeper than the parser's recursion limit is input that does not parse, not a server fault."""
+    deeper than the parser's recursion limit is input that does not parse, not a server fault.
+    A document with a lone surrogate (`"\\ud800"` parses into one, which no page, database or
+    file can encode) or an invisible format character (a bidi override) anywhere is refused
+    here, before any form or use case sees it: 422 naming where."""
     try:
-        return request.get_json(silent=True)
+        document = request.get_json(silent=True)
     except RecursionError:
         return None
+    where = text.hidden_in_document(document)
+    if where is not None:
+        message = str(text.HIDDEN_MESSAGE)
+        raise ValidationFailed(message, {where or "body": [message]})
+    return document
 
 
 def json_body() -> dict:

@@ -1,7 +1,7 @@
 """Publicity notices through the API: create, read (public), object (public), resolve, close."""
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 
 from forms.jsondata import flat_formdata, validated
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
@@ -10,6 +10,7 @@ from rating.extensions import limiter
 from rating.models import Role
 from rating.services import publicity
 from rating.views.api import api_user, bp, json_body, token_required
+from rating.views.common import public_url
 
 
 def notice_json(notice, manager: bool = False) -> dict:
@@ -20,7 +21,7 @@ def notice_json(notice, manager: bool = False) -> dict:
         "starts_on": notice.starts_on.isoformat(),
         "ends_on": notice.ends_on.isoformat(),
         "status": notice.status,
-        "url": url_for("publicity.show", notice_id=notice.id, _external=True),
+        "url": public_url("publicity.show", notice_id=notice.id),
         "entries": [
             {"application_id": e.application_id, "enterprise_name": e.application.enterprise.name,
              "uscc": publicity.mask_uscc(e.application.enterprise.uscc), "level": e.level,
@@ -46,7 +47,7 @@ def create_notice():
                                                     ("application_ids",)), meta={"csrf": False}))
     notice = publicity.create_notice(api_user(), form.title.data, form.application_ids.data, form.starts_on.data,
                                      form.ends_on.data)
-    return {"id": notice.id, "url": url_for("publicity.show", notice_id=notice.id, _external=True)}, 201
+    return {"id": notice.id, "url": public_url("publicity.show", notice_id=notice.id)}, 201
 
 
 @bp.get("/publicity-notices/<int:notice_id>")

@@ -7,7 +7,7 @@ from flask import Response, request, send_file, stream_with_context
 from flask_babel import gettext as _
 
 from rating import clock
-from rating.errors import Conflict, ValidationFailed
+from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import limiter
 from rating.models import RatingStatus, Role
 from rating.services import certificates, exports, ratings, signing
@@ -50,13 +50,15 @@ def show_rating(certificate_no: str):
 
 
 def certificate_response(rating):
-    """The stored PDF, or 409 while it is still being rendered."""
-    response = certificates.response(rating, mimetype="application/pdf",
+    """The stored PDF; 409 while it is still being rendered, 404 for a rating imported from an
+    earlier list (issued on paper: this system never made its certificate)."""
+    if rating.certificate is None and rating.application_id is None:
+        raise NotFound(_("该认定由历史名单导入，本系统中没有它的电子证书；如需证书，请以当时颁发的纸质证书为准。"))
+    response = None if rating.certificate is None else certificates.response(rating, mimetype="application/pdf",
                                      download_name=f"{rating.certificate_no}.pdf", as_attachment=True,
                                      conditional=True, etag=rating.certificate.sha256, max_age=0)
     if response is None:
         raise Conflict(_("证书正在生成，请稍后再试。"))
-    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 

@@ -29,6 +29,10 @@ def get_totals():
         on = date.fromisoformat(raw_on) if raw_on else clock.today()
     except ValueError:
         raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), {"on": [_("日期格式应为 YYYY-MM-DD。")]})
+    if not totals.FIRST_DAY <= on <= totals.LAST_DAY:
+        message = _("请输入 %(first)s 至 %(last)s 之间的日期。", first=totals.FIRST_DAY.isoformat(),
+                    last=totals.LAST_DAY.isoformat())
+        raise ValidationFailed(message, {"on": [message]})
     result = totals.compute(group_by, on, level=int_arg("level", 1, 9), year=int_arg("year", 1990, 2100),
                             city=city)
     return result.as_json()
