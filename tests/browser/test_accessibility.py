@@ -158,6 +158,28 @@ def test_official_pages(app, live_server, ratings, axe_page):  # noqa: F811
     assert_accessible(page)
 
 
+def test_account_pages(app, api, live_server, axe_page):
+    admin = make_staff("admin", None)
+    api.token(admin.email)                        # a token in the list
+    page = axe_page
+    log_in(page, live_server, admin.email)
+    page.wait_for_url("**/reviews/overview")
+    page.get_by_role("link", name="账户安全").click()
+    assert page.locator("table").count() == 1 and page.locator("#email").count() == 1
+    assert_accessible(page)
+    page.locator("#email").fill("nobody@example.com")
+    page.locator("#deactivate").click()           # refused, the error beside the field
+    assert page.locator("#email").get_attribute("aria-invalid") == "true"
+    assert_accessible(page)
+    page.goto(f"{live_server}/account/password")
+    assert_accessible(page)
+    page.fill("#current_password", "not-my-password1")
+    page.fill("#new_password", "short")
+    page.locator("input[type=submit]").click()
+    assert page.locator(".has-error").count() >= 1
+    assert_accessible(page)
+
+
 # Keyboard-only filing ------------------------------------------------------------------------
 
 def tab_to(page, selector: str, limit: int = 400) -> None:
