@@ -195,8 +195,8 @@ def register_session_teardown(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from rating.views import (account, api, applications, auth, dashboard, health, main, publicity, ratings, reviews,
-                              verify)
+    from rating.views import (account, api, applications, auth, claims, dashboard, health, main, publicity, ratings,
+                              reviews, verify)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
@@ -206,6 +206,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reviews.bp)
     app.register_blueprint(publicity.bp)
     app.register_blueprint(ratings.bp)
+    app.register_blueprint(claims.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -3,11 +3,38 @@ from __future__ import annotations
 
 from sqlalchemy import Select, false, select
 
-from rating.models import Application, Enterprise, ExpertAssignment, Jurisdiction, JurisdictionLevel, Role, User
+from rating.extensions import db
+from rating.models import (Application, ClaimStatus, Enterprise, EnterpriseClaim, ExpertAssignment, Jurisdiction,
+                           JurisdictionLevel, Role, User)
 
 
 def is_staff(user: User) -> bool:
     return user.is_authenticated and user.role != Role.enterprise
+
+
+def unconfirmed_claim(user_id):
+    """SQL condition: the account was created by a claim of an imported firm that the
+    county has not confirmed (pending, or refused)."""
+    return select(EnterpriseClaim.id).where(EnterpriseClaim.user_id == user_id,
+                                            EnterpriseClaim.status != ClaimStatus.approved).exists()
+
+
+def acting_enterprise_id(user: User) -> int | None:
+    """The firm a firm's user acts for, or None: not a firm's user, or one whose claim of an
+    imported firm still awaits the county's confirmation. Every enterprise scope (its
+    ratings, certificates, applications, held levels) is decided through here, so a pending
+    claimant sees nothing of the firm it claims."""
+    if not user.is_authenticated or user.role != Role.enterprise or user.enterprise_id is None:
+        return None
+    if db.session.execute(select(unconfirmed_claim(user.id))).scalar():
+        return None
+    return user.enterprise_id
+
+
+def claim_pending(user: User) -> bool:
+    """A firm's user whose claim of an imported firm awaits the county's confirmation."""
+    return (user.is_authenticated and user.role == Role.enterprise and user.enterprise_id is not None
+            and acting_enterprise_id(user) is None)
 
 
 def inside(scope: Jurisdiction):
@@ -26,7 +53,8 @@ def scope_applications(query: Select, user: User) -> Select:
     if user.role == Role.admin:
         return query
     if user.role == Role.enterprise:
-        return query.where(Application.enterprise_id == user.enterprise_id)
+        firm = acting_enterprise_id(user)
+        return query.where(false() if firm is None else Application.enterprise_id == firm)
     scope = user.jurisdiction
     if scope is None:
         return query.where(false())
@@ -46,7 +74,8 @@ def can_view_application(user: User, application: Application) -> bool:
     if user.role == Role.admin:
         return True
     if user.role == Role.enterprise:
-        return application.enterprise_id == user.enterprise_id
+        firm = acting_enterprise_id(user)
+        return firm is not None and application.enterprise_id == firm
     scope = user.jurisdiction
     if scope is None or not scope.contains(application.enterprise.district):
         return False
@@ -67,7 +96,7 @@ def can_edit_application(user: User, application: Application) -> bool:
     return (
         user.is_authenticated
         and user.role == Role.enterprise
-        and application.enterprise_id == user.enterprise_id
+        and acting_enterprise_id(user) == application.enterprise_id
     )
 
 

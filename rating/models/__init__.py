@@ -13,6 +13,7 @@ from rating.models.enterprise import BlacklistEntry, Enterprise, EnterpriseClaim
 from rating.models.enums import (  # noqa: F401
     ApplicationStatus,
     CertificateState,
+    ClaimStatus,
     Deployment,
     Disbursement,
     JurisdictionLevel,

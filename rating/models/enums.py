@@ -84,6 +84,13 @@ class Disbursement(LabelledEnum):
     withheld = "withheld"
 
 
+class ClaimStatus(LabelledEnum):
+    """A claim of a firm known only from an imported ratings list (EnterpriseClaim)."""
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
 class Scale(LabelledEnum):
     large = "large"
     medium = "medium"
@@ -161,6 +168,9 @@ _LABELS = {
     Disbursement.due: N_("待拨付"),
     Disbursement.paid: N_("已拨付"),
     Disbursement.withheld: N_("不予拨付"),
+    ClaimStatus.pending: N_("待区县确认"),
+    ClaimStatus.approved: N_("已确认"),
+    ClaimStatus.rejected: N_("未予确认"),
     Scale.large: N_("大型"),
     Scale.medium: N_("中型"),
     Scale.small: N_("小型"),

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from rating import clock
-from rating.errors import Conflict, Ineligible, ValidationFailed
+from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
 from rating.extensions import db
 from rating.models import (
     Application,
@@ -32,7 +32,9 @@ from rating.models import (
     RatingStatus,
     User,
 )
+from rating.permissions import acting_enterprise_id
 from rating.services import answers as answer_codec
+from rating.services import claims
 from rating.services import history, routing, snapshots
 from rating.services import storage
 from rating.services.eligibility import check_progression
@@ -214,6 +216,8 @@ def _commit(conflict_message: str, keep: Application | None = None) -> None:
 
 
 def create_application(user: User, data: ApplicationInput) -> Outcome:
+    if acting_enterprise_id(user) is None:
+        raise Forbidden(claims.pending_message())
     enterprise = user.enterprise
     batch = get_batch(data.batch_id) if data.batch_id is not None else None
     if batch is None:

@@ -103,7 +103,7 @@ def chinese_date(day) -> str:
 def issuers(rating: Rating) -> list[str]:
     """The issuing bodies: the province's department, and the city's bureau where the city
     had the final say (from the guide edition)."""
-    district = rating.enterprise.district
+    district = _division(rating.certified_district_code)     # the county that certified, wherever the firm is now
     bodies = [f"{_division(district.province_code).name}工业和信息化厅"]
     if rating.batch is not None:
         final = edition_of_batch(rating.batch.edition_code).levels[rating.level].final_stage
@@ -200,7 +200,7 @@ def certificate_html(rating: Rating, fetcher: StaticOnlyFetcher) -> tuple[str, s
     with force_locale("zh_Hans_CN"):
         html = render_template(
             "certificates/certificate.html", rating=rating, enterprise=rating.enterprise,
-            province=_division(rating.enterprise.district.province_code), level_name=level_name,
+            province=_division(_division(rating.certified_district_code).province_code), level_name=level_name,
             issuers=issuers(rating), granted=chinese_date(rating.granted_on),
             valid_until=chinese_date(rating.valid_until), qr_src=qr_src, payload=text,
             signature=signature, signature_keys=(signing.PDF_PAYLOAD_KEY, signing.PDF_SIGNATURE_KEY))

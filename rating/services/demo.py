@@ -96,7 +96,8 @@ def seed() -> list[str]:
             if exists is None:
                 granted = date(today.year, 1, 15) if today >= date(today.year, 1, 15) else today
                 number = ratings.certificate_number(batch.province_code, today.year, batch.number, level)
-                rating = Rating(enterprise=firm, level=level, year=today.year, granted_on=granted,
+                rating = Rating(enterprise=firm, certified_name=firm.name, certified_district_code=firm.district_code,
+                                level=level, year=today.year, granted_on=granted,
                                 valid_until=granted.replace(year=granted.year + 3) - timedelta(days=1),
                                 status=RatingStatus.valid, certificate_no=number, batch=batch,
                                 reward_yuan=edition_of_batch(batch.edition_code).levels[level].reward_yuan)

@@ -341,11 +341,13 @@ def _write(rows: list[_Row], checker_scope: _Checker, report: Report) -> set[int
             firms.update({uscc: (firm_id, district) for firm_id, uscc, district in created})
 
         ids = {firms[row.uscc][0] for row in chunk}
-        existing = {(firm_id, level, year): (rating_id, application_id, certificate_no, batch_label, granted_on)
-                    for rating_id, firm_id, level, year, application_id, certificate_no, batch_label, granted_on
+        existing = {(firm_id, level, year): (rating_id, application_id, recorded)
+                    for rating_id, firm_id, level, year, application_id, *recorded
                     in db.session.execute(select(Rating.id, Rating.enterprise_id, Rating.level, Rating.year,
                                                  Rating.application_id, Rating.certificate_no, Rating.batch_label,
-                                                 Rating.granted_on).where(Rating.enterprise_id.in_(ids)))}
+                                                 Rating.granted_on, Rating.certified_name,
+                                                 Rating.certified_district_code)
+                                          .where(Rating.enterprise_id.in_(ids)))}
         wanted = [row.certificate_no for row in chunk if row.certificate_no]
         holders = {number: (firm_id, level, year) for number, firm_id, level, year in db.session.execute(
             select(Rating.certificate_no, Rating.enterprise_id, Rating.level, Rating.year)
@@ -364,21 +366,25 @@ def _write(rows: list[_Row], checker_scope: _Checker, report: Report) -> set[int
                 continue
             current = existing.get(key)
             if current is None:
-                inserts.append({"enterprise_id": firm_id, "level": row.level, "year": row.year,
+                # Core inserts skip the ORM's before_insert: the name and county certified are
+                # the list's, set here (what /verify shows, whatever the firm's record says later).
+                inserts.append({"enterprise_id": firm_id, "certified_name": row.name,
+                                "certified_district_code": row.district, "level": row.level, "year": row.year,
                                 "certificate_no": row.certificate_no, "batch_label": row.batch_label,
                                 "granted_on": row.granted_on,
                                 "valid_until": _add_years(row.granted_on, years) - timedelta(days=1),
                                 "status": RatingStatus.valid})
                 continue
-            rating_id, application_id, certificate_no, batch_label, granted_on = current
-            if application_id is not None or (certificate_no, batch_label, granted_on) == (
-                    row.certificate_no, row.batch_label, row.granted_on):
+            rating_id, application_id, recorded = current
+            if application_id is not None or tuple(recorded) == (
+                    row.certificate_no, row.batch_label, row.granted_on, row.name, row.district):
                 # Nothing new, or a rating this system granted: its own record wins.
                 report.skipped += 1
                 continue
             touched.add(firm_id)
             updates.append({"id": rating_id, "certificate_no": row.certificate_no, "batch_label": row.batch_label,
-                            "granted_on": row.granted_on,
+                            "granted_on": row.granted_on, "certified_name": row.name,
+                            "certified_district_code": row.district,
                             "valid_until": _add_years(row.granted_on, years) - timedelta(days=1)})
         if inserts:
             result = db.session.connection().execute(

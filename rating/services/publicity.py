@@ -294,7 +294,10 @@ def grant(application: Application, on: date) -> Rating:
         return existing
     batch = application.batch
     reward = edition_of_batch(batch.edition_code).levels[application.target_level].reward_yuan
-    rating = Rating(enterprise_id=application.enterprise_id, level=application.target_level,
+    firm = application.enterprise
+    # The name and county certified: what the certificate and /verify show from now on.
+    rating = Rating(enterprise_id=application.enterprise_id, certified_name=firm.name,
+                    certified_district_code=firm.district_code, level=application.target_level,
                     year=batch.year, batch_id=application.batch_id, application_id=application.id,
                     certificate_no=ratings.certificate_number(batch.province_code, batch.year, batch.number,
                                                               application.target_level),

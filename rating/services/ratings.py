@@ -28,7 +28,7 @@ from rating.models import (
     Role,
     User,
 )
-from rating.permissions import inside
+from rating.permissions import acting_enterprise_id, inside
 from rating.services import audit
 
 # GB/T 2260 province prefixes and their usual letter codes.
@@ -70,7 +70,9 @@ def _scoped(query: Select, user: User) -> Select:
     if user.role == Role.admin and user.jurisdiction is None:
         return query
     if user.role == Role.enterprise:
-        return query.where(Rating.enterprise_id == user.enterprise_id)
+        # A claimant of an imported firm sees none of its ratings until the county confirms.
+        firm = acting_enterprise_id(user)
+        return query.where(false() if firm is None else Rating.enterprise_id == firm)
     scope = user.jurisdiction
     return query.where(false() if scope is None else inside(scope))
 
@@ -234,7 +236,8 @@ def verification(rating: Rating, on: date | None = None) -> dict:
     on = on or clock.today()
     return {
         "certificate_no": rating.certificate_no,
-        "enterprise_name": rating.enterprise.name,
+        # What was certified, whatever the firm's record says since (a rename, a claimed import).
+        "enterprise_name": rating.certified_name,
         "level": rating.level,
         "status": rating.status_on(on),
         "granted_on": rating.granted_on.isoformat(),

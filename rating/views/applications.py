@@ -18,10 +18,10 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
-from rating.permissions import can_edit_application, is_staff
+from rating.permissions import can_edit_application, claim_pending, is_staff
 from rating.services import applications as filing
-from rating.services import (blacklist, blobstore, experts, notifications, reference, reviews, routing,
-                             snapshots, storage)
+from rating.services import (blacklist, blobstore, claims, experts, notifications, reference, reviews,
+                             routing, snapshots, storage)
 from rating.views.api.serialize import adjustments_json
 from rating.services.applications import held_levels
 from rating.services.eligibility import allowed_levels
@@ -85,6 +85,11 @@ def compact_rows(formdata: MultiDict) -> MultiDict:
 @bp.get("/")
 @enterprise_required
 def dashboard():
+    if claim_pending(current_user):
+        # Nothing of the claimed firm (its ratings, held levels) until the county confirms.
+        return render_template("applications/claim_pending.html", claim=claims.claim_of(current_user),
+                               message=claims.pending_message(),
+                               districts={c.code: c.name for c in reference.counties()})
     enterprise = current_user.enterprise
     rows = db.session.execute(
         select(Application).where(Application.enterprise_id == enterprise.id)

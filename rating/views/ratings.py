@@ -9,7 +9,8 @@ from forms.ratings import ConfirmForm, DisbursementForm, RevokeForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.models import RatingStatus, Role
-from rating.services import ratings
+from rating.permissions import claim_pending
+from rating.services import claims, ratings
 from rating.views.api.ratings import certificate_response
 
 bp = Blueprint("ratings", __name__, url_prefix="/ratings")
@@ -35,7 +36,8 @@ def index():
     items, total = ratings.search(current_user, level=level if level in (3, 4, 5) else None, status=status, q=q,
                                   page=page, per_page=50)
     return render_template("ratings/index.html", items=items, total=total, page=page, q=q or "", level=level,
-                           status=status, today=clock.today())
+                           status=status, today=clock.today(),
+                           claim_message=claims.pending_message() if claim_pending(current_user) else None)
 
 
 def _page(rating, **forms):

@@ -16,6 +16,7 @@ from tests.browser.test_filing_in_browser import assert_scored
 from tests.browser.test_review_in_browser import log_in
 from tests.factories import PASSWORD, PDF_BYTES, grant_rating, make_batch, make_staff
 from tests.integration.test_dashboard import ratings  # noqa: F401  (the fixture)
+from tests.integration.test_enterprise_claims import claim_body, imported  # noqa: F401  (a fixture)
 from tests.integration.test_publicity_api import approved, notice_body
 from tests.integration.test_reviews_api import scored
 
@@ -145,16 +146,29 @@ def test_reviewer_pages(app, api, live_server, axe_page):
     assert_accessible(page)
 
 
-def test_official_pages(app, live_server, ratings, axe_page):  # noqa: F811
+def test_official_pages(app, api, live_server, ratings, imported, axe_page):  # noqa: F811
     official = make_staff("official", "320400")
+    for email in ("claim-a@example.com", "claim-b@example.com"):      # two claims of an imported firm
+        assert api.post("/enterprises", claim_body(email)).status_code == 202
     page = axe_page
     log_in(page, live_server, official.email)
     for path in ["/dashboard", "/ratings/", "/reviews/overview", "/reviews/", "/publicity/manage",
-                 "/reviews/blacklist", "/ratings/import"]:
+                 "/reviews/blacklist", "/ratings/import", "/enterprise-claims/"]:
         page.goto(f"{live_server}{path}")
         assert_accessible(page)
     page.goto(f"{live_server}/dashboard?on=2024-02-30")      # a date that does not exist
     assert page.locator("#on").get_attribute("aria-describedby") == "on-errors"
+    assert_accessible(page)
+
+
+def test_pending_claimant_pages(app, api, live_server, imported, axe_page):  # noqa: F811
+    assert api.post("/enterprises", claim_body("claimant@example.com")).status_code == 202
+    page = axe_page
+    log_in(page, live_server, "claimant@example.com")
+    page.wait_for_url("**/applications/")
+    assert page.get_by_test_id("claim-pending").count() == 1
+    assert_accessible(page)
+    page.goto(f"{live_server}/ratings/")
     assert_accessible(page)
 
 

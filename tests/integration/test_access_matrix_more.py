@@ -148,6 +148,7 @@ def test_every_api_route_is_in_a_matrix(app):
         "assign_experts", "submit_expert_scores",                              # test_experts_and_diff
         "set_quota", "list_blacklist", "lift_blacklist", "declare_conflict",  # test_officials_api
         "resolve_objection",                                                   # test_publicity_api
+        "list_claims", "approve_claim", "reject_claim",                        # test_enterprise_claims
         "list_tokens", "revoke_current_token", "revoke_token", "change_password",  # test_sessions_and_tokens
         "sign_out_user",
     }

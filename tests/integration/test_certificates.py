@@ -156,8 +156,9 @@ def test_rendering_twice_keeps_one_file(api, batch, people):
     assert db.session.get(Certificate, rating.id).sha256 == first
     assert [p.name for p in folder.iterdir()] == [f"{first}.pdf"]
 
-    # The firm's name was corrected: a new file replaces the old one once it is complete.
-    rating.enterprise.name = "常州更名后科技有限公司"
+    # The certified name was corrected (the firm's own record does not reach a certificate):
+    # a new file replaces the old one once it is complete.
+    rating.certified_name = "常州更名后科技有限公司"
     db.session.commit()
     assert api.post(f"/ratings/{number}/certificate", token=people["city_official"]).status_code == 202
     detail = api.get(f"/ratings/{number}", token=people["city_official"]).get_json()["certificate"]

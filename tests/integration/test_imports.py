@@ -176,15 +176,20 @@ def test_later_higher_rating_supersedes_and_registration_claims_imported_firms(a
     three = [r for r in ratings_of(firm["uscc"]) if r.level == 3][0]
     assert three.status == RatingStatus.superseded and three.status_changed_on == date(2025, 3, 1)
 
-    # The imported firm registers: its record is completed, not refused as a duplicate.
+    # The imported firm registers: a claim its county confirms, not refused as a duplicate
+    # (tests/integration/test_enterprise_claims.py has the rest).
     response = api.post("/enterprises", {"name": "常州乙智造有限公司", "uscc": B, "district_code": "320402",
                                          "industry": "C", "scale": "small", "contact_name": "王工",
                                          "contact_phone": "13800000000", "email": "wang@yi.example",
                                          "password": PASSWORD})
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     firm_b = db.session.execute(select(Enterprise).where(Enterprise.uscc == B)).scalar_one()
-    assert response.get_json()["id"] == firm_b.id and firm_b.industry == "C"
+    assert response.get_json() == {"id": firm_b.id, "status": "pending"} and firm_b.industry is None
     token = api.token("wang@yi.example")
+    assert api.get("/ratings", token=token).get_json()["items"] == []
+    official = api.token(make_staff("official", "320402").email)
+    claim_id = api.get("/enterprise-claims", token=official).get_json()[0]["id"]
+    assert api.post(f"/enterprise-claims/{claim_id}/approve", token=official).status_code == 200
     mine = api.get("/ratings", token=token).get_json()
     assert [item["level"] for item in mine["items"]] == [3]
     # Once registered, the code is taken.

@@ -91,6 +91,7 @@ def api_user():
 from rating.views.api import (  # noqa: E402,F401
     accounts,
     applications,
+    claims,
     officials,
     openapi,
     publicity,
