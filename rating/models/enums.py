@@ -90,6 +90,16 @@ class ClaimStatus(LabelledEnum):
     approved = "approved"
     rejected = "rejected"
 
+    # Labelled apart: a StrEnum member equals its value, so in _LABELS these would replace
+    # the labels of ApplicationStatus.approved and .rejected and of CertificateState.pending.
+    @property
+    def label(self) -> str:
+        return gettext(_CLAIM_LABELS[self.value])
+
+    @property
+    def msgid(self) -> str:
+        return _CLAIM_LABELS[self.value]
+
 
 class Scale(LabelledEnum):
     large = "large"
@@ -168,9 +178,6 @@ _LABELS = {
     Disbursement.due: N_("待拨付"),
     Disbursement.paid: N_("已拨付"),
     Disbursement.withheld: N_("不予拨付"),
-    ClaimStatus.pending: N_("待区县确认"),
-    ClaimStatus.approved: N_("已确认"),
-    ClaimStatus.rejected: N_("未予确认"),
     Scale.large: N_("大型"),
     Scale.medium: N_("中型"),
     Scale.small: N_("小型"),
@@ -183,6 +190,12 @@ _LABELS = {
     Deployment.public: N_("公有云"),
     Deployment.private: N_("私有云"),
     Deployment.hybrid: N_("混合云"),
+}
+
+_CLAIM_LABELS = {
+    ClaimStatus.pending.value: N_("待区县确认"),
+    ClaimStatus.approved.value: N_("已确认"),
+    ClaimStatus.rejected.value: N_("未予确认"),
 }
 
 

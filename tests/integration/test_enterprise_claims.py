@@ -4,6 +4,7 @@ county each rating certified stay what /verify and the certificate show."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -231,3 +232,38 @@ def test_a_rename_changes_neither_verify_nor_the_certificate(app, api):
     html, _text, _signature = certificate_html(db.session.get(Rating, rating.id), Fetcher())
     assert "常州甲科技有限公司" in html and "常州甲新名称有限公司" not in html
 
+
+
+def _at_once(app, calls) -> list[int]:
+    """Run each (method, path, body, token) request in its own thread, released together."""
+    barrier, results = threading.Barrier(len(calls)), {}
+
+    def run(index, method, path, body, token):
+        client = app.test_client()
+        barrier.wait()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        results[index] = getattr(client, method)(f"/api/v1{path}", json=body, headers=headers).status_code
+
+    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[i] for i in range(len(calls))]
+
+
+def test_concurrent_claims_both_wait_and_concurrent_approvals_pick_one(app, api, imported):
+    assert _at_once(app, [("post", "/enterprises", claim_body("a@yi.example"), None),
+                          ("post", "/enterprises", claim_body("b@yi.example", name="冒名公司"), None)]) == [202, 202]
+    first, second = claim_of("a@yi.example"), claim_of("b@yi.example")
+    assert first.status == second.status == "pending"
+    # Two officials of the city (the firm may move county on approval, out of a county's sight).
+    county, city = (api.token(make_staff("official", "320400").email) for _ in range(2))
+    answers = _at_once(app, [("post", f"/enterprise-claims/{first.id}/approve", {}, county),
+                             ("post", f"/enterprise-claims/{second.id}/approve", {}, city)])
+    assert sorted(answers) == [200, 409]
+    db.session.expire_all()
+    decided = db.session.execute(select(EnterpriseClaim.status).order_by(EnterpriseClaim.id)).scalars().all()
+    assert sorted(decided) == ["approved", "rejected"]
+    users = db.session.execute(select(User.active).where(User.enterprise_id == imported.id).order_by(User.id))
+    assert sorted(users.scalars().all()) == [False, True]
