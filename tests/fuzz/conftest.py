@@ -8,15 +8,18 @@ import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
-from rating.models import ApiToken, Evidence, Objection, Rating
-from rating.services import routing
+from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating
+from rating.services import imports, routing
 from rating.services.accounts import reset_token
-from tests.factories import PDF_BYTES, make_batch, make_staff
+from rating.services.uscc import uscc_from_serial
+from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.integration.test_filing_api import upload
+from tests.integration.test_imports import csv_bytes
 from tests.integration.test_publicity_api import approved, notice_body
 from tests.integration.test_reviews_api import decide, scored
 
 FIRM_EMAIL = "fuzz-firm@example.com"
+CLAIMED = uscc_from_serial(9201, division="320402")
 
 
 @dataclass
@@ -63,6 +66,14 @@ def world(app, api) -> World:
     assert upload(api, firm_token, draft["id"], PDF_BYTES, "合同.pdf").status_code == 201
     routing.route(at_county)
 
+    # A firm known only from an imported list, and someone's pending claim of it.
+    imports.run("list.csv", csv_bytes([["常州导入企业有限公司", CLAIMED, "320402", "3", "2024", "", "", ""]]))
+    claim = api.post("/enterprises", {"name": "常州导入企业有限公司", "uscc": CLAIMED, "district_code": "320402",
+                                      "industry": "C", "scale": "small", "contact_name": "王工",
+                                      "contact_phone": "13800000000", "email": "fuzz-claim@example.com",
+                                      "password": PASSWORD})
+    assert claim.status_code == 202, claim.get_json()
+
     evidence = select(Evidence.id).where(Evidence.application_id == draft["id"])
     certificate = select(Rating.certificate_no).where(Rating.application_id == rated)
     return World(
@@ -74,5 +85,6 @@ def world(app, api) -> World:
              "evidence_id": db.session.scalar(evidence), "certificate_no": db.session.scalar(certificate),
              "entry_id": entry.get_json()["id"], "batch_id": batch.id, "code": batch.edition_code,
              "reset_token": reset_token(staff["resetting"]),
-             "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == staff["account"].id))},
+             "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == staff["account"].id)),
+             "claim_id": db.session.scalar(select(EnterpriseClaim.id))},
     )
