@@ -19,7 +19,10 @@ NASTY = [
     "9" * 5000, "true", "false", "null", "[]", "{}", "on", "y",
     "9999-12-31", "0001-01-01", "0000-00-00", "2024-02-30", "2024-13-01", "10000-01-01", "-2024-01-01",
     "2024-1-1", "2024/01/01", "1970-01-01T00:00:00Z", "𠀀𪚥", "ÅÄÖ", "\U0010ffff",
+    "南京\u202e司公限有\u202c", "\u2066x\u2069", "a\u200fb", "\u202ax", "zero\u200dwidth",
 ]
+# Only a JSON body carries these (as `\\ud800` escapes): no form or URL encoding can.
+SURROGATES = ["\ud800", "\udfff", "a\udbffb", "\udc00\ud800", "南京\ud83d"]
 
 LONG = st.builds(lambda piece, n: piece * n,
                  st.sampled_from(["x", "丂", "𠀀", "\u202e", "9", "<a>", "\x00"]),
@@ -35,9 +38,22 @@ TEXT = st.one_of(
 )
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                         st.floats(), st.sampled_from(NASTY), st.text(max_size=30))
+                         st.floats(), st.sampled_from(NASTY + SURROGATES), st.text(max_size=30))
 JSON = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=15)
+                    | st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(SURROGATES)), inner,
+                                      max_size=4), max_leaves=15)
+HIDDEN = st.sampled_from(SURROGATES + ["\u202e", "\u2066", "\u200b", "\ufeff"])
+
+
+def with_hidden(document, character: str):
+    """`document` with `character` appended to each of its strings (keys included)."""
+    if isinstance(document, str):
+        return document + character
+    if isinstance(document, list):
+        return [with_hidden(item, character) for item in document]
+    if isinstance(document, dict):
+        return {with_hidden(key, character): with_hidden(value, character) for key, value in document.items()}
+    return document
 
 
 def _every_or_one(valid: dict, spoil) -> st.SearchStrategy[dict]:
