@@ -20,8 +20,9 @@ def _official() -> None:
 
 
 def _form(claim_id: int) -> ClaimDecisionForm:
-    # One form per claim on the page: the prefix keeps their fields' ids apart.
-    return ClaimDecisionForm(prefix=f"claim-{claim_id}")
+    # One form per claim on the page: the prefix keeps their fields' ids apart. Its token is
+    # the page's `csrf_token`, which the app-wide CSRFProtect checks on every post.
+    return ClaimDecisionForm(prefix=f"claim-{claim_id}", meta={"csrf": False})
 
 
 @bp.get("/")

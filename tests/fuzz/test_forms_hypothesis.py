@@ -113,6 +113,8 @@ FORMS = [
          lambda w: {"state": "paid", "disbursed_on": today(), "note": "已拨付"}),
     Form("ratings.regenerate", "official", "/ratings/{certificate_no}/regenerate"),
     Form("ratings.import_list", "official", "/ratings/import", files=("file",)),
+    Form("claims.decide", "official", "/enterprise-claims/{claim_id}", lambda w: {
+        f"claim-{w.ids['claim_id']}-comment": "已核营业执照", f"claim-{w.ids['claim_id']}-reject": "1"}),
     Form("dashboard.start_export", "official", "/exports",
          lambda w: {"format": "csv", "level": "3", "status": "valid", "year": clock.today().year}),
     Form("ratings.revoke", "official", "/ratings/{certificate_no}/revoke",

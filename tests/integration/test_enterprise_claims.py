@@ -3,7 +3,6 @@ nothing of the firm, until an official of the firm's county confirms the claim; 
 county each rating certified stay what /verify and the certificate show."""
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -164,11 +163,10 @@ def test_approval_applies_the_record_and_verify_keeps_the_certified_name(app, ap
     page = client.get("/enterprise-claims/")
     claim_id = claim_of("wang@yi.example").id
     assert IMPORTED_NAME in page.text and "常州乙智造科技有限公司" in page.text and NUMBER in page.text
-    field_token = re.search(rf'id="claim-{claim_id}-csrf_token" name="claim-{claim_id}-csrf_token" type="hidden" '
-                            r'value="([^"]+)"', page.text).group(1)
-    response = client.post(f"/enterprise-claims/{claim_id}", data={
-        f"claim-{claim_id}-csrf_token": field_token, f"claim-{claim_id}-comment": "已核营业执照",
-        f"claim-{claim_id}-approve": "确认认领"})
+    decision = {f"claim-{claim_id}-comment": "已核营业执照", f"claim-{claim_id}-approve": "确认认领"}
+    assert client.post(f"/enterprise-claims/{claim_id}", data=decision).status_code == 400     # no CSRF token
+    assert claim_of("wang@yi.example").status == "pending"
+    response = client.post(f"/enterprise-claims/{claim_id}", data={**decision, "csrf_token": csrf_token(page.text)})
     assert response.status_code == 302
     decided = claim_of("wang@yi.example")
     assert decided.status == ClaimStatus.approved and decided.decided_by_id == county.id
