@@ -13,6 +13,18 @@ from sqlalchemy import text
 from tests.support.servers import PostgresServer, RedisServer
 
 
+KINDS = ("unit", "integration", "browser", "fuzz")
+
+
+def pytest_collection_modifyitems(items):
+    """Each test's kind is the folder it lives in (tests/<kind>/…), so none goes unmarked."""
+    for item in items:
+        kind = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        if kind not in KINDS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(KINDS)}}}/")
+        item.add_marker(kind)
+
+
 @pytest.fixture(scope="session")
 def postgres():
     server = PostgresServer().start()
