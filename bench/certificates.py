@@ -43,7 +43,7 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
     from rating.extensions import db
     from rating.models import Batch, Certificate, CertificateState, Enterprise, Rating
     from rating.services.publicity import add_years
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
     from tests.factories import make_batch
 
     with app.app_context():

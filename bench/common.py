@@ -83,7 +83,7 @@ def migrated_app(env: dict):
     from flask_migrate import upgrade
 
     from rating import create_app
-    from rating.services.guide import shipped_edition_paths
+    from rating.services.reference import shipped_edition_paths
     from rating.services.reference import install_edition_file, load_divisions
 
     app = create_app()
@@ -112,13 +112,13 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
     from rating import clock
     from rating.extensions import db
     from rating.models import Application, CloudService, Enterprise, Evidence, Payment
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
     from tests.factories import good_application, make_batch
 
     with app.app_context():
         batch = make_batch("js-2024", closes_in_days=30)
         template = good_application(batch, 3)
-        from rating.services import answers as codec
+        from rating.rules import answers as codec
         from rating.services.reference import get_edition
 
         edition = get_edition(batch.edition_code)

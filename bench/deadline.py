@@ -95,7 +95,7 @@ def _seed(app, firms: int, reviewers: int):
     """Firms (registered, no application yet) and county reviewers, with the login password."""
     from rating.extensions import db
     from rating.models import Enterprise, User
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
     from tests.factories import make_batch, password_hash
 
     with app.app_context():

@@ -25,7 +25,7 @@ def applications_in_review(batch_id: int, count: int, stage: str | None = "count
     from rating.extensions import db
     from rating.models import Application, ApplicationScore, Batch, Enterprise
     from rating.services.reference import edition_of_batch
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
 
     codes, now, ids = counties(), clock.now(), []
     edition = edition_of_batch(db.session.get(Batch, batch_id).edition_code)

@@ -129,7 +129,7 @@ def seed(firms: int, ratings: int, rng_seed: int = 5) -> dict:
     from rating.extensions import db
     from rating.models import Batch
     from rating.models.enums import INDUSTRY_SECTIONS
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
 
     rng = random.Random(rng_seed)
     today, now = clock.today(), clock.now()

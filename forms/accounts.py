@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, Val
 
 from forms.fields import plain_text
 from rating.models.enums import INDUSTRY_SECTIONS, Scale
-from rating.services.uscc import UsccError, validate_uscc
+from rating.rules.uscc import UsccError, validate_uscc
 
 PHONE = re.compile(r"^[0-9+\-() ]{7,20}$")
 

@@ -30,7 +30,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from forms.fields import Between, FiniteDecimalField, LocalDateField, LocalIntegerField, plain_text
 from rating.models.enums import Deployment, ServiceCategory
-from rating.services.guide import Edition, Indicator
+from rating.rules.editions import Edition, Indicator
 
 MAX_SERVICES = 50
 MAX_PAYMENTS = 100

@@ -45,7 +45,7 @@ def reference_load(path: Path | None) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def guides_load(files: tuple[Path, ...]) -> None:
     """Load guide editions from YAML files (default: the shipped editions)."""
-    from rating.services.guide import shipped_edition_paths
+    from rating.services.reference import shipped_edition_paths
     from rating.services.reference import install_edition_file
 
     failed = False

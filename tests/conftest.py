@@ -73,8 +73,7 @@ def _app(app_env):
     from flask_migrate import upgrade
 
     from rating import create_app
-    from rating.services.guide import shipped_edition_paths
-    from rating.services.reference import install_edition_file, load_divisions
+    from rating.services.reference import install_edition_file, load_divisions, shipped_edition_paths
 
     app = create_app({"TESTING": True})
     app.test_client_class = IsolatedClient

@@ -9,11 +9,11 @@ from decimal import Decimal
 from rating import clock
 from rating.extensions import db
 from rating.models import Batch, Rating, RatingStatus, User
+from rating.rules.editions import Edition
+from rating.rules.uscc import uscc_from_serial
 from rating.services.accounts import hash_password
 from rating.services.demo import good_answer
-from rating.services.guide import Edition
 from rating.services.reference import get_edition
-from rating.services.uscc import uscc_from_serial
 
 PASSWORD = "Passw0rd-test"
 _serial = itertools.count(100)

@@ -5,10 +5,7 @@ from enum import StrEnum
 
 from flask_babel import gettext, lazy_gettext as _l
 
-
-def N_(message: str) -> str:
-    """Marks a message for extraction; translated where it is shown."""
-    return message
+from rating.rules.messages import N_
 
 
 class LabelledEnum(StrEnum):

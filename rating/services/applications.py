@@ -33,13 +33,13 @@ from rating.models import (
     User,
 )
 from rating.permissions import acting_enterprise_id
-from rating.services import answers as answer_codec
+from rating.rules import answers as answer_codec
+from rating.rules.editions import Edition
+from rating.rules.eligibility import check_progression
+from rating.rules.scoring import ServiceIn
 from rating.services import claims
 from rating.services import history, routing, snapshots
 from rating.services import storage
-from rating.services.eligibility import check_progression
-from rating.services.guide import Edition
-from rating.services.scoring import ServiceIn
 from rating.services.reference import get_batch, edition_of_batch
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Batch, Enterprise, Rating, RatingStatus, Role, User
+from rating.rules.scoring import PaymentIn, ServiceIn
+from rating.rules.uscc import uscc_from_serial
 from rating.services import aggregates, certificates, ratings
 from rating.services import applications as filing
-from rating.services.scoring import PaymentIn, ServiceIn
 from rating.services.accounts import hash_password
-from rating.services.guide import shipped_edition_paths
-from rating.services.reference import edition_of_batch, install_edition_file, load_divisions
-from rating.services.uscc import uscc_from_serial
+from rating.services.reference import (edition_of_batch, install_edition_file, load_divisions,
+                                       shipped_edition_paths)
 
 DEMO_PASSWORD = "Demo2026pass"
 PROVINCE = "320000"

@@ -31,8 +31,8 @@ from rating import clock
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus, Role, User
+from rating.rules.uscc import UsccError, validate_uscc
 from rating.services import aggregates, audit, storage, text
-from rating.services.uscc import UsccError, validate_uscc
 
 REQUIRED = ("企业名称", "统一社会信用代码", "区县代码", "星级", "年度")
 OPTIONAL = ("证书编号", "批次", "认定日期")

@@ -10,11 +10,17 @@ from sqlalchemy import select
 from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import db
-from rating.models.types import valid_id
 from rating.models import Batch, GuideEdition, Jurisdiction, JurisdictionLevel
-from rating.services.guide import Edition, EditionError, load_edition_file, parse_edition
+from rating.models.types import valid_id
+from rating.rules.editions import Edition, EditionError, load_edition_file, parse_edition
 
 DIVISIONS_CSV = Path(__file__).resolve().parent.parent / "data" / "jiangsu-divisions.csv"
+GUIDES_DIR = Path(__file__).resolve().parent.parent / "guides"
+
+
+def shipped_edition_paths() -> list[Path]:
+    """The guide editions that ship with the application."""
+    return sorted(GUIDES_DIR.glob("*.yaml"))
 
 
 def load_divisions(path: Path = DIVISIONS_CSV) -> int:

@@ -30,10 +30,10 @@ from rating.models import (
     StatusChange,
     Stage,
 )
-from rating.services import answers as answer_codec
+from rating.rules import answers as answer_codec
+from rating.rules.scoring import BatchWindow, PaymentIn, ServiceIn, score
 from rating.services import audit, notifications, routing
 from rating.services.reference import edition_of_batch
-from rating.services.scoring import BatchWindow, PaymentIn, ServiceIn, score
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Application, SubmissionSnapshot
-from rating.services import answers as answer_codec
+from rating.rules import answers as answer_codec
 from rating.services.reference import edition_of_batch
 
 

@@ -19,14 +19,14 @@ from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application, claim_pending, is_staff
+from rating.rules.eligibility import allowed_levels
+from rating.rules.scoring import ScoreResult
 from rating.services import applications as filing
 from rating.services import (blacklist, blobstore, claims, experts, notifications, reference, reviews,
                              routing, snapshots, storage)
-from rating.views.api.serialize import adjustments_json
 from rating.services.applications import held_levels
-from rating.services.eligibility import allowed_levels
 from rating.services.reference import edition_of_batch
-from rating.services.scoring import ScoreResult
+from rating.views.api.serialize import adjustments_json
 from rating.views.common import input_from_form, valid_id, visible_application
 from workers.tasks import request_scoring
 

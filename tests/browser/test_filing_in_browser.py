@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from rating import clock
+from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from rating.services.uscc import uscc_from_serial
 from tests.factories import PASSWORD, PDF_BYTES, make_batch
 
 pytestmark = pytest.mark.browser

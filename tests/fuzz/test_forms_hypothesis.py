@@ -22,8 +22,8 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db, limiter
 from rating.models import Application
+from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from rating.services.uscc import uscc_from_serial
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, favourable_answer
 from tests.fuzz.strategies import FILES, MISSING, RAW, RAW_BODIES, form_data, json_body

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rating.services.uscc import uscc_from_serial
+from rating.rules.uscc import uscc_from_serial
 from tests.factories import PASSWORD
 
 

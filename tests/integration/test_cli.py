@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from rating.errors import Conflict
-from rating.services.guide import parse_edition
+from rating.rules.editions import parse_edition
 from rating.services.reference import get_edition, install_edition
 from tests.factories import make_batch
 

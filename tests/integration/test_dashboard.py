@@ -164,7 +164,7 @@ def trend(page: str, year: int) -> list[int]:
 
 def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings, tmp_path):
     from rating.models import CountedDay, CountedGrants, Rating
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
 
     rating = db.session.execute(select(Rating).where(Rating.enterprise_id == ratings["天宁丙"]["id"])).scalar_one()
     rating.certificate_no = "JS-2026-1-5-777777"

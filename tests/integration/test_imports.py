@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from rating.extensions import db
 from rating.models import AuditEntry, Enterprise, Rating, RatingStatus
-from rating.services.uscc import uscc_from_serial
+from rating.rules.uscc import uscc_from_serial
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, grant_rating, make_staff
 from tests.support.servers import BIN, ROOT

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from rating import clock
 from rating.extensions import db
 from rating.models import ApplicationScore, Certificate
+from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from rating.services.uscc import uscc_from_serial
 from tests.factories import PASSWORD, PDF_BYTES, good_application, make_batch, make_staff
 from tests.support.servers import free_port, web, worker
 

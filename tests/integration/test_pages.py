@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rating.services.uscc import uscc_from_serial
+from rating.rules.uscc import uscc_from_serial
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 

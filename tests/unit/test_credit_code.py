@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rating.services.uscc import (
+from rating.rules.uscc import (
     USCC_ALPHABET,
     UsccError,
     is_valid_uscc,

@@ -6,7 +6,8 @@ import copy
 import pytest
 import yaml
 
-from rating.services.guide import INDICATOR_TYPES, EditionError, load_edition_file, parse_edition, shipped_edition_paths
+from rating.rules.editions import INDICATOR_TYPES, EditionError, load_edition_file, parse_edition
+from rating.services.reference import shipped_edition_paths
 
 PATHS = {p.stem: p for p in shipped_edition_paths()}
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from rating.services.eligibility import allowed_levels, check_progression
-from rating.services.guide import load_edition_file, shipped_edition_paths
+from rating.rules.editions import load_edition_file
+from rating.rules.eligibility import allowed_levels, check_progression
+from rating.services.reference import shipped_edition_paths
 
 EDITIONS = {p.stem: load_edition_file(p) for p in shipped_edition_paths()}
 

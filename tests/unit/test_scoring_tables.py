@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from rating.rules.editions import load_edition_file
+from rating.rules.indicator_points import indicator_points, months_of_use
+from rating.rules.messages import Message
+from rating.rules.scoring import BatchWindow, PaymentIn, ScoreResult, ServiceIn, score
 from rating.services.demo import good_answer
-from rating.services.guide import load_edition_file, shipped_edition_paths
-from rating.services.scoring import BatchWindow, PaymentIn, ScoreResult, ServiceIn, score
-from rating.services.scoring_rules import indicator_points, months_of_use
+from rating.services.reference import shipped_edition_paths
 
 EDITIONS = {p.stem: load_edition_file(p) for p in shipped_edition_paths()}
 WINDOW = BatchWindow(usage_cutoff=date(2024, 5, 31), investment_from=date(2023, 1, 1),
@@ -205,8 +207,6 @@ def test_chosen_options_are_named_in_the_reader_s_language():
     _points, reason = indicator_points(_indicator("infra_database"), "distributed", WINDOW.usage_cutoff)
     assert "分布式" in reason.render() and "分布式" not in reason.render(translate)
     # A score stored before the English labels were kept still reads, in Chinese labels.
-    from rating.services.scoring import Message
-
     stored = Message.from_storage({"t": "已选择：%(labels)s（%(points)s 分）", "p": {"labels": "云服务器", "points": "2"}})
     assert stored.render(translate) == "Chosen: 云服务器 (2 points)"
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import ScoreAdjustment
-from rating.services import answers as answer_codec
+from rating.rules import answers as answer_codec
+from rating.rules.scoring import ScoreResult
 from rating.services import blacklist
 from rating.services.applications import OPEN
 from rating.services.reference import edition_of_batch
-from rating.services.scoring import ScoreResult
 
 
 def money(value) -> float | int:

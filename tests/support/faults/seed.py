@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from rating.extensions import db
 from rating.models import Application, CloudService, Enterprise, Evidence, Payment, User
-from rating.services import answers as codec
+from rating.rules import answers as codec
 from rating.services import storage
 from rating.services.accounts import issue_token
 from rating.services.reference import get_edition
@@ -42,7 +42,7 @@ def seed_firms(batch, count: int, level: int = 3, drafts: bool = True,
                counties: tuple[str, ...] = CHANGZHOU_COUNTIES) -> list[Firm]:
     """`count` firms with a user and an API token each and, with `drafts`, a complete
     draft (answers, services, evidence whose file really is in storage) ready to submit."""
-    from rating.services.uscc import uscc_from_serial
+    from rating.rules.uscc import uscc_from_serial
 
     edition = get_edition(batch.edition_code)
     template = good_application(batch, level)

@@ -12,15 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rating.services.guide import Edition
-from rating.services.scoring_rules import indicator_points, months_of_use, threshold_points
+from rating.rules.editions import Edition
+from rating.rules.indicator_points import indicator_points, months_of_use, threshold_points
+from rating.rules.messages import N_, Message, plain
 
 CENT = Decimal("0.01")
-
-
-def N_(s: str) -> str:
-    """Marks a message template for extraction; translated where it is shown."""
-    return s
 
 
 @dataclass(frozen=True)
@@ -48,32 +44,6 @@ class BatchWindow:
 
 
 @dataclass(frozen=True)
-class Message:
-    template: str
-    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-    def render(self, translate: Callable[[str], str] = lambda s: s) -> str:
-        params = dict(self.params)
-        text = translate(self.template)
-        if text != self.template:
-            # Translated (the catalogue's language is not the guide's Chinese): a parameter
-            # with an English form, such as a guide option's label, gives that form.
-            params.update({key[:-3]: value for key, value in self.params.items() if key.endswith("_en") and value})
-        try:
-            return text % params if params else text
-        except (KeyError, ValueError, TypeError):
-            # A translation whose placeholders do not fit must not break the page.
-            return self.template % params if params else self.template
-
-    def to_storage(self) -> dict:
-        return {"t": self.template, "p": {k: _plain(v) for k, v in self.params.items()}}
-
-    @classmethod
-    def from_storage(cls, data: Mapping) -> "Message":
-        return cls(data["t"], dict(data.get("p") or {}))
-
-
-@dataclass(frozen=True)
 class Gate:
     code: str
     passed: bool
@@ -96,14 +66,6 @@ class Flag:
     message: Message
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 @dataclass(frozen=True)
 class ScoreResult:
     level: int
@@ -119,17 +81,18 @@ class ScoreResult:
 
     def to_dict(self, translate: Callable[[str], str] = lambda s: s) -> dict:
         return {
-            "total": _plain(self.total),
-            "max": _plain(self.max),
+            "total": plain(self.total),
+            "max": plain(self.max),
             "passed": self.passed,
-            "investment_yuan": _plain(self.investment_yuan),
+            "investment_yuan": plain(self.investment_yuan),
             "usage_months": self.usage_months,
             "gates": [{"code": g.code, "passed": g.passed, "message": g.message.render(translate),
                        "blocking": g.blocking} for g in self.gates],
-            "items": [{"code": i.code, "points": _plain(i.points), "max": _plain(i.max),
+            "items": [{"code": i.code, "points": plain(i.points), "max": plain(i.max),
                        "reason": i.reason.render(translate), "dimension": i.dimension} for i in self.items],
             "flags": [{"code": f.code, "message": f.message.render(translate)} for f in self.flags],
-            "dimensions": {code: {"points": _plain(p), "max": _plain(m)} for code, (p, m) in self.dimensions.items()},
+            "dimensions": {code: {"points": plain(p), "max": plain(m)}
+                           for code, (p, m) in self.dimensions.items()},
         }
 
     def to_storage(self) -> dict:
@@ -189,14 +152,14 @@ def score(edition: Edition, level: int, answers: Mapping[str, Any], services: Se
         points, top = threshold_points(part["thresholds"], investment)
         items.append(Item("computed_investment", part["dimension"], points.quantize(CENT), top.quantize(CENT),
                           Message(N_("投资期内实际支付 %(amount)s 元，计 %(points)s 分"),
-                                  {"amount": _money(investment), "points": _plain(points)})))
+                                  {"amount": _money(investment), "points": plain(points)})))
     if "usage" in edition.computed:
         part = edition.computed["usage"]
         points, top = threshold_points(part["thresholds"], Decimal(usage))
         items.append(Item("computed_usage", part["dimension"], points.quantize(CENT), top.quantize(CENT),
                           Message(N_("截至 %(cutoff)s 连续上云 %(months)s 个月，计 %(points)s 分"),
                                   {"cutoff": batch.usage_cutoff.isoformat(), "months": usage,
-                                   "points": _plain(points)})))
+                                   "points": plain(points)})))
 
     dimensions: dict[str, tuple[Decimal, Decimal]] = {}
     for item in items:
@@ -250,15 +213,15 @@ def _gates(edition, level, rule, answers, services, batch, investment, outside, 
         title = edition.dimension(code).title
         gates.append(Gate(f"mandatory_{code}", points >= minimum,
                           Message(N_("“%(dimension)s”得分 %(points)s，%(level)s星级要求至少 %(minimum)s 分"),
-                                  {"dimension": title, "points": _plain(points), "level": level,
-                                   "minimum": _plain(minimum)})))
+                                  {"dimension": title, "points": plain(points), "level": level,
+                                   "minimum": plain(minimum)})))
     missing = [i for i in edition.indicators_for(level) if i.required and answers.get(i.code) in (None, "", [])]
     gates.append(Gate("required_answers", not missing,
                       Message(N_("必填指标均已填写")) if not missing else
                       Message(N_("以下必填指标未填写：%(names)s"), {"names": "、".join(i.title for i in missing)})))
     gates.append(Gate("pass_score", total >= rule.pass_score,
                       Message(N_("总分 %(total)s，%(level)s星级合格线 %(pass)s 分"),
-                              {"total": _plain(total), "level": level, "pass": _plain(rule.pass_score)})))
+                              {"total": plain(total), "level": level, "pass": plain(rule.pass_score)})))
     return gates
 
 

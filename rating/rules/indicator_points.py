@@ -6,11 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rating.services.guide import Indicator
-
-
-def N_(s: str) -> str:
-    return s
+from rating.rules.editions import Indicator
+from rating.rules.messages import N_, Message, plain
 
 
 def months_of_use(started_on: date, until: date) -> int:
@@ -36,14 +33,8 @@ def threshold_points(thresholds, value: Decimal) -> tuple[Decimal, Decimal]:
     return points, top
 
 
-def _plain(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
 def indicator_points(indicator: Indicator, value: Any, cutoff: date):
     """(points, reason message) for one answer; never raises on typed input."""
-    from rating.services.scoring import Message
-
     cap = indicator.max_points
     if value is None or value == "" or value == []:
         return Decimal(0), Message(N_("未填写"))
@@ -51,27 +42,27 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
     if kind == "boolean":
         points = indicator.scoring.get("points", Decimal(0)) if value is True else Decimal(0)
         return min(points, cap), Message(N_("是（%(points)s 分）") if value is True else N_("否（0 分）"),
-                                         {"points": _plain(points)} if value is True else {})
+                                         {"points": plain(points)} if value is True else {})
     if kind in ("integer", "decimal"):
         number = Decimal(value)
         thresholds = indicator.scoring.get("thresholds", [])
         points, _top = threshold_points(thresholds, number)
         reached = [at for at, reward in thresholds if number >= at]
         if not thresholds:
-            return Decimal(0), Message(N_("填报 %(value)s（不计分，用于核对）"), {"value": _plain(number)})
+            return Decimal(0), Message(N_("填报 %(value)s（不计分，用于核对）"), {"value": plain(number)})
         if not reached:
             return Decimal(0), Message(N_("填报 %(value)s，未达到最低档 %(first)s（0 分）"),
-                                       {"value": _plain(number), "first": _plain(thresholds[0][0])})
+                                       {"value": plain(number), "first": plain(thresholds[0][0])})
         return min(points, cap), Message(N_("填报 %(value)s，达到 ≥%(level)s 档（%(points)s 分）"),
-                                         {"value": _plain(number), "level": _plain(reached[-1]),
-                                          "points": _plain(points)})
+                                         {"value": plain(number), "level": plain(reached[-1]),
+                                          "points": plain(points)})
     if kind == "choice":
         option = indicator.option(str(value))
         if option is None:
             return Decimal(0), Message(N_("所选项不在指南选项中（0 分）"))
         return min(option.points, cap), Message(N_("已选择：%(label)s（%(points)s 分）"),
                                                 {"label": option.label, "label_en": option.label_en,
-                                                 "points": _plain(option.points)})
+                                                 "points": plain(option.points)})
     if kind == "multi_choice":
         chosen = [indicator.option(str(v)) for v in value]
         known = [o for o in chosen if o is not None]
@@ -81,14 +72,14 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
                   "labels_en": ", ".join(o.label_en or o.label for o in known) or "—"}
         if raw > cap:
             return points, Message(N_("已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）"),
-                                   {**labels, "raw": _plain(raw), "points": _plain(points)})
-        return points, Message(N_("已选择：%(labels)s（%(points)s 分）"), {**labels, "points": _plain(points)})
+                                   {**labels, "raw": plain(raw), "points": plain(points)})
+        return points, Message(N_("已选择：%(labels)s（%(points)s 分）"), {**labels, "points": plain(points)})
     if kind == "text":
         minimum = indicator.scoring.get("min_length", 1)
         length = len(str(value).strip())
         if length >= minimum:
             points = min(indicator.scoring.get("points", Decimal(0)), cap)
-            return points, Message(N_("已说明（%(n)s 字，%(points)s 分）"), {"n": length, "points": _plain(points)})
+            return points, Message(N_("已说明（%(n)s 字，%(points)s 分）"), {"n": length, "points": plain(points)})
         return Decimal(0), Message(N_("说明过短（%(n)s 字，至少 %(min)s 字）"), {"n": length, "min": minimum})
     if kind == "date":
         months = indicator.scoring.get("months_before_cutoff", 0)
@@ -99,7 +90,7 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
         if months_of_use(value, cutoff) >= months:
             points = min(indicator.scoring.get("points", Decimal(0)), cap)
             return points, Message(N_("%(date)s，截至截止日已满 %(months)s 个月（%(points)s 分）"),
-                                   {"date": value.isoformat(), "months": months, "points": _plain(points)})
+                                   {"date": value.isoformat(), "months": months, "points": plain(points)})
         return Decimal(0), Message(N_("%(date)s，截至截止日不满 %(months)s 个月（0 分）"),
                                    {"date": value.isoformat(), "months": months})
     return Decimal(0), Message(N_("无法计分的指标类型"))

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rating.services.guide import Edition, Indicator
+from rating.rules.editions import Edition, Indicator
 
 
 def to_storage(indicator: Indicator, value: Any) -> Any:

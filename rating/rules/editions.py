@@ -20,7 +20,6 @@ INDICATOR_TYPES = ("boolean", "integer", "decimal", "choice", "multi_choice", "t
 DEPLOYMENTS = ("public", "private", "hybrid")
 STAGES = ("county", "city", "province")
 PROGRESSION_MODES = ("requires", "stepwise")
-GUIDES_DIR = Path(__file__).resolve().parent.parent / "guides"
 
 
 class EditionError(ValueError):
@@ -375,6 +374,3 @@ def load_edition_file(path: Path | str) -> Edition:
         raise EditionError(f"{path}: the document must be a mapping")
     return parse_edition(document)
 
-
-def shipped_edition_paths() -> list[Path]:
-    return sorted(GUIDES_DIR.glob("*.yaml"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from rating.services.guide import Edition
-from rating.services.scoring import Message, N_
+from rating.rules.editions import Edition
+from rating.rules.messages import N_, Message
 
 
 @dataclass(frozen=True)

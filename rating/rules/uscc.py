@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rating.rules.messages import N_
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
@@ -19,11 +21,6 @@ _CATEGORIES = {
     "1": "1239", "2": "19", "3": "12345679", "4": "1239", "5": "1239", "6": "129", "7": "129",
     "8": "19", "9": "123", "A": "19", "N": "12349", "Y": "1",
 }
-
-
-def N_(s: str) -> str:
-    """Marks a message template for extraction; translated where it is shown."""
-    return s
 
 
 class UsccError(ValueError):
