@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
+from rating.rules.stages import STAGES
+
 INDICATOR_TYPES = ("boolean", "integer", "decimal", "choice", "multi_choice", "text", "date")
 DEPLOYMENTS = ("public", "private", "hybrid")
-STAGES = ("county", "city", "province")
 PROGRESSION_MODES = ("requires", "stepwise")
 
 

@@ -35,9 +35,9 @@ from rating.models import (
 )
 from rating.models.types import valid_id
 from rating.permissions import can_view_application, inside
+from rating.rules import stages
 from rating.services import aggregates, audit, certificates, history, ratings
 from rating.services.reference import edition_of_batch
-from rating.services.reviews import STAGE_LEVEL
 
 
 def suggested_period(start: date, working_days: int = 5) -> date:
@@ -65,7 +65,8 @@ def final_owner(application: Application) -> str:
     """The division code of the jurisdiction that has the final say on this application."""
     final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
     district = application.enterprise.district
-    return {"county": district.code, "city": district.city_code, "province": district.province_code}[final]
+    return stages.owner_code(final, county=district.code, city=district.city_code,
+                             province=district.province_code)
 
 
 def create_notice(user: User, title: str, application_ids: list[int], starts_on: date, ends_on: date
@@ -92,7 +93,7 @@ def create_notice(user: User, title: str, application_ids: list[int], starts_on:
     if scope is not None and owner != scope.code:
         level = edition_of_batch(applications[0].batch.edition_code).levels[applications[0].target_level].final_stage
         raise Forbidden(_("这些申报由%(level)s主管部门公示。",
-                          level=JurisdictionLevel(STAGE_LEVEL[level]).label))
+                          level=JurisdictionLevel(stages.owning_level(level)).label))
     not_approved = [a for a in applications if a.status != ApplicationStatus.approved]
     if not_approved:
         raise Conflict(

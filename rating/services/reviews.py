@@ -25,7 +25,6 @@ from rating.models import (
     ApplicationStatus,
     BatchQuota,
     Enterprise,
-    JurisdictionLevel,
     ReviewAssignment,
     Role,
     ScoreAdjustment,
@@ -33,12 +32,10 @@ from rating.models import (
     User,
 )
 from rating.permissions import scope_applications
+from rating.rules import stages
 from rating.services import experts, history, routing
 from rating.services.reference import edition_of_batch
 
-STAGE_ORDER = (Stage.county, Stage.city, Stage.province)
-STAGE_LEVEL = {Stage.county: JurisdictionLevel.county, Stage.city: JurisdictionLevel.city,
-               Stage.province: JurisdictionLevel.province}
 DECISIONS = ("forward", "approve", "return", "reject")
 
 
@@ -56,13 +53,9 @@ def allowed_decisions(application: Application) -> tuple[str, ...]:
     final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
     if application.stage == final:
         return ("approve", "return", "reject")
-    if STAGE_ORDER.index(application.stage) < STAGE_ORDER.index(final):
+    if stages.before(application.stage, final):
         return ("forward", "return", "reject")
     return ("return", "reject")
-
-
-def next_stage(stage: str) -> str:
-    return STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
 
 
 def can_review(user: User, application: Application) -> bool:
@@ -70,7 +63,7 @@ def can_review(user: User, application: Application) -> bool:
     if not user.is_authenticated or user.role != Role.reviewer or application.stage is None:
         return False
     scope = user.jurisdiction
-    return (scope is not None and scope.level == STAGE_LEVEL[application.stage]
+    return (scope is not None and scope.level == stages.owning_level(application.stage)
             and scope.contains(application.enterprise.district)
             and not routing.has_conflict(user, application))
 
@@ -105,7 +98,7 @@ def decide(user: User, application: Application, decision: str, comment: str | N
         _check_quota(application)
     from_status, from_stage = application.status, application.stage
     if decision == "forward":
-        status, stage = ApplicationStatus.in_review, next_stage(application.stage)
+        status, stage = ApplicationStatus.in_review, Stage(stages.next_stage(application.stage))
     elif decision == "approve":
         status, stage = ApplicationStatus.approved, None
     elif decision == "return":

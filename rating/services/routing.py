@@ -37,14 +37,17 @@ from rating.models import (
     User,
 )
 from rating.permissions import inside
+from rating.rules import stages
 from rating.services import audit, notifications
 
 
 def stage_owner(application: Application) -> str | None:
     """The division code of the jurisdiction that owns the application's current stage."""
+    if application.stage is None:
+        return None
     district: Jurisdiction = application.enterprise.district
-    return {Stage.county: district.code, Stage.city: district.city_code,
-            Stage.province: district.province_code}.get(application.stage)
+    return stages.owner_code(application.stage, county=district.code, city=district.city_code,
+                             province=district.province_code)
 
 
 def open_assignment(application_id: int) -> ReviewAssignment | None:
@@ -329,8 +332,6 @@ def route_waiting(limit: int = 500, owner: str | None = None) -> dict[str, int]:
 
 def reassign(official: User, application: Application, reviewer_id: int, reason: str) -> ReviewAssignment:
     """An official moves the current stage to another reviewer; the due date stays."""
-    from rating.services.reviews import STAGE_LEVEL
-
     if official.role not in (Role.official, Role.admin):
         raise NotFound(_("未找到该申报。"))
     if application.status != ApplicationStatus.in_review:
@@ -348,7 +349,8 @@ def reassign(official: User, application: Application, reviewer_id: int, reason:
             or target.jurisdiction_code != owner):
         raise ValidationFailed(_("只能改派给%(stage)s所属地区的审核人员。", stage=Stage(application.stage).label),
                                {"reviewer_id": [_("审核人员不正确。")]})
-    if target.jurisdiction.level != STAGE_LEVEL[application.stage] or has_conflict(target, application):
+    if (target.jurisdiction.level != stages.owning_level(application.stage)
+            or has_conflict(target, application)):
         raise ValidationFailed(_("该审核人员已声明与该企业存在利益冲突，不能改派。"),
                                {"reviewer_id": [_("存在利益冲突。")]})
     current = open_assignment(application.id)
@@ -395,11 +397,9 @@ def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_nam
 def overview(scope: Jurisdiction) -> list[dict]:
     """Per owning jurisdiction inside `scope`: in review, unassigned, overdue, eligible reviewers."""
     now = clock.now()
-    owner_col = case(
-        (Application.stage == Stage.county, Jurisdiction.code),
-        (Application.stage == Stage.city, Jurisdiction.city_code),
-        else_=Jurisdiction.province_code,
-    )
+    owner_col = case({stage: stages.owner_code(stage, county=Jurisdiction.code, city=Jurisdiction.city_code,
+                                               province=Jurisdiction.province_code)
+                      for stage in stages.STAGES}, value=Application.stage)
     rows = db.session.execute(
         select(owner_col.label("owner"), Application.stage,
                func.count().label("in_review"),

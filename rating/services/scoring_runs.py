@@ -31,6 +31,7 @@ from rating.models import (
     Stage,
 )
 from rating.rules import answers as answer_codec
+from rating.rules import stages
 from rating.rules.scoring import BatchWindow, PaymentIn, ServiceIn, score
 from rating.services import audit, notifications, routing
 from rating.services.reference import edition_of_batch
@@ -251,7 +252,8 @@ def _score(ids: list[int]) -> str:
                      from_status=ApplicationStatus.submitted.value, to_status=ApplicationStatus.in_review.value,
                      to_stage=str(stage), round=row.submission_round, total=str(result.total),
                      max=str(result.max), passed=result.passed, edition=edition.code)
-        owner = {Stage.county: row.county_code, Stage.city: row.city_code, Stage.province: row.province_code}[stage]
+        owner = stages.owner_code(stage, county=row.county_code, city=row.city_code,
+                                  province=row.province_code)
         routes.append((routing.Subject(row.id, row.enterprise_id, row.group_name, row.firm_name, row.target_level,
                                        stage, row.submission_round, owner),
                        getattr(row, f"{stage}_review_days")))
