@@ -20,6 +20,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Jurisdiction, JurisdictionLevel
+from rating.rules.ranks import competition_ranks
 from rating.services import aggregates, totals
 
 LEVELS = (3, 4, 5)
@@ -110,15 +111,15 @@ def _build(scope: Jurisdiction, on: date, level: int | None, today: date) -> Das
             firms(d, lv) for d in counties if divisions[d][2] == code))
         kind = "city"
     elif scope.level == JurisdictionLevel.city:
-        ranks = _ranks(by_city)
+        ranks = competition_ranks(by_city)
         headline = Headline(by_city.get(scope.code, 0), ranks.get(scope.code), len(cities), None, 0)
         mine = [d for d in counties if divisions[d][2] == scope.code]
         rows = _table(mine, {d: by_county[d] for d in mine}, divisions, firms)
         kind = "district"
     else:
         in_city = {d: n for d, n in by_county.items() if divisions[d][2] == scope.city_code}
-        headline = Headline(by_county.get(scope.code, 0), _ranks(by_county).get(scope.code), len(counties),
-                            _ranks(in_city).get(scope.code), len(in_city))
+        headline = Headline(by_county.get(scope.code, 0), competition_ranks(by_county).get(scope.code),
+                            len(counties), competition_ranks(in_city).get(scope.code), len(in_city))
         rows, kind = [], "district"
     inside_scope = [d for d in counties if scope.level == JurisdictionLevel.province
                     or (scope.level == JurisdictionLevel.city and divisions[d][2] == scope.code) or d == scope.code]
@@ -144,18 +145,8 @@ def _divisions(province: str) -> dict[str, tuple[str, str, str | None]]:
         .where(Jurisdiction.province_code == province, Jurisdiction.level != JurisdictionLevel.province))}
 
 
-def _ranks(counts: dict[str, int]) -> dict[str, int]:
-    """Competition ranks (1 = most, ties share a rank)."""
-    ranks, previous, rank = {}, None, 0
-    for position, (code, n) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), start=1):
-        if n != previous:
-            rank, previous = position, n
-        ranks[code] = rank
-    return ranks
-
-
 def _table(codes: list[str], totals_by_code: dict[str, int], divisions, per_level) -> list[TableRow]:
-    ranks = _ranks(totals_by_code)
+    ranks = competition_ranks(totals_by_code)
     rows = [TableRow(code, divisions[code][1], {lv: per_level(code, lv) for lv in LEVELS}, totals_by_code[code],
                      ranks[code]) for code in codes]
     return sorted(rows, key=lambda r: (r.rank, r.key))

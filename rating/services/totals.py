@@ -32,6 +32,7 @@ from sqlalchemy import and_, func, literal, or_, select
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus
 from rating.models.enums import INDUSTRY_SECTIONS
+from rating.rules.ranks import competition_ranks
 
 GROUPS = ("city", "district", "level", "year", "industry")
 # A firm is in exactly one group of these (its district decides its city), at its highest
@@ -135,13 +136,8 @@ def _compute(group_by: str, on: date, level: int | None, year: int | None, city:
         total = db.session.execute(firms).scalar_one()
 
     names = _names(group_by, counts, province_code, city)
-    ranked = sorted(names, key=lambda k: (-counts.get(k, 0), k))
-    rows, previous, rank = [], None, 0
-    for position, k in enumerate(ranked, start=1):
-        count = counts.get(k, 0)
-        if count != previous:
-            rank, previous = position, count
-        rows.append(Row(key=k, name=names[k], count=count, rank=rank))
+    ranks = competition_ranks({k: counts.get(k, 0) for k in names})
+    rows = [Row(key=k, name=names[k], count=counts.get(k, 0), rank=rank) for k, rank in ranks.items()]
     if city is not None and group_by == "city":
         rows = [r for r in rows if r.key == city]       # its rank stays the province's
     return Totals(group_by=group_by, rows=rows, total=total)
