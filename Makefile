@@ -14,7 +14,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
 # already on the PATH (NodeSource's nodejs ships its own npm and conflicts with Debian's).
 NODE_PACKAGES := nodejs npm
 
-.PHONY: run test deps system-run system-test system-node axe fonts translations messages migrate seed doctor bench reliability audit clean
+.PHONY: run test deps deps-dev system-run system-test system-node axe fonts translations messages migrate seed doctor bench reliability audit clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,11 +29,19 @@ endef
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
+# requirements.txt: what production runs (run, migrate, seed, doctor). requirements-dev.txt:
+# that plus the test, benchmark and lint tools (test, bench, reliability, audit).
 $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 deps: $(VENV)/.installed
+
+deps-dev: $(VENV)/.installed-dev
 
 system-run:
 	$(call apt_install,$(RUN_PACKAGES))
@@ -88,15 +96,15 @@ run: system-run deps fonts translations seed
 doctor: deps fonts
 	$(FLASK) doctor
 
-test: system-test deps fonts translations axe
+test: system-test deps-dev fonts translations axe
 	$(BIN)/python -m pytest
 
-bench: system-test deps fonts translations
+bench: system-test deps-dev fonts translations
 	$(BIN)/python -m bench
 
 # docs/reliability.md, re-measured: the fault, fuzzing and upload tests, then the long
 # fault scenarios and the deadline-day replay (about an hour in all).
-reliability: system-test deps fonts translations
+reliability: system-test deps-dev fonts translations
 	$(BIN)/python -m pytest -q tests/integration/test_faults.py tests/integration/test_hostile_uploads.py \
 	  tests/fuzz tests/integration/test_access_matrix.py tests/integration/test_access_matrix_more.py \
 	  tests/integration/test_account_security.py tests/integration/test_login_limits.py
@@ -105,10 +113,13 @@ reliability: system-test deps fonts translations
 
 # Known vulnerabilities in the pinned requirements (pip-audit, in a venv of its own, needs
 # PyPI's advisory data) and bandit over our code (also a unit test). docs/reliability.md.
-audit: deps
+# Production's pins first (what matters), then the test tools' (pip-audit --no-deps reads
+# only requirements-dev.txt's own pins, not the file it includes).
+audit: deps-dev
 	$(BIN)/bandit -q -r rating workers forms wsgi.py
 	test -x .venv-audit/bin/pip-audit || { $(PY) -m venv .venv-audit && .venv-audit/bin/pip install -q pip-audit==2.10.1; }
 	.venv-audit/bin/pip-audit --progress-spinner off --no-deps --disable-pip -r requirements.txt
+	.venv-audit/bin/pip-audit --progress-spinner off --no-deps --disable-pip -r requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .venv-audit instance .pytest_cache
