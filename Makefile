@@ -65,13 +65,13 @@ $(AXE): package.json package-lock.json | system-node
 axe: $(AXE)
 
 # The certificate's fonts: GB 2312 subsets of Noto Serif CJK SC, cut from the Debian font
-# (rating/services/fonts.py says why); a few seconds, once per checkout, and again when the
+# (rating/platform/fonts.py says why); a few seconds, once per checkout, and again when the
 # certificate's text changes (it orders their glyphs).
 FONTS_STAMP := static/fonts/.built
 
-$(FONTS_STAMP): rating/services/fonts.py templates/certificates/certificate.html | $(VENV)/.installed
+$(FONTS_STAMP): rating/platform/fonts.py templates/certificates/certificate.html | $(VENV)/.installed
 	rm -f static/fonts/*.otf static/fonts/*.ttf
-	$(BIN)/python -m rating.services.fonts static/fonts
+	$(BIN)/python -m rating.platform.fonts static/fonts
 	touch $@
 
 fonts: $(FONTS_STAMP)

@@ -42,7 +42,7 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
     from rating import clock
     from rating.extensions import db
     from rating.models import Batch, Certificate, CertificateState, Enterprise, Rating
-    from rating.services.publicity import add_years
+    from rating.services.publicity.publicity import add_years
     from rating.rules.uscc import uscc_from_serial
     from tests.factories import make_batch
 
@@ -77,7 +77,7 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
 def floor_pdf() -> bytes:
     from weasyprint import HTML
 
-    from rating.services import fonts
+    from rating.platform import fonts
 
     return HTML(string=FLOOR_HTML).write_pdf(font_config=fonts.font_configuration(fonts.FONTS_DIR))
 
@@ -93,7 +93,7 @@ def single(app, ids: list[int], warmup: int) -> dict:
     with the floor; the first `warmup` pairs are not counted."""
     from rating.extensions import db
     from rating.models import Certificate, Rating
-    from rating.services import certificates
+    from rating.services.ratings import certificates
 
     times: dict = {_timed_render: [], _timed_floor: [], _timed_noto_floor: [], _timed_document: [],
                    _timed_plain_page: []}
@@ -127,13 +127,13 @@ def single(app, ids: list[int], warmup: int) -> dict:
 
 
 def fonts_built() -> bool:
-    from rating.services.doctor import certificate_fonts_built
+    from rating.platform.doctor import certificate_fonts_built
 
     return certificate_fonts_built()
 
 
 def _timed_render(rating_id: int) -> float:
-    from rating.services import certificates
+    from rating.services.ratings import certificates
 
     started = time.perf_counter()
     result = certificates.render(rating_id)
@@ -144,7 +144,7 @@ def _timed_render(rating_id: int) -> float:
 
 def _timed_document(rating_id: int) -> float:
     """The PDF alone, for a rating loaded beforehand (as `certificates.render` has it)."""
-    from rating.services import certificate_pdf
+    from rating.services.ratings import certificate_pdf
 
     rating = _loaded_rating(rating_id)
     started = time.perf_counter()
@@ -155,7 +155,7 @@ def _timed_document(rating_id: int) -> float:
 def _timed_plain_page(rating_id: int) -> float:
     from weasyprint import HTML
 
-    from rating.services import fonts
+    from rating.platform import fonts
 
     page = plain_page_html(_loaded_rating(rating_id))
     started = time.perf_counter()
@@ -169,7 +169,7 @@ _BLOCKS = re.compile(r"<(p|h1)\b[^>]*>(.*?)</\1>", re.S)
 def plain_page_html(rating) -> str:
     """The certificate's lines of text (every paragraph and heading of its HTML), each a
     plain paragraph in the certificate's first font."""
-    from rating.services import certificate_pdf
+    from rating.services.ratings import certificate_pdf
 
     page, _text, _signature = certificate_pdf.certificate_html(
         rating, certificate_pdf.StaticOnlyFetcher(certificate_pdf.static_dir()))
@@ -183,7 +183,7 @@ def _loaded_rating(rating_id: int):
 
     from rating.extensions import db
     from rating.models import Enterprise, Rating
-    from rating.services.certificate_pdf import issuers
+    from rating.services.ratings.certificate_pdf import issuers
 
     rating = db.session.execute(
         select(Rating).where(Rating.id == rating_id)
@@ -312,7 +312,8 @@ def parts(app, rating_id: int, rounds: int = 100, warmup: int = 5) -> dict:
     the whole page's median minus its own."""
     from weasyprint import CSS
 
-    from rating.services import certificate_pdf, fonts
+    from rating.platform import fonts
+    from rating.services.ratings import certificate_pdf
 
     with app.app_context():
         rating = _loaded_rating(rating_id)

@@ -14,7 +14,7 @@ changed) is measured twice: in-process, and over HTTP with a different `on` date
 request.
 
 `exports`: 35,000 firms with 100,000 ratings; the CSV export of all of them for a
-province official through `rating.services.exports.csv_chunks` (the endpoint's code
+province official through `rating.services.reporting.exports.csv_chunks` (the endpoint's code
 path, in-process, encoded to UTF-8 and written to /dev/null) against PostgreSQL's
 `COPY (<the export's own SELECT>) TO STDOUT WITH CSV HEADER` through psycopg's copy API
 in the same run, interleaved; the XLSX of the same rows (`exports.xlsx_file`, the file
@@ -96,7 +96,7 @@ def _spread(rng: random.Random, firms: int, ratings: int) -> list[int]:
 
 def _history(rng: random.Random, k: int, today: date, batches: dict) -> list[tuple]:
     """One firm's ratings: (level, year, batch_id, number, granted, until, status, changed_on)."""
-    from rating.services.publicity import add_years
+    from rating.services.publicity.publicity import add_years
 
     years = sorted(rng.sample(YEARS, k))
     level = rng.choices((3, 4, 5), weights=(70, 24, 6))[0]
@@ -224,7 +224,7 @@ def _in_process(app, repeat: int = 15) -> dict:
     """Median in-process time of a computation answered from the database (no cache) and,
     of `compute` answered from the cache (one statement: the snapshot)."""
     from rating import clock
-    from rating.services import totals
+    from rating.services.reporting import totals
 
     result = {}
     with app.test_request_context("/api/v1/totals"):
@@ -315,7 +315,7 @@ def run_totals(firms: int = 100_000, ratings: int = 300_000, requests_count: int
 # --- exports ---------------------------------------------------------------------------
 
 def _export_csv(user, sink) -> int:
-    from rating.services import exports
+    from rating.services.reporting import exports
 
     written = 0
     for chunk in exports.csv_chunks(user, {}):
@@ -326,7 +326,7 @@ def _export_csv(user, sink) -> int:
 
 
 def _export_xlsx(user, sink) -> int:
-    from rating.services import exports
+    from rating.services.reporting import exports
 
     handle = exports.xlsx_file(user, {})
     written = 0
@@ -341,7 +341,7 @@ def _copy_sql(user) -> str:
     """COPY of the export's own statement (same columns, joins, scope, order)."""
     from sqlalchemy.dialects import postgresql
 
-    from rating.services import exports
+    from rating.services.reporting import exports
 
     statement = exports.statement(user, {})
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
@@ -393,7 +393,7 @@ else:
     babel.init_app(app, default_translation_directories=str(ROOT / "rating" / "translations"))
 from rating.extensions import db
 from rating.models import User
-from rating.services import exports
+from rating.services.reporting import exports
 with app.app_context():
     user = db.session.execute(select(User).where(User.email == email)).scalar_one()
     user.jurisdiction
@@ -435,7 +435,7 @@ def run_exports(firms: int = 35_000, ratings: int = 100_000, big: int = 1_000_00
         result: dict = {}
         with app.app_context():
             from rating.extensions import db
-            from rating.services import exports
+            from rating.services.reporting import exports
 
             started = time.perf_counter()
             result["seeded"] = seed(firms, ratings)

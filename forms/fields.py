@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DecimalField, IntegerField
 from wtforms.validators import ValidationError
 
-from rating.services import text
+from rating.platform import text
 
 
 # What a JSON value of the wrong type becomes in formdata: no field accepts it.
@@ -16,7 +16,7 @@ INVALID = "\x00invalid"
 
 def plain_text(form, field):
     """Refuse control characters (and a JSON value of the wrong type, which carries one),
-    lone surrogates and invisible format characters such as bidi overrides (rating.services.text)."""
+    lone surrogates and invisible format characters such as bidi overrides (rating.platform.text)."""
     problem = text.problem(field.data) if isinstance(field.data, str) else None
     if problem:
         raise ValidationError(problem)

@@ -8,7 +8,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forms.fields import DateBetween, LocalDateField, plain_text
-from rating.services.totals import FIRST_DAY, LAST_DAY
+from rating.services.reporting.totals import FIRST_DAY, LAST_DAY
 
 
 class RevokeForm(FlaskForm):

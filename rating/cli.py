@@ -67,7 +67,7 @@ def guides_load(files: tuple[Path, ...]) -> None:
 @click.option("--name")
 def users_create(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> None:
     """Create a staff account scoped to a division code."""
-    from rating.services.accounts import create_staff
+    from rating.services.accounts.accounts import create_staff
 
     try:
         user = create_staff(email, password, role, jurisdiction_code, name)
@@ -84,7 +84,7 @@ def users_create(email: str, password: str, role: str, jurisdiction_code: str | 
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Idempotent demo data: reference data, editions, an open batch, demo accounts."""
-    from rating.services.demo import seed
+    from rating.demo import seed
 
     for line in seed():
         click.echo(line)
@@ -93,7 +93,7 @@ def demo_seed() -> None:
 @click.command("doctor")
 def doctor() -> None:
     """Check database, broker, CJK font, HarfBuzz subsetting and WeasyPrint."""
-    from rating.services.doctor import run_checks
+    from rating.platform.doctor import run_checks
 
     problems = 0
     for name, ok, detail in run_checks():
@@ -107,7 +107,7 @@ def doctor() -> None:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Recompute the audit chain; exit non-zero naming the first broken entry."""
-    from rating.services.audit import verify
+    from rating.platform.audit import verify
 
     checked, broken = verify()
     if broken is not None:
@@ -123,7 +123,7 @@ def audit_verify() -> None:
               help="The published public key (PEM); default: this installation's key.")
 def certificates_verify(path: Path, key_path: Path | None) -> None:
     """Check a certificate PDF offline against the published public key."""
-    from rating.services import signing
+    from rating.services.ratings import signing
 
     try:
         public_key = (signing.load_public_key(key_path.read_bytes()) if key_path
@@ -144,7 +144,7 @@ def certificates_verify(path: Path, key_path: Path | None) -> None:
 @certificates_cli.command("public-key")
 def certificates_public_key() -> None:
     """Print the public key that checks certificate signatures (to publish)."""
-    from rating.services import signing
+    from rating.services.ratings import signing
 
     click.echo(signing.public_key_pem().decode().strip())
 
@@ -153,7 +153,7 @@ def certificates_public_key() -> None:
 @click.argument("certificate_no")
 def certificates_render(certificate_no: str) -> None:
     """Render one certificate now, in this process (the workers normally do it)."""
-    from rating.services import certificates, ratings
+    from rating.services.ratings import certificates, ratings
 
     try:
         rating = ratings.by_number(certificate_no)
@@ -176,7 +176,7 @@ def ratings_import(path: Path, as_email: str | None) -> None:
 
     from rating.extensions import db
     from rating.models import User
-    from rating.services import imports
+    from rating.services.reporting import imports
 
     importer = None
     if as_email:

@@ -54,7 +54,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
-            from rating.services import notifications
+            from rating.platform import notifications
 
             state: dict = {}
             token = notifications.in_task.set(state)

@@ -11,8 +11,8 @@ from rating.extensions import db
 from rating.models import Batch, Rating, RatingStatus, User
 from rating.rules.editions import Edition
 from rating.rules.uscc import uscc_from_serial
-from rating.services.accounts import hash_password
-from rating.services.demo import good_answer
+from rating.services.accounts.accounts import hash_password
+from rating.demo import good_answer
 from rating.services.reference import get_edition
 
 PASSWORD = "Passw0rd-test"

@@ -1,0 +1,1 @@
+"""Use cases by area (accounts, filing, review, publicity, ratings, reporting); each function one use case."""

@@ -10,7 +10,7 @@ from forms.accounts import AccountActionForm, HtmlPasswordChangeForm, LogoutForm
 from rating.errors import ServiceError
 from rating.extensions import limiter
 from rating.permissions import can_manage_accounts
-from rating.services import sessions
+from rating.services.accounts import sessions
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -21,10 +21,13 @@ from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application, claim_pending, is_staff
 from rating.rules.eligibility import allowed_levels
 from rating.rules.scoring import ScoreResult
-from rating.services import applications as filing
-from rating.services import (blacklist, blobstore, claims, experts, notifications, reference, reviews,
-                             routing, snapshots, storage)
-from rating.services.applications import held_levels
+from rating.platform import blobstore, notifications, storage
+from rating.services import reference
+from rating.services.accounts import claims
+from rating.services.filing import applications as filing
+from rating.services.filing import snapshots
+from rating.services.review import blacklist, experts, reviews, routing
+from rating.services.filing.applications import held_levels
 from rating.services.reference import edition_of_batch
 from rating.views.api.serialize import adjustments_json
 from rating.views.common import input_from_form, valid_id, visible_application

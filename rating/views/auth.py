@@ -11,7 +11,8 @@ from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, 
 from rating.errors import ServiceError
 from rating.extensions import limiter
 from rating.permissions import claim_pending
-from rating.services import accounts, reference, sessions
+from rating.services import reference
+from rating.services.accounts import accounts, sessions
 
 bp = Blueprint("auth", __name__)
 

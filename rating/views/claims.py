@@ -9,7 +9,8 @@ from forms.claims import ClaimDecisionForm
 from rating.errors import ServiceError
 from rating.models import ClaimStatus, RatingStatus, Role, Scale
 from rating.models.enums import INDUSTRY_SECTIONS
-from rating.services import claims, reference
+from rating.services import reference
+from rating.services.accounts import claims
 
 bp = Blueprint("claims", __name__, url_prefix="/enterprise-claims")
 

@@ -11,7 +11,7 @@ from rating.models import Application, Jurisdiction
 from rating.models.types import valid_id  # noqa: F401  (views import it from here)
 from rating.permissions import can_view_application
 from rating.rules.scoring import PaymentIn, ServiceIn
-from rating.services.applications import ApplicationInput
+from rating.services.filing.applications import ApplicationInput
 
 
 def services_from_form(form) -> list[ServiceIn]:

@@ -14,7 +14,7 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.models import Role
 from rating.readonly import read_only
-from rating.services import dashboard, export_jobs, exports
+from rating.services.reporting import dashboard, export_jobs, exports
 from rating.views import shared_pages
 from rating.views.common import staff_scope
 

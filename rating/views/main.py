@@ -27,7 +27,7 @@ def index():
 def public_totals():
     """The published figures, open to anyone: star-rated firms per city and level today."""
     from rating import clock
-    from rating.services import totals
+    from rating.services.reporting import totals
 
     return render_template("totals/public.html", table=totals.city_level_table(clock.today()))
 

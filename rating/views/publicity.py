@@ -13,7 +13,8 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db, limiter
 from rating.models import PublicityNotice, Role
-from rating.services import certificates, publicity
+from rating.services.publicity import publicity
+from rating.services.ratings import certificates
 from rating.views.common import staff_scope
 
 bp = Blueprint("publicity", __name__, url_prefix="/publicity")

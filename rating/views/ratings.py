@@ -10,7 +10,8 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.models import RatingStatus, Role
 from rating.permissions import claim_pending
-from rating.services import claims, ratings
+from rating.services.accounts import claims
+from rating.services.ratings import ratings
 from rating.views.api.ratings import certificate_response
 
 bp = Blueprint("ratings", __name__, url_prefix="/ratings")
@@ -135,7 +136,7 @@ def _recent_imports(limit: int = 20) -> list[dict]:
 def import_list():
     """Officials upload an existing ratings list; the report shows every bad row."""
     from forms.ratings import ImportForm
-    from rating.services import imports
+    from rating.services.reporting import imports
 
     if current_user.role not in (Role.official, Role.admin):
         abort(403)

@@ -11,7 +11,7 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
 from rating.models import ApplicationStatus, Role
-from rating.services import blacklist, experts, reviews, routing
+from rating.services.review import blacklist, experts, reviews, routing
 from rating.readonly import read_only
 from rating.views import shared_pages
 from rating.views.common import staff_scope, visible_application

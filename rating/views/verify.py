@@ -6,7 +6,7 @@ from flask import Blueprint, Response, render_template, request
 from forms.ratings import VerifyUploadForm
 from rating.errors import NotFound
 from rating.extensions import limiter
-from rating.services import certificates, ratings, signing
+from rating.services.ratings import certificates, ratings, signing
 
 bp = Blueprint("verify", __name__)
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating
 from rating.rules.uscc import uscc_from_serial
-from rating.services import imports, routing
-from rating.services.accounts import reset_token
+from rating.services.reporting import imports
+from rating.services.review import routing
+from rating.services.accounts.accounts import reset_token
 from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.integration.test_filing_api import upload
 from tests.integration.test_imports import csv_bytes

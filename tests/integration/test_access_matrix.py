@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from rating import clock
-from rating.services.accounts import issue_token
+from rating.services.accounts.accounts import issue_token
 from tests.factories import make_batch, make_staff
 from tests.integration.test_reviews_api import decide, scored
 
@@ -146,7 +146,7 @@ def rated(api, world, render: bool = False) -> str:
 
     from rating.extensions import db
     from rating.models import Rating
-    from rating.services import certificates
+    from rating.services.ratings import certificates
 
     notice_id = notice(api, world)
     assert api.post(f"/publicity-notices/{notice_id}/close", token=world["tokens"]["city_official"]).status_code == 200

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text, update
 
 from rating.extensions import db
 from rating.models import AuditEntry, OutboxEmail, User
-from rating.services import accounts, notifications
-from rating.services.accounts import hash_password
+from rating.platform import notifications
+from rating.services.accounts import accounts
+from rating.services.accounts.accounts import hash_password
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_staff
 from tests.support import mail

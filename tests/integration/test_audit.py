@@ -66,7 +66,7 @@ def test_the_head_is_the_last_lock_of_a_transaction(history):
     from sqlalchemy import event
 
     from rating.models import StatusChange
-    from rating.services import audit, notifications
+    from rating.platform import audit, notifications
 
     statements: list[str] = []
 
@@ -96,7 +96,7 @@ def test_an_entry_is_written_as_canonical_json(data):
     of the whole document would: what the verifier and any outside checker expect."""
     from datetime import datetime, timezone
 
-    from rating.services import audit
+    from rating.platform import audit
 
     at = datetime(2026, 12, 6, 8, 30, tzinfo=timezone.utc)
     frozen = json.loads(audit.canonical(data))

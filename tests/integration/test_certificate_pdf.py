@@ -14,8 +14,8 @@ from sqlalchemy import update
 from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, Rating
-from rating.services import certificate_pdf, certificates, signing
-from rating.services.fonts import characters
+from rating.services.ratings import certificate_pdf, certificates, signing
+from rating.platform.fonts import characters
 from tests.factories import make_batch
 from tests.support.pdf import pdf_file, pdf_fonts, pdf_pixels, pdf_text
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Certificate, OutboxEmail, Rating
-from rating.services import certificates
+from rating.services.ratings import certificates
 from tests.factories import make_batch
 from tests.integration.test_publicity_api import approved, batch, notice_body, people  # noqa: F401  (fixtures)
 from tests.support.pdf import pdf_text
@@ -106,7 +106,7 @@ def test_closed_notice_to_downloaded_verified_and_revoked_certificate(api, batch
 
 
 def test_five_stars_supersede_four(api, people, app):
-    from rating.services import routing, scoring_runs
+    from rating.services.review import routing, scoring_runs
     from tests.integration.test_filing_api import file_everything
     from tests.integration.test_reviews_api import decide
 
@@ -131,7 +131,7 @@ def test_five_stars_supersede_four(api, people, app):
     assert sorted((r.level, r.reward_yuan) for r in ratings) == [(4, 100000), (5, 150000)]
     assert all(db.session.get(Certificate, r.id) is not None for r in ratings)
     # The province's 5★ certificate names the department alone; the city's 4★ names both.
-    from rating.services.certificate_pdf import issuers
+    from rating.services.ratings.certificate_pdf import issuers
 
     assert {r.level: issuers(r) for r in ratings} == {
         4: ["江苏省工业和信息化厅", "常州市工业和信息化局"], 5: ["江苏省工业和信息化厅"]}

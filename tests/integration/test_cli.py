@@ -60,7 +60,7 @@ def test_demo_seed_is_idempotent(runner):
     assert db.session.execute(select(func.count(User.id))).scalar_one() == 8
     # One demo application, filed and submitted once, complete enough to pass every gate.
     from rating.models import Application
-    from rating.services import scoring_runs
+    from rating.services.review import scoring_runs
 
     [filed] = db.session.execute(select(Application)).scalars().all()
     assert filed.status == "submitted" and filed.target_level == 3
@@ -87,7 +87,7 @@ def test_doctor(runner):
 
 
 def test_doctor_fails_loudly_without_harfbuzz_subsetting_or_fonts(runner, monkeypatch):
-    from rating.services import doctor
+    from rating.platform import doctor
 
     monkeypatch.setattr(doctor, "harfbuzz_subset_available", lambda: False)
     monkeypatch.setattr(doctor, "cjk_fonts", lambda: [])

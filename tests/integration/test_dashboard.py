@@ -178,7 +178,7 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     last_year = clock.today().year - 1
     assert trend(first, rating.year)[5] == 1                                   # 5★ granted that year
     four_last_year = trend(first, last_year)[3]
-    from rating.services import dashboard
+    from rating.services.reporting import dashboard
 
     dashboard._built.clear()
     assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text      # built from the stored counts
@@ -203,7 +203,7 @@ def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(ap
     """What publicity's grant and a firm's registration in another district do to the stored
     granted counts: recomputed in the same transaction, not only when they are filled."""
     from rating.models import CountedGrants, Jurisdiction, Rating
-    from rating.services import aggregates
+    from rating.services.reporting import aggregates
 
     changzhou, nanjing = db.session.get(Jurisdiction, "320400"), db.session.get(Jurisdiction, "320100")
     today = clock.today()
@@ -241,7 +241,7 @@ def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, ratings)
     import threading
 
     from rating.models import CountedDay, DistrictLevelCount, Jurisdiction
-    from rating.services import aggregates, dashboard
+    from rating.services.reporting import aggregates, dashboard
 
     today = clock.today()
     db.session.commit()

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import AuditEntry, ClaimStatus, Enterprise, EnterpriseClaim, OutboxEmail, Rating, User
 from rating.rules.uscc import uscc_from_serial
-from rating.services import imports
-from rating.services.certificate_pdf import certificate_html
+from rating.services.reporting import imports
+from rating.services.ratings.certificate_pdf import certificate_html
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, grant_rating, make_batch, make_staff
 from tests.integration.test_imports import csv_bytes

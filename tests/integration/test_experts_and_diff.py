@@ -111,7 +111,7 @@ def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, people)
     assert api.patch(f"/applications/{application_id}", {"answers": {"business_app_count": 2}},
                      token=firm).status_code == 200
     api.post(f"/applications/{application_id}/submit", {"pledge": True}, token=firm)
-    from rating.services import routing, scoring_runs
+    from rating.services.review import routing, scoring_runs
 
     scoring_runs.score_application(application_id)
     routing.route(application_id)

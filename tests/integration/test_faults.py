@@ -118,7 +118,7 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
     upload and a failed certificate, no row naming a file that is not there, no temporary
     left; the previous certificate stays downloadable; all works again once space is back."""
     from rating.models import Certificate, Enterprise, Evidence
-    from rating.services import certificates as certs
+    from rating.services.ratings import certificates as certs
 
     env = {**fault_env, "STORAGE_DIR": str(small_storage.root)}
     batch = make_batch()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from rating.extensions import db
 from rating.models import Application, ApplicationScore, BlacklistEntry, StatusChange
-from rating.services import scoring_runs
+from rating.services.review import scoring_runs
 from tests.factories import PDF_BYTES, PNG_BYTES, good_application, grant_rating, make_batch, make_staff
 
 

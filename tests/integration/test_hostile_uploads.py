@@ -17,7 +17,7 @@ import pytest
 from openpyxl import Workbook
 from PIL import Image
 
-from rating.services import storage
+from rating.platform import storage
 from tests.conftest import csrf_token
 from tests.factories import PDF_BYTES, make_batch
 from tests.integration.test_dashboard import login

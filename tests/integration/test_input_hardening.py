@@ -19,7 +19,7 @@ from sqlalchemy import func, select as sql_select
 from rating.extensions import db
 from rating.models import Enterprise
 from rating.rules.uscc import uscc_from_serial
-from rating.services import imports
+from rating.services.reporting import imports
 from tests.conftest import csrf_token
 from tests.factories import PDF_BYTES, make_batch, make_staff
 from tests.integration.test_dashboard import login

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from rating.extensions import db
 from rating.models import OutboxEmail, User
-from rating.services import notifications
+from rating.platform import notifications
 from tests.factories import make_batch, make_staff
 from tests.integration.test_reviews_api import decide, scored
 from tests.support.mail import body, subject

@@ -17,7 +17,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Rating
 from rating.rules.uscc import uscc_from_serial
-from rating.services import routing, scoring_runs
+from rating.services.review import routing, scoring_runs
 from rating.services.reference import get_edition
 from tests.factories import PDF_BYTES, good_application, grant_rating, make_batch, make_staff
 from tests.integration.test_filing_api import upload

@@ -240,7 +240,7 @@ def test_login_lockout_message(client, app):
 
 
 def test_scored_application_page_explains_the_score(client, app, api, batch):
-    from rating.services import scoring_runs
+    from rating.services.review import scoring_runs
     from tests.integration.test_filing_api import file_everything
 
     firm, token = api.register_firm()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import PublicityNotice, Rating
-from rating.services import routing
+from rating.services.review import routing
 from tests.factories import make_batch, make_staff
 from tests.integration.test_reviews_api import decide, scored
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Certificate, Rating, User
-from rating.services import certificates
+from rating.services.ratings import certificates
 from tests.conftest import csrf_token
 from tests.factories import make_batch, make_staff
 from tests.integration.test_pages import _login

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from rating.extensions import db
 from rating.models import ApplicationScore
-from rating.services import routing, scoring_runs
+from rating.services.review import routing, scoring_runs
 from tests.factories import grant_rating, make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 

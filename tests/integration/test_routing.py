@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
-from rating.services import audit, routing, scoring_runs
+from rating.platform import audit
+from rating.services.review import routing, scoring_runs
 from tests.factories import make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 from tests.integration.test_reviews_api import decide

@@ -22,7 +22,9 @@ from sqlalchemy import select, update
 from rating import clock
 from rating.extensions import db
 from rating.models import Certificate, Evidence, ExportJob, Rating
-from rating.services import blobstore, certificates, export_jobs
+from rating.platform import blobstore
+from rating.services.ratings import certificates
+from rating.services.reporting import export_jobs
 from tests.conftest import IsolatedClient
 from tests.factories import PDF_BYTES, Api, grant_rating, make_batch, make_staff
 from tests.integration.test_certificates import close_notice
@@ -120,7 +122,7 @@ def test_the_backend_follows_the_configuration(s3_app, app):
 
 def doctor_storage() -> tuple[bool, str]:
     """`doctor`'s storage line (the checks after it, fonts and WeasyPrint, are not run)."""
-    from rating.services.doctor import run_checks
+    from rating.platform.doctor import run_checks
 
     return next((ok, detail) for name, ok, detail in run_checks() if name == "storage")
 

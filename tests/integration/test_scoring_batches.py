@@ -16,7 +16,8 @@ from rating.models import (
     StatusChange,
     User,
 )
-from rating.services import audit, routing, scoring_runs
+from rating.platform import audit
+from rating.services.review import routing, scoring_runs
 from tests.factories import make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 

@@ -90,7 +90,7 @@ def test_today_is_the_default_and_counts_a_new_grant(api, ratings):
 
 def test_public_page_by_city_and_level(app, ratings):
     from rating import clock
-    from rating.services import totals
+    from rating.services.reporting import totals
 
     table = totals.city_level_table(date(2025, 7, 1))
     rows = {code: (counts, total, rank) for code, _name, counts, total, rank in table.rows}

@@ -1,4 +1,4 @@
-"""The certificate fonts `make fonts` builds (rating/services/fonts.py): what they hold, and
+"""The certificate fonts `make fonts` builds (rating/platform/fonts.py): what they hold, and
 glyphs ordered for certificates without an outline moving to another character."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from fontTools.pens.boundsPen import BoundsPen
 from fontTools.ttLib import TTCollection, TTFont
 
-from rating.services import fonts
+from rating.platform import fonts
 
 
 @functools.cache

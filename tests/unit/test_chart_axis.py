@@ -2,7 +2,7 @@
 middle grid line (the charts label 0, the middle and the top)."""
 import pytest
 
-from rating.services.dashboard import _nice_max, ticks
+from rating.services.reporting.dashboard import _nice_max, ticks
 
 
 @pytest.mark.parametrize(("value", "top"), [

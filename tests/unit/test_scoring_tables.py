@@ -11,7 +11,7 @@ from rating.rules.editions import load_edition_file
 from rating.rules.indicator_points import indicator_points, months_of_use
 from rating.rules.messages import Message
 from rating.rules.scoring import BatchWindow, PaymentIn, ScoreResult, ServiceIn, score
-from rating.services.demo import good_answer
+from rating.demo import good_answer
 from rating.services.reference import shipped_edition_paths
 
 EDITIONS = {p.stem: load_edition_file(p) for p in shipped_edition_paths()}

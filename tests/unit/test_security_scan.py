@@ -10,10 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 TRIAGED = {
-    ("B105", "rating/services/demo.py"): "the demo account's password, printed by `demo seed` and the README",
-    ("B404", "rating/services/doctor.py"): "doctor runs fc-list with a fixed argument list",
-    ("B603", "rating/services/doctor.py"): "fixed argument list, no shell, no user input",
-    ("B607", "rating/services/doctor.py"): "fc-list is looked up on PATH on purpose (Debian's fontconfig)",
+    ("B105", "rating/demo.py"): "the demo account's password, printed by `demo seed` and the README",
+    ("B404", "rating/platform/doctor.py"): "doctor runs fc-list with a fixed argument list",
+    ("B603", "rating/platform/doctor.py"): "fixed argument list, no shell, no user input",
+    ("B607", "rating/platform/doctor.py"): "fc-list is looked up on PATH on purpose (Debian's fontconfig)",
     ("B404", "workers/supervise.py"): "the supervisor starts the worker command of the Procfile",
     ("B603", "workers/supervise.py"): "argv comes from the Procfile, no shell",
 }

@@ -7,7 +7,7 @@ import threading
 
 from cryptography.hazmat.primitives import serialization
 
-from rating.services import signing
+from rating.services.ratings import signing
 
 
 def test_processes_racing_to_create_the_key_all_read_one_whole_key(tmp_path):

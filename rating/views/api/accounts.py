@@ -11,7 +11,8 @@ from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.models import ClaimStatus
 from rating.permissions import claim_pending
-from rating.services import accounts, reference
+from rating.services import reference
+from rating.services.accounts import accounts
 from rating.views.api import bp, json_body
 
 REGISTRATION_KEYS = ("name", "uscc", "district_code", "industry", "scale", "contact_name",

@@ -13,8 +13,8 @@ from rating.extensions import db
 from rating.models import Application, ApplicationStatus, Role, Stage
 from rating.permissions import can_edit_application, scope_applications
 from rating import clock
-from rating.services import applications as filing
-from rating.services import notifications
+from rating.services.filing import applications as filing
+from rating.platform import notifications
 from rating.services.reference import get_batch, edition_of_batch
 from rating.views.api import api_user, bp, json_body, request_json, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json

@@ -9,7 +9,7 @@ from forms.jsondata import flat_formdata, validated
 from rating import clock
 from rating.errors import ValidationFailed
 from rating.models import ClaimStatus, Role
-from rating.services import claims
+from rating.services.accounts import claims
 from rating.views.api import api_user, bp, request_json, token_required
 
 

@@ -5,7 +5,7 @@ from forms.jsondata import flat_formdata, validated
 from forms.officials import BlacklistForm, LiftForm, QuotaForm
 from rating import clock
 from rating.models import Role
-from rating.services import blacklist, quotas
+from rating.services.review import blacklist, quotas
 from rating.views.api import api_user, bp, json_body, token_required
 
 

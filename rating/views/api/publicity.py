@@ -8,7 +8,7 @@ from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
 from rating.extensions import limiter
 from rating.models import Role
-from rating.services import publicity
+from rating.services.publicity import publicity
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.common import public_url
 

@@ -10,7 +10,8 @@ from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import limiter
 from rating.models import RatingStatus, Role
-from rating.services import certificates, exports, ratings, signing
+from rating.services.ratings import certificates, ratings, signing
+from rating.services.reporting import exports
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
 
 

@@ -11,7 +11,8 @@ from rating import clock
 from rating.errors import ValidationFailed
 from rating.readonly import read_only
 from rating.models import ApplicationStatus, Role
-from rating.services import experts, reviews, routing, snapshots
+from rating.services.filing import snapshots
+from rating.services.review import experts, reviews, routing
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
 from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing

@@ -11,8 +11,8 @@ from rating.extensions import db
 from rating.models import ScoreAdjustment
 from rating.rules import answers as answer_codec
 from rating.rules.scoring import ScoreResult
-from rating.services import blacklist
-from rating.services.applications import OPEN
+from rating.services.review import blacklist
+from rating.services.filing.applications import OPEN
 from rating.services.reference import edition_of_batch
 
 

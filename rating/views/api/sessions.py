@@ -11,7 +11,7 @@ from forms.jsondata import flatten_errors
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.models import Role
-from rating.services import accounts, sessions
+from rating.services.accounts import accounts, sessions
 from rating.views.api import api_user, bp, json_body, token_required
 
 

@@ -10,7 +10,7 @@ from rating import clock
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.readonly import read_only
-from rating.services import totals
+from rating.services.reporting import totals
 from rating.views.api import bp, int_arg
 
 

@@ -23,7 +23,7 @@ from rating.models import (
     StatusChange,
     User,
 )
-from rating.services import certificates
+from rating.services.ratings import certificates
 
 
 def fresh_view() -> None:

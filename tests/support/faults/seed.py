@@ -12,8 +12,8 @@ from decimal import Decimal
 from rating.extensions import db
 from rating.models import Application, CloudService, Enterprise, Evidence, Payment, User
 from rating.rules import answers as codec
-from rating.services import storage
-from rating.services.accounts import issue_token
+from rating.platform import storage
+from rating.services.accounts.accounts import issue_token
 from rating.services.reference import get_edition
 from tests.factories import PDF_BYTES, good_application, make_staff, password_hash
 
@@ -88,7 +88,7 @@ def seed_firms(batch, count: int, level: int = 3, drafts: bool = True,
 
 def seed_staff(counties: tuple[str, ...] = CHANGZHOU_COUNTIES, city: str = "320400") -> dict[str, str]:
     """Reviewers for every county and the city, and a city official; name → token."""
-    from rating.services import audit
+    from rating.platform import audit
 
     # The tests truncate the audit head row that migrations insert; concurrent first
     # commits would race to create it again (and all but one fail as a conflict).

@@ -1,0 +1,1 @@
+"""Accounts: registration, signing in, password reset, enterprise claims, sessions and API tokens."""

@@ -1,0 +1,1 @@
+"""Filing: a firm's application, its edits, submission, history and submitted snapshots."""

@@ -1,0 +1,1 @@
+"""Publicity: the public notice of proposed ratings and objections to it."""

@@ -1,0 +1,1 @@
+"""Ratings: granted ratings, their certificates (content, PDF, signature) and revocation."""

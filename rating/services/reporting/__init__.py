@@ -1,0 +1,1 @@
+"""Reporting: totals, the officials' dashboard, aggregates, exports (CSV, PDF list) and imports."""

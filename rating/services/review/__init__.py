@@ -1,0 +1,1 @@
+"""Review: scoring runs, routing to reviewers, reviews and decisions, experts, quotas, the blacklist."""
