@@ -54,19 +54,19 @@ def celery_init_app(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
-            from rating.platform import notifications
+            from rating.platform import outbox
 
             state: dict = {}
-            token = notifications.in_task.set(state)
+            token = outbox.in_task.set(state)
             try:
                 with app.app_context():
                     return self.run(*args, **kwargs)
             finally:
-                notifications.in_task.reset(token)
+                outbox.in_task.reset(token)
                 if state.get("flush"):
                     # One flush for all the email this task committed.
                     with app.app_context():
-                        notifications.request_flush()
+                        outbox.request_flush()
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])

@@ -12,7 +12,7 @@ from celery.signals import worker_process_init, worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.platform import blobstore, notifications
+from rating.platform import blobstore, mailer, outbox
 from rating.services.ratings import certificates
 from rating.services.review import routing, scoring_runs
 
@@ -154,7 +154,7 @@ def noop(value: int | None = None) -> int | None:
     name="workers.tasks.flush_outbox",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(notifications.DeliveryFailed, *RETRYABLE),
+    autoretry_for=(mailer.DeliveryFailed, *RETRYABLE),
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
@@ -164,8 +164,8 @@ def noop(value: int | None = None) -> int | None:
 def flush_outbox() -> dict[str, int]:
     """Send the email waiting in the outbox (batches over one SMTP connection); with
     more than a batch waiting, another flush job is published to help."""
-    notifications.flush_starting()
-    return notifications.flush(more_waiting=lambda: publish_soft(flush_outbox))
+    outbox.flush_starting()
+    return mailer.flush(more_waiting=lambda: publish_soft(flush_outbox))
 
 
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
@@ -175,7 +175,7 @@ def sweep_outbox() -> int:
     serve it before `mail`, so a flush there takes its turn among the work instead of
     waiting for a busy main queue to empty. Mail waits at most about the grace period and
     a sweep interval, however long a burst lasts."""
-    ids = notifications.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
+    ids = outbox.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
                                  timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
     if ids:
         # The main queue (scoring, routing, certificates): Celery's default, as configured.

@@ -21,7 +21,7 @@ from rating.models import Application, ApplicationStatus, Evidence, Role
 from rating.permissions import can_edit_application, claim_pending, is_staff
 from rating.rules.eligibility import allowed_levels
 from rating.rules.scoring import ScoreResult
-from rating.platform import blobstore, notifications, storage
+from rating.platform import blobstore, outbox, storage
 from rating.services import reference
 from rating.services.accounts import claims
 from rating.services.filing import applications as filing
@@ -351,7 +351,7 @@ def show(application_id: int):
         statuses=ApplicationStatus, decision_form=decision_form,
         alerts=blacklist.alerts(application) if is_staff(current_user) and application.status in filing.OPEN else [],
         assignment=routing.open_assignment(application.id) if is_staff(current_user) else None,
-        emails=[m for m in notifications.log_for(application.id)
+        emails=[m for m in outbox.log_for(application.id)
                 if is_staff(current_user) or m.kind == "status_changed"],
         adjustments=adjustments_json(application),
         diff=snapshots.diff(application) if is_staff(current_user) else None,

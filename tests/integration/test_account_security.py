@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 
 from rating.extensions import db
 from rating.models import AuditEntry, OutboxEmail, User
-from rating.platform import notifications
+from rating.platform import mailer, outbox
 from rating.services.accounts import accounts
 from rating.services.accounts.accounts import hash_password
 from tests.conftest import csrf_token
@@ -39,7 +39,7 @@ def mailbox(smtp_server):
 def _reset_link(mailbox, email: str) -> str:
     """The path of the link in the newest reset email to `email`, as the SMTP server
     received it (the outbox keeps no link: the sender makes it)."""
-    notifications.flush()
+    mailer.flush()
     received = [mail.body(m) for m in mailbox.messages if m["To"] == email and "重置" in mail.subject(m)]
     assert received, "no reset email"
     return re.search(r"https?://\S+(/password/reset/\S+)", received[-1]).group(1)
@@ -279,7 +279,7 @@ def test_the_outbox_never_holds_a_reset_link(app, client, mailbox):
     user = make_staff("reviewer", "320402")
     _forgot(client, user.email)
     [before] = _stored_reset_rows()
-    assert "/password/reset/" not in before and notifications.RESET_LINK_PLACEHOLDER in before
+    assert "/password/reset/" not in before and outbox.RESET_LINK_PLACEHOLDER in before
     path = _reset_link(mailbox, user.email)                      # flushed: sent now
     token = path.rsplit("/", 1)[1]
     [after] = _stored_reset_rows()
@@ -297,8 +297,8 @@ def test_a_reset_email_tried_again_keeps_its_message_id_and_gets_a_working_link(
     _forgot(client, user.email)
     port, app.config["MAIL_PORT"] = app.config["MAIL_PORT"], 1          # nothing listens there
     try:
-        with pytest.raises(notifications.DeliveryFailed):
-            notifications.flush()
+        with pytest.raises(mailer.DeliveryFailed):
+            mailer.flush()
     finally:
         app.config["MAIL_PORT"] = port
     db.session.execute(update(User).where(User.id == user.id).values(password_hash=hash_password("Changed2026pw")))
@@ -318,7 +318,7 @@ def test_a_reset_email_for_an_account_deactivated_meanwhile_is_not_sent(app, cli
     _forgot(client, user.email)
     db.session.execute(update(User).where(User.id == user.id).values(active=False))
     db.session.commit()
-    assert notifications.flush() == {"sent": 0, "failed": 1, "retry": 0}
+    assert mailer.flush() == {"sent": 0, "failed": 1, "retry": 0}
     assert not mailbox.messages
     row = db.session.execute(select(OutboxEmail)).scalar_one()
     assert row.status == "failed" and "no active account" in row.last_error

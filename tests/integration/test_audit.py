@@ -66,7 +66,7 @@ def test_the_head_is_the_last_lock_of_a_transaction(history):
     from sqlalchemy import event
 
     from rating.models import StatusChange
-    from rating.platform import audit, notifications
+    from rating.platform import audit, outbox
 
     statements: list[str] = []
 
@@ -78,7 +78,7 @@ def test_the_head_is_the_last_lock_of_a_transaction(history):
                                 to_status=application.status, from_stage=application.stage,
                                 to_stage=application.stage))
     audit.append("application.note", "application", history)
-    notifications.queue_status_change(history, application.status, application.stage)
+    outbox.queue_status_change(history, application.status, application.stage)
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         db.session.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from rating.extensions import db
 from rating.models import OutboxEmail, User
-from rating.platform import notifications
+from rating.platform import mailer, outbox
 from tests.factories import make_batch, make_staff
 from tests.integration.test_reviews_api import decide, scored
 from tests.support.mail import body, subject
@@ -33,7 +33,7 @@ def pending() -> list[OutboxEmail]:
 
 
 def sent_count() -> int:
-    return notifications.flush()["sent"]
+    return mailer.flush()["sent"]
 
 
 def test_status_changes_and_assignments_are_mailed_once(api, batch, mailbox):
@@ -105,16 +105,16 @@ def _unreachable(app):
 def test_smtp_down_then_up(app, api, batch, mailbox, monkeypatch):
     scored(api, batch, 3)
     waiting = len(pending())
-    with _unreachable(app), pytest.raises(notifications.DeliveryFailed):
-        notifications.flush()
+    with _unreachable(app), pytest.raises(mailer.DeliveryFailed):
+        mailer.flush()
     messages = pending()
     assert len(messages) == waiting and all(m.attempts == 1 and "Connection" in m.last_error for m in messages)
     # Each waits for its next attempt (MAIL_RETRY_SECONDS): a flush now tries nothing, and
     # the sweeper does not take waiting for stranded.
-    assert notifications.flush() == {"sent": 0, "failed": 0, "retry": 0} and not mailbox.messages
-    assert notifications.stranded(timedelta(seconds=0)) == []
+    assert mailer.flush() == {"sent": 0, "failed": 0, "retry": 0} and not mailbox.messages
+    assert outbox.stranded(timedelta(seconds=0)) == []
     _later(monkeypatch, app.config["MAIL_RETRY_SECONDS"] + 1)
-    assert notifications.flush() == {"sent": waiting, "failed": 0, "retry": 0}
+    assert mailer.flush() == {"sent": waiting, "failed": 0, "retry": 0}
     assert len(mailbox.messages) == waiting
 
 
@@ -124,23 +124,23 @@ def test_while_the_server_is_down_a_flush_tries_only_what_is_due(app, api, batch
     scored(api, batch, 3)
     backlog = len(pending())
     with _unreachable(app):
-        with pytest.raises(notifications.DeliveryFailed):
-            notifications.flush()
+        with pytest.raises(mailer.DeliveryFailed):
+            mailer.flush()
         scored(api, batch, 3)                                 # more mail while the server is down
-        with pytest.raises(notifications.DeliveryFailed):
-            notifications.flush()
+        with pytest.raises(mailer.DeliveryFailed):
+            mailer.flush()
         tries = sorted(m.attempts for m in pending())
         assert tries == [1] * len(tries) and len(tries) > backlog      # the backlog was not tried again
         base = app.config["MAIL_RETRY_SECONDS"]
         _later(monkeypatch, base + 1)
-        with pytest.raises(notifications.DeliveryFailed):
-            notifications.flush()
+        with pytest.raises(mailer.DeliveryFailed):
+            mailer.flush()
         first = pending()
         assert {m.attempts for m in first} == {2}
         waits = {round((m.next_attempt_at - clock_now()).total_seconds()) for m in first}
         assert waits == {2 * base}
     _later(monkeypatch, 3 * base + 2)
-    assert notifications.flush()["sent"] == len(first) == len(mailbox.messages)
+    assert mailer.flush()["sent"] == len(first) == len(mailbox.messages)
 
 
 def clock_now():
@@ -155,14 +155,14 @@ def test_an_unreachable_server_fails_no_message_and_waits_at_most_the_cap(app, a
     for message in pending():
         message.attempts = limit + 5                            # long past the limit
     db.session.commit()
-    with _unreachable(app), pytest.raises(notifications.DeliveryFailed):
-        notifications.flush()
+    with _unreachable(app), pytest.raises(mailer.DeliveryFailed):
+        mailer.flush()
     messages = pending()
     assert messages and all(m.status == "pending" for m in messages)      # nothing given up
     assert {round((m.next_attempt_at - clock_now()).total_seconds()) for m in messages} == {
         app.config["MAIL_RETRY_MAX_SECONDS"]}
-    assert notifications.retry_delay(1).total_seconds() == app.config["MAIL_RETRY_SECONDS"]
-    assert notifications.retry_delay(10_000) == timedelta(seconds=app.config["MAIL_RETRY_MAX_SECONDS"])
+    assert mailer.retry_delay(1).total_seconds() == app.config["MAIL_RETRY_SECONDS"]
+    assert mailer.retry_delay(10_000) == timedelta(seconds=app.config["MAIL_RETRY_MAX_SECONDS"])
 
 
 def test_a_refused_recipient_is_tried_again_then_failed(app, api, batch, mailbox, monkeypatch):
@@ -170,13 +170,13 @@ def test_a_refused_recipient_is_tried_again_then_failed(app, api, batch, mailbox
     scored(api, batch, 3)
     mailbox.refuse(reviewer.email)
     others = len(pending()) - 1
-    counts = notifications.flush()
+    counts = mailer.flush()
     assert counts == {"sent": others, "failed": 0, "retry": 1}          # the others are not held up
     (refused,) = pending()
     assert refused.to_address == reviewer.email and refused.last_error.startswith("refused")
     for attempt in range(2, app.config["MAIL_MAX_ATTEMPTS"] + 1):
         _later(monkeypatch, app.config["MAIL_RETRY_MAX_SECONDS"] + 1)      # past any delay
-        assert notifications.flush() == {
+        assert mailer.flush() == {
             "sent": 0, "failed": int(attempt == app.config["MAIL_MAX_ATTEMPTS"]),
             "retry": int(attempt < app.config["MAIL_MAX_ATTEMPTS"])}
     db.session.refresh(refused)
@@ -191,9 +191,9 @@ def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox)
     stuck.created_at = clock_now() - timedelta(minutes=10)
     db.session.commit()                      # as if its worker died mid-send
     others = len(pending())
-    assert notifications.flush()["sent"] == others          # a flush leaves it alone…
-    assert stuck.id in notifications.stranded(timedelta(seconds=60))   # …the sweeper returns it
-    assert notifications.flush()["sent"] == 1
+    assert mailer.flush()["sent"] == others          # a flush leaves it alone…
+    assert stuck.id in outbox.stranded(timedelta(seconds=60))   # …the sweeper returns it
+    assert mailer.flush()["sent"] == 1
     assert len(mailbox.messages) == others + 1
 
 
@@ -206,15 +206,15 @@ def test_one_flush_job_while_one_waits(app, redis_server):
     assert broker.llen("mail") == 0
     asked = datetime.now(timezone.utc)
     for _ in range(5):
-        notifications.request_flush()
+        outbox.request_flush()
     assert broker.llen("mail") == 1
     # It starts MAIL_FLUSH_DELAY_SECONDS later, taking all the mail written meanwhile.
     eta = datetime.fromisoformat(json.loads(broker.lindex("mail", 0))["headers"]["eta"])
     assert eta >= asked + timedelta(seconds=app.config["MAIL_FLUSH_DELAY_SECONDS"]) > asked
-    assert 0 < broker.ttl(notifications.FLUSH_FLAG) <= notifications.FLUSH_FLAG_SECONDS
-    notifications.flush_starting()
-    notifications.request_flush()
-    notifications.request_flush()
+    assert 0 < broker.ttl(outbox.FLUSH_FLAG) <= outbox.FLUSH_FLAG_SECONDS
+    outbox.flush_starting()
+    outbox.request_flush()
+    outbox.request_flush()
     assert broker.llen("mail") == 2
 
 
@@ -241,7 +241,7 @@ def test_messages_encode_chinese_headers_and_accept_international_addresses(app,
     import email.policy
 
     for address in ("firm@example.com", "联系人@例子.公司"):
-        message = notifications._message(7, address, "【星级上云】申报状态：审核中", "尊敬的企业：\n您好。\n")
+        message = mailer._message(7, address, "【星级上云】申报状态：审核中", "尊敬的企业：\n您好。\n")
         raw = message if isinstance(message, bytes) else message.as_bytes()
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert parsed["Subject"] == "【星级上云】申报状态：审核中"
@@ -255,15 +255,15 @@ def test_a_flush_with_more_than_a_batch_waiting_asks_for_help_once(app, mailbox)
     """A full claim means more waits: the job publishes one helper (an idle worker process
     sends part of the rest; the claims never overlap). Less than a batch: no helper."""
     for n in range(5):
-        notifications._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
+        outbox._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
                              minutes=60)
     db.session.commit()
     calls: list[int] = []
-    assert notifications.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 5
+    assert mailer.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 5
     assert calls == [1] and len(mailbox.messages) == 5
-    notifications._queue("password_reset", "last@example.com", "en", None, name="x", link="x", minutes=60)
+    outbox._queue("password_reset", "last@example.com", "en", None, name="x", link="x", minutes=60)
     db.session.commit()
-    assert notifications.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 1
+    assert mailer.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 1
     assert calls == [1]
 
 
@@ -273,7 +273,7 @@ def test_the_flush_job_publishes_its_helper_on_the_mail_queue(app, mailbox, redi
     from workers.tasks import flush_outbox
 
     for n in range(101):
-        notifications._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
+        outbox._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
                              minutes=60)
     db.session.commit()
     broker = redis.Redis.from_url(redis_server.url(1))
@@ -289,7 +289,7 @@ def test_mail_left_waiting_is_flushed_from_the_main_queue(app, mailbox, redis_se
 
     from workers.tasks import sweep_outbox
 
-    notifications._queue("password_reset", "late@example.com", "zh_Hans_CN", None, name="用户", link="x",
+    outbox._queue("password_reset", "late@example.com", "zh_Hans_CN", None, name="用户", link="x",
                          minutes=60)
     db.session.commit()
     grace = timedelta(seconds=app.config["SWEEP_GRACE_SECONDS"] + 1)

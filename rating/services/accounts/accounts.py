@@ -322,7 +322,7 @@ def client_address() -> str:
 # Password reset: a signed, timed token naming the user and a fingerprint of the password
 # hash it was issued against, so it stops working once the password changes (single use)
 # and after PASSWORD_RESET_MINUTES. Nothing is stored: the outbox keeps the email without
-# its link, which the sender makes as it sends (notifications._with_reset_links), so the
+# its link, which the sender makes as it sends (mailer._with_reset_links), so the
 # email that arrives is the only copy.
 _RESET_SALT = "rating.password-reset"
 
@@ -349,13 +349,13 @@ def reset_link(user: User) -> str:
 def request_password_reset(email: str) -> None:
     """Email a reset link when the address belongs to an active account. The caller says
     the same thing either way, so the form does not reveal who has an account."""
-    from rating.platform import notifications
+    from rating.platform import outbox
 
     user = user_by_email(email)
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, "x")    # about the same time either way
         return
-    notifications.queue_password_reset(user, current_app.config["PASSWORD_RESET_MINUTES"])
+    outbox.queue_password_reset(user, current_app.config["PASSWORD_RESET_MINUTES"])
     audit.append("account.reset_requested", "user", user.id, None, address=client_address())
     db.session.commit()
 

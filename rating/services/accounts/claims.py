@@ -17,7 +17,7 @@ from rating.errors import Conflict, Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ClaimStatus, Enterprise, EnterpriseClaim, Jurisdiction, Rating, Role, User
 from rating.permissions import inside, unconfirmed_claim
-from rating.platform import audit, notifications
+from rating.platform import audit, outbox
 from rating.services.reporting import aggregates
 
 RECORD_FIELDS = ("name", "district_code", "industry", "scale", "contact_name", "contact_phone", "email")
@@ -155,7 +155,7 @@ def approve(user: User, claim_id: int, comment: str | None = None) -> Enterprise
                  after={name: getattr(firm, name) for name in RECORD_FIELDS},
                  refused_claims=[other.id for other in refused])
     for decided in (claim, *refused):
-        notifications.queue_claim_decision(decided)
+        outbox.queue_claim_decision(decided)
     db.session.commit()
     return claim
 
@@ -168,7 +168,7 @@ def reject(user: User, claim_id: int, comment: str | None = None) -> EnterpriseC
     _deactivate(claim.user_id)
     audit.append("enterprise.claim_reject", "enterprise", claim.enterprise_id, user.id, claim_id=claim.id,
                  claimant=claim.email, comment=comment)
-    notifications.queue_claim_decision(claim)
+    outbox.queue_claim_decision(claim)
     db.session.commit()
     return claim
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rating.extensions import db
 from rating.models import StatusChange
-from rating.platform import audit, notifications
+from rating.platform import audit, outbox
 
 
 def record_change(application_id: int, actor_id: int | None, action: str, from_status: str | None,
@@ -20,4 +20,4 @@ def record_change(application_id: int, actor_id: int | None, action: str, from_s
     audit.append(f"application.{action}", "application", application_id, actor_id, from_status=from_status,
                  to_status=to_status, from_stage=from_stage, to_stage=to_stage, comment=comment, **audit_data)
     if from_status is not None and (from_status, from_stage) != (to_status, to_stage):
-        notifications.queue_status_change(application_id, to_status, to_stage, comment)
+        outbox.queue_status_change(application_id, to_status, to_stage, comment)

@@ -225,9 +225,9 @@ def render(rating_id: int) -> str:
     audit.append("certificate.ready", "rating", rating_id, None, certificate_no=certificate_no,
                  generation=wanted, sha256=sha256, size=size)
     if first:
-        from rating.platform import notifications
+        from rating.platform import outbox
 
-        notifications.queue_certificate_ready(rating)
+        outbox.queue_certificate_ready(rating)
     db.session.commit()
     # The number as read before the commit: after it, reading the rating would load it again.
     _remove_other_files(certificate_no, keep=sha256)

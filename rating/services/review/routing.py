@@ -38,7 +38,7 @@ from rating.models import (
 )
 from rating.permissions import inside
 from rating.rules import stages
-from rating.platform import audit, notifications
+from rating.platform import audit, outbox
 
 
 def stage_owner(application: Application) -> str | None:
@@ -296,7 +296,7 @@ def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, b
         audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
                      assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
                      round=subject.round, due_at=due.isoformat(), reason=reason)
-        notifications.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
+        outbox.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
                                      known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
     return ids
 
@@ -442,7 +442,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
     for assignment in due_soon:
         assignment.reminded_at = now
         marked["reminded"].append(assignment.id)
-        notifications.queue_reviewer("reminder", assignment.reviewer_id, assignment.application_id,
+        outbox.queue_reviewer("reminder", assignment.reviewer_id, assignment.application_id,
                                      assignment.due_at)
     overdue = db.session.execute(
         select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
@@ -455,7 +455,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
         audit.append("assignment.overdue", "application", assignment.application_id, None, at=now,
                      assignment_id=assignment.id, reviewer_id=assignment.reviewer_id,
                      due_at=assignment.due_at.isoformat())
-        notifications.queue_reviewer("overdue", assignment.reviewer_id, assignment.application_id,
+        outbox.queue_reviewer("overdue", assignment.reviewer_id, assignment.application_id,
                                      assignment.due_at)
     db.session.commit()
     return marked

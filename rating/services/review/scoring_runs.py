@@ -33,7 +33,7 @@ from rating.models import (
 from rating.rules import answers as answer_codec
 from rating.rules import stages
 from rating.rules.scoring import BatchWindow, PaymentIn, ServiceIn, score
-from rating.platform import audit, notifications
+from rating.platform import audit, outbox
 from rating.services.review import routing
 from rating.services.reference import edition_of_batch
 
@@ -260,7 +260,7 @@ def _score(ids: list[int]) -> str:
                        getattr(row, f"{stage}_review_days")))
     db.session.execute(_INSERT_SCORE, scores)
     db.session.execute(_INSERT_CHANGE, changes)
-    notifications.queue_status_changes([(row.id, ApplicationStatus.in_review, subject.stage, None)
+    outbox.queue_status_changes([(row.id, ApplicationStatus.in_review, subject.stage, None)
                                         for row, (subject, _days) in zip(rows, routes)])
     routing.assign_scored(routes, now)
     try:

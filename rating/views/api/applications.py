@@ -14,7 +14,7 @@ from rating.models import Application, ApplicationStatus, Role, Stage
 from rating.permissions import can_edit_application, scope_applications
 from rating import clock
 from rating.services.filing import applications as filing
-from rating.platform import notifications
+from rating.platform import outbox
 from rating.services.reference import get_batch, edition_of_batch
 from rating.views.api import api_user, bp, json_body, request_json, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json
@@ -147,7 +147,7 @@ def application_emails(application_id: int):
         {"id": m.id, "kind": m.kind, "to": m.to_address, "subject": m.subject, "status": m.status,
          "attempts": m.attempts, "created_at": clock.local(m.created_at).isoformat(),
          "sent_at": clock.local(m.sent_at).isoformat() if m.sent_at else None}
-        for m in notifications.log_for(application.id)
+        for m in outbox.log_for(application.id)
         # A firm sees what was sent to it, not the reviewers' mail.
         if api_user().role != Role.enterprise or m.kind == "status_changed"
     ]
