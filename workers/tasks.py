@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from rating.platform import blobstore, mailer, outbox
 from rating.services.ratings import certificates
-from rating.services.review import routing, scoring_runs
+from rating.services.review import assignments, routing, scoring_runs
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def route_waiting(owner: str | None = None) -> dict[str, int]:
 def review_deadlines() -> dict[str, int]:
     """Remind reviewers before their due dates and flag overdue work (each once)."""
     hours = current_app.config["REVIEW_REMINDER_HOURS"]
-    marked = routing.deadlines(timedelta(hours=hours))
+    marked = assignments.deadlines(timedelta(hours=hours))
     return {key: len(ids) for key, ids in marked.items()}
 
 
@@ -176,7 +176,7 @@ def sweep_outbox() -> int:
     waiting for a busy main queue to empty. Mail waits at most about the grace period and
     a sweep interval, however long a burst lasts."""
     ids = outbox.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
-                                 timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
+                          timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
     if ids:
         # The main queue (scoring, routing, certificates): Celery's default, as configured.
         publish_soft(flush_outbox, queue=flush_outbox.app.conf.task_default_queue)

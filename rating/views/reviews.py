@@ -11,7 +11,7 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
 from rating.models import ApplicationStatus, Role
-from rating.services.review import blacklist, experts, reviews, routing
+from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only
 from rating.views import shared_pages
 from rating.views.common import staff_scope, visible_application
@@ -111,7 +111,7 @@ def overview():
     if current_user.role not in (Role.official, Role.admin):
         abort(403)
     scope = staff_scope(current_user)
-    return render_template("reviews/overview.html", scope=scope, rows=routing.overview(scope))
+    return render_template("reviews/overview.html", scope=scope, rows=assignments.overview(scope))
 
 
 @bp.route("/blacklist", methods=["GET", "POST"])

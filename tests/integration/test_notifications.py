@@ -256,7 +256,7 @@ def test_a_flush_with_more_than_a_batch_waiting_asks_for_help_once(app, mailbox)
     sends part of the rest; the claims never overlap). Less than a batch: no helper."""
     for n in range(5):
         outbox._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
-                             minutes=60)
+                      minutes=60)
     db.session.commit()
     calls: list[int] = []
     assert mailer.flush(batch_size=2, more_waiting=lambda: calls.append(1))["sent"] == 5
@@ -274,7 +274,7 @@ def test_the_flush_job_publishes_its_helper_on_the_mail_queue(app, mailbox, redi
 
     for n in range(101):
         outbox._queue("password_reset", f"user{n}@example.com", "zh_Hans_CN", None, name="用户", link="x",
-                             minutes=60)
+                      minutes=60)
     db.session.commit()
     broker = redis.Redis.from_url(redis_server.url(1))
     before = broker.llen("mail")
@@ -290,7 +290,7 @@ def test_mail_left_waiting_is_flushed_from_the_main_queue(app, mailbox, redis_se
     from workers.tasks import sweep_outbox
 
     outbox._queue("password_reset", "late@example.com", "zh_Hans_CN", None, name="用户", link="x",
-                         minutes=60)
+                  minutes=60)
     db.session.commit()
     grace = timedelta(seconds=app.config["SWEEP_GRACE_SECONDS"] + 1)
     long_ago = datetime.now(timezone.utc) - grace

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
 from rating.platform import audit
-from rating.services.review import routing, scoring_runs
+from rating.services.review import assignments, routing, scoring_runs
 from tests.factories import make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 from tests.integration.test_reviews_api import decide
@@ -69,11 +69,11 @@ def test_conflicts_are_never_assigned(api, batch):
     conflicted, free = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
     firm_app, _ = submitted_and_scored(api, batch)
     enterprise_id = db.session.execute(select(Enterprise.id).order_by(Enterprise.id.desc())).scalar()
-    routing.declare_conflict(conflicted, enterprise_id=enterprise_id)
+    assignments.declare_conflict(conflicted, enterprise_id=enterprise_id)
     group_app, _ = submitted_and_scored(api, batch, group="常州某集团")
-    routing.declare_conflict(conflicted, group_name="常州某集团")
+    assignments.declare_conflict(conflicted, group_name="常州某集团")
     provider_app, _ = submitted_and_scored(api, batch)
-    routing.declare_conflict(conflicted, provider_name="天翼云")   # every firm's services use it
+    assignments.declare_conflict(conflicted, provider_name="天翼云")   # every firm's services use it
     for application_id in (firm_app, group_app, provider_app):
         # Scoring assigned it before the conflict was declared (to either); declaring took
         # it back from the conflicted reviewer, and routing gives it to the other.
@@ -94,7 +94,7 @@ def test_conflicted_reviewer_may_not_decide(api, batch):
     application_id, _ = submitted_and_scored(api, batch)
     routing.route(application_id)
     enterprise_id = db.session.execute(select(Enterprise.id)).scalar()
-    routing.declare_conflict(reviewer, enterprise_id=enterprise_id)
+    assignments.declare_conflict(reviewer, enterprise_id=enterprise_id)
     assert open_for(application_id) is None              # taken back from them
     assert decide(api, api.token(reviewer.email), application_id, "forward").status_code == 403
 
@@ -168,15 +168,15 @@ def test_deadlines_remind_then_flag_overdue_once(api, batch):
     routing.route(application_id)
     assignment = open_for(application_id)
     assert assignment.due_at - assignment.assigned_at <= timedelta(days=batch.county_review_days)
-    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
     assignment.due_at = assignment.assigned_at + timedelta(hours=1)
     db.session.commit()
-    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [assignment.id], "overdue": []}
-    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [assignment.id], "overdue": []}
+    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
     assignment = open_for(application_id)
     assignment.due_at = assignment.assigned_at - timedelta(minutes=1)
     db.session.commit()
-    assert routing.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": [assignment.id]}
+    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": [assignment.id]}
     assert api.get("/reviews/queue", token=api.token(assignment.reviewer.email)).get_json()[0]["overdue"] is True
 
 

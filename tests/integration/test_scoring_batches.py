@@ -17,7 +17,7 @@ from rating.models import (
     User,
 )
 from rating.platform import audit
-from rating.services.review import routing, scoring_runs
+from rating.services.review import assignments, scoring_runs
 from tests.factories import make_batch, make_staff
 from tests.integration.test_filing_api import file_everything
 
@@ -148,7 +148,7 @@ def test_the_failures_remembered_are_bounded(monkeypatch):
 
 def test_conflicts_hold_inside_a_batch(api, batch):
     conflicted, free = make_staff("reviewer", "320402"), make_staff("reviewer", "320402").id
-    routing.declare_conflict(conflicted, enterprise_id=api.register_firm()[0]["id"])   # another firm
+    assignments.declare_conflict(conflicted, enterprise_id=api.register_firm()[0]["id"])   # another firm
     conflicted = conflicted.id
     ids = [submitted(api, batch) for _ in range(4)]
     firm_of_first = db.session.get(Application, ids[0]).enterprise_id

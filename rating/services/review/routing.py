@@ -9,19 +9,18 @@ resubmission goes back to the reviewer who returned it when they are still eligi
 
 The assignment decides whose queue an application is in and its due date; any reviewer
 of the owning jurisdiction without a conflict may decide (colleagues cover absences).
+Reassigning, declared conflicts, deadlines and the officials' overview are in `assignments`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from rating import clock
-from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import db
 from rating.models import (
     Application,
@@ -32,13 +31,12 @@ from rating.models import (
     ReviewAssignment,
     ReviewerConflict,
     Role,
-    Stage,
     StatusChange,
     User,
 )
 from rating.permissions import inside
-from rating.rules import stages
 from rating.platform import audit, outbox
+from rating.rules import stages
 
 
 def stage_owner(application: Application) -> str | None:
@@ -247,7 +245,7 @@ def route(application_id: int) -> str:
         db.session.commit()
         return "unassigned"
     due = entered_stage_at(application) + timedelta(days=application.batch.review_days(application.stage))
-    _assign(subject, chosen, now, due, None)
+    assign(subject, chosen, now, due, None)
     try:
         db.session.commit()
     except IntegrityError:
@@ -276,7 +274,7 @@ _INSERT_ASSIGNMENT = insert(ReviewAssignment.__table__).returning(ReviewAssignme
                                                                    sort_by_parameter_order=True)
 
 
-def _assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User | None,
+def assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User | None,
             reason: str | None = None) -> int:
     """Insert the assignment, record it and write the reviewer's email; `reviewer` has
     id, email, locale and name (a Candidate, or a User). Returns its id."""
@@ -285,7 +283,7 @@ def _assign(subject: Subject, reviewer, now: datetime, due: datetime, by: User |
 
 def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, by: User | None,
                  reason: str | None = None) -> list[int]:
-    """`_assign` for several (subject, reviewer, due) at once: one insert."""
+    """`assign` for several (subject, reviewer, due) at once: one insert."""
     if not items:
         return []
     ids = db.session.execute(_INSERT_ASSIGNMENT, [{
@@ -297,7 +295,7 @@ def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, b
                      assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
                      round=subject.round, due_at=due.isoformat(), reason=reason)
         outbox.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
-                                     known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
+                              known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
     return ids
 
 
@@ -328,134 +326,3 @@ def route_waiting(limit: int = 500, owner: str | None = None) -> dict[str, int]:
         outcome = route(application_id)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
-
-
-def reassign(official: User, application: Application, reviewer_id: int, reason: str) -> ReviewAssignment:
-    """An official moves the current stage to another reviewer; the due date stays."""
-    if official.role not in (Role.official, Role.admin):
-        raise NotFound(_("未找到该申报。"))
-    if application.status != ApplicationStatus.in_review:
-        raise Conflict(_("只有审核中的申报可以改派。"))
-    owner = stage_owner(application)
-    if official.role == Role.official and (
-        official.jurisdiction is None or not official.jurisdiction.contains(db.session.get(Jurisdiction, owner))
-    ):
-        raise NotFound(_("未找到该申报。"))
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("请说明改派原因。"), {"reason": [_("请填写改派原因。")]})
-    target = db.session.get(User, reviewer_id)
-    if (target is None or target.role != Role.reviewer or not target.active
-            or target.jurisdiction_code != owner):
-        raise ValidationFailed(_("只能改派给%(stage)s所属地区的审核人员。", stage=Stage(application.stage).label),
-                               {"reviewer_id": [_("审核人员不正确。")]})
-    if (target.jurisdiction.level != stages.owning_level(application.stage)
-            or has_conflict(target, application)):
-        raise ValidationFailed(_("该审核人员已声明与该企业存在利益冲突，不能改派。"),
-                               {"reviewer_id": [_("存在利益冲突。")]})
-    current = open_assignment(application.id)
-    now = clock.now()
-    due = current.due_at if current else entered_stage_at(application) + timedelta(
-        days=application.batch.review_days(application.stage))
-    if current is not None:
-        close_open(application.id, "reassigned", now)
-    assignment_id = _assign(subject_of(application), target, now, due, official, reason)
-    db.session.commit()
-    return db.session.get(ReviewAssignment, assignment_id)
-
-
-def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_name: str | None = None,
-                     provider_name: str | None = None, note: str | None = None) -> ReviewerConflict:
-    group_name = (group_name or "").strip() or None
-    provider_name = (provider_name or "").strip() or None
-    if sum(x is not None for x in (enterprise_id, group_name, provider_name)) != 1:
-        raise ValidationFailed(_("请只填写一项：企业、企业集团或云服务商。"))
-    too_long = {key: [_("不能超过 %(n)s 个字。", n=limit)]
-                for key, value, limit in (("group_name", group_name, 200), ("provider_name", provider_name, 200),
-                                          ("note", note, 4000)) if value and len(value) > limit}
-    if too_long:
-        raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), too_long)
-    if enterprise_id is not None and db.session.get(Enterprise, enterprise_id) is None:
-        raise ValidationFailed(_("企业不存在。"), {"enterprise_id": [_("企业不存在。")]})
-    conflict = ReviewerConflict(reviewer_id=reviewer.id, enterprise_id=enterprise_id, group_name=group_name,
-                                provider_name=provider_name, note=note)
-    db.session.add(conflict)
-    db.session.flush()
-    audit.append("conflict.declare", "user", reviewer.id, reviewer.id, enterprise_id=enterprise_id,
-                 group_name=group_name, provider_name=provider_name, note=note)
-    # An open assignment that now conflicts goes back to the router.
-    for assignment in db.session.execute(
-        select(ReviewAssignment).join(Application, Application.id == ReviewAssignment.application_id)
-        .where(ReviewAssignment.reviewer_id == reviewer.id, ReviewAssignment.closed_at.is_(None))
-    ).scalars().all():
-        if has_conflict(reviewer, assignment.application):
-            close_open(assignment.application_id, "reassigned")
-    db.session.commit()
-    return conflict
-
-
-def overview(scope: Jurisdiction) -> list[dict]:
-    """Per owning jurisdiction inside `scope`: in review, unassigned, overdue, eligible reviewers."""
-    now = clock.now()
-    owner_col = case({stage: stages.owner_code(stage, county=Jurisdiction.code, city=Jurisdiction.city_code,
-                                               province=Jurisdiction.province_code)
-                      for stage in stages.STAGES}, value=Application.stage)
-    rows = db.session.execute(
-        select(owner_col.label("owner"), Application.stage,
-               func.count().label("in_review"),
-               func.sum(case((ReviewAssignment.id.is_(None), 1), else_=0)).label("unassigned"),
-               func.sum(case((ReviewAssignment.due_at < now, 1), else_=0)).label("overdue"))
-        .select_from(Application)
-        .join(Enterprise, Enterprise.id == Application.enterprise_id)
-        .join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
-        .outerjoin(ReviewAssignment, and_(ReviewAssignment.application_id == Application.id,
-                                          ReviewAssignment.closed_at.is_(None)))
-        .where(Application.status == ApplicationStatus.in_review, inside(scope))
-        .group_by(owner_col, Application.stage)
-        .order_by(owner_col, Application.stage)
-    ).all()
-    reviewers = dict(db.session.execute(
-        select(User.jurisdiction_code, func.count()).where(User.role == Role.reviewer, User.active.is_(True))
-        .group_by(User.jurisdiction_code)
-    ).all())
-    names = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
-    return [
-        {"jurisdiction_code": r.owner, "jurisdiction_name": names.get(r.owner, r.owner), "stage": r.stage,
-         "in_review": r.in_review, "unassigned": int(r.unassigned or 0), "overdue": int(r.overdue or 0),
-         "reviewers": reviewers.get(r.owner, 0),
-         # Waiting work where nobody could take it (not merely work the router has yet to reach).
-         "no_reviewer": int(r.unassigned or 0) > 0 and reviewers.get(r.owner, 0) == 0}
-        for r in rows
-    ]
-
-
-def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
-    """Mark assignments due soon (reminded) and past due (overdue), once each; returns their ids."""
-    now = clock.now()
-    marked: dict[str, list[int]] = {"reminded": [], "overdue": []}
-    due_soon = db.session.execute(
-        select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.reminded_at.is_(None),
-                                       ReviewAssignment.due_at <= now + remind_before,
-                                       ReviewAssignment.due_at > now)
-        .with_for_update(skip_locked=True, key_share=True)
-    ).scalars().all()
-    for assignment in due_soon:
-        assignment.reminded_at = now
-        marked["reminded"].append(assignment.id)
-        outbox.queue_reviewer("reminder", assignment.reviewer_id, assignment.application_id,
-                                     assignment.due_at)
-    overdue = db.session.execute(
-        select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
-                                       ReviewAssignment.due_at <= now)
-        .with_for_update(skip_locked=True, key_share=True)
-    ).scalars().all()
-    for assignment in overdue:
-        assignment.overdue_at = now
-        marked["overdue"].append(assignment.id)
-        audit.append("assignment.overdue", "application", assignment.application_id, None, at=now,
-                     assignment_id=assignment.id, reviewer_id=assignment.reviewer_id,
-                     due_at=assignment.due_at.isoformat())
-        outbox.queue_reviewer("overdue", assignment.reviewer_id, assignment.application_id,
-                                     assignment.due_at)
-    db.session.commit()
-    return marked

@@ -12,7 +12,7 @@ from rating.errors import ValidationFailed
 from rating.readonly import read_only
 from rating.models import ApplicationStatus, Role
 from rating.services.filing import snapshots
-from rating.services.review import experts, reviews, routing
+from rating.services.review import assignments, experts, reviews
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
 from rating.views.common import staff_scope, valid_id, visible_application
 from workers.tasks import request_routing
@@ -76,7 +76,7 @@ def queue_item_json(item: reviews.QueueItem) -> dict:
 @token_required(Role.official, Role.admin)
 def review_overview():
     """Per jurisdiction and stage: in review, unassigned (no eligible reviewer), overdue."""
-    return {"rows": routing.overview(staff_scope(api_user()))}
+    return {"rows": assignments.overview(staff_scope(api_user()))}
 
 
 @bp.post("/applications/<int:application_id>/assignment")
@@ -88,7 +88,8 @@ def reassign(application_id: int):
     if not valid_id(reviewer_id):
         raise ValidationFailed(_("请指定审核人员。"), {"reviewer_id": [_("审核人员不正确。")]})
     reason = body.get("reason")
-    assignment = routing.reassign(api_user(), application, reviewer_id, reason if isinstance(reason, str) else "")
+    assignment = assignments.reassign(api_user(), application, reviewer_id,
+                                      reason if isinstance(reason, str) else "")
     return {"application_id": application.id, "reviewer_id": assignment.reviewer_id,
             "assigned_at": clock.local(assignment.assigned_at).isoformat(),
             "due_at": clock.local(assignment.due_at).isoformat()}, 201
@@ -103,8 +104,8 @@ def declare_conflict():
         raise ValidationFailed(_("企业不存在。"), {"enterprise_id": [_("企业不存在。")]})
     texts = {key: body.get(key) if isinstance(body.get(key), str) else None
              for key in ("group_name", "provider_name", "note")}
-    conflict = routing.declare_conflict(api_user(), enterprise_id, texts["group_name"], texts["provider_name"],
-                                        texts["note"])
+    conflict = assignments.declare_conflict(api_user(), enterprise_id, texts["group_name"],
+                                            texts["provider_name"], texts["note"])
     return {"id": conflict.id}, 201
 
 
