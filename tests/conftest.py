@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,8 @@ from sqlalchemy import text
 
 from tests.support.servers import PostgresServer, RedisServer
 
+# The fixtures every area shares (a batch, the people who decide, …) live in tests/support.
+pytest_plugins = ["tests.support.fixtures"]
 
 KINDS = ("unit", "integration", "browser", "fuzz")
 
@@ -136,15 +137,6 @@ def client(app):
 @pytest.fixture()
 def runner(app):
     return app.test_cli_runner()
-
-
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-
-
-def csrf_token(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1) or match.group(2)
 
 
 @pytest.fixture()

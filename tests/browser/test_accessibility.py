@@ -10,15 +10,12 @@ from sqlalchemy import select
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Application, User
 from rating.services.reference import get_edition
-from tests.browser.test_filing_in_browser import assert_scored
-from tests.browser.test_review_in_browser import log_in
 from tests.factories import PASSWORD, PDF_BYTES, grant_rating, make_batch, make_staff
-from tests.integration.test_dashboard import ratings  # noqa: F401  (the fixture)
-from tests.integration.test_enterprise_claims import claim_body, imported  # noqa: F401  (a fixture)
-from tests.integration.test_publicity_api import approved, notice_body
-from tests.integration.test_reviews_api import scored
+from tests.support.browser import assert_scored
+from tests.support.claims import claim_body
+from tests.support.flows import approved, notice_body, scored
+from tests.support.people import firm_email, log_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -56,11 +53,6 @@ def assert_accessible(page) -> None:
         + (f" and {len(v['nodes']) - 3} more" if len(v["nodes"]) > 3 else "")
         for v in found)
     assert not found, f"{page.url} fails WCAG 2.1 AA:\n{report}"
-
-
-def firm_email(application_id: int) -> str:
-    enterprise_id = db.session.get(Application, application_id).enterprise_id
-    return db.session.execute(select(User.email).where(User.enterprise_id == enterprise_id)).scalar_one()
 
 
 def test_public_pages(app, api, live_server, axe_page):
@@ -108,7 +100,7 @@ def test_firm_pages(app, api, live_server, axe_page):
     batch = make_batch("js-2024")
     application_id, _token = scored(api, batch, 3)
     page = axe_page
-    log_in(page, live_server, firm_email(application_id))
+    log_in_page(page, live_server, firm_email(application_id))
     page.wait_for_url("**/applications/")
     assert_accessible(page)
     page.goto(f"{live_server}/ratings/")
@@ -123,7 +115,7 @@ def test_firm_pages(app, api, live_server, axe_page):
     draft = api.post("/applications", {"batch_id": batch.id, "target_level": 3}, token=token).get_json()
     page.goto(f"{live_server}/applications/")
     page.get_by_role("button", name="退出").click()
-    log_in(page, live_server, firm_email(draft["id"]))
+    log_in_page(page, live_server, firm_email(draft["id"]))
     page.goto(f"{live_server}/applications/{draft['id']}/edit")
     assert_accessible(page)
     page.locator("#ind-business_app_count input").fill("-5")
@@ -138,7 +130,7 @@ def test_reviewer_pages(app, api, live_server, axe_page):
     county = make_staff("reviewer", "320402")
     application_id, _token = scored(api, batch, 3)
     page = axe_page
-    log_in(page, live_server, county.email)
+    log_in_page(page, live_server, county.email)
     page.wait_for_url("**/reviews/")
     assert_accessible(page)
     page.goto(f"{live_server}/applications/{application_id}")
@@ -146,12 +138,12 @@ def test_reviewer_pages(app, api, live_server, axe_page):
     assert_accessible(page)
 
 
-def test_official_pages(app, api, live_server, ratings, imported, axe_page):  # noqa: F811
+def test_official_pages(app, api, live_server, dashboard_ratings, imported_firm, axe_page):
     official = make_staff("official", "320400")
     for email in ("claim-a@example.com", "claim-b@example.com"):      # two claims of an imported firm
         assert api.post("/enterprises", claim_body(email)).status_code == 202
     page = axe_page
-    log_in(page, live_server, official.email)
+    log_in_page(page, live_server, official.email)
     for path in ["/dashboard", "/ratings/", "/reviews/overview", "/reviews/", "/publicity/manage",
                  "/reviews/blacklist", "/ratings/import", "/enterprise-claims/"]:
         page.goto(f"{live_server}{path}")
@@ -161,10 +153,10 @@ def test_official_pages(app, api, live_server, ratings, imported, axe_page):  # 
     assert_accessible(page)
 
 
-def test_pending_claimant_pages(app, api, live_server, imported, axe_page):  # noqa: F811
+def test_pending_claimant_pages(app, api, live_server, imported_firm, axe_page):
     assert api.post("/enterprises", claim_body("claimant@example.com")).status_code == 202
     page = axe_page
-    log_in(page, live_server, "claimant@example.com")
+    log_in_page(page, live_server, "claimant@example.com")
     page.wait_for_url("**/applications/")
     assert page.get_by_test_id("claim-pending").count() == 1
     assert_accessible(page)
@@ -176,7 +168,7 @@ def test_account_pages(app, api, live_server, axe_page):
     admin = make_staff("admin", None)
     api.token(admin.email)                        # a token in the list
     page = axe_page
-    log_in(page, live_server, admin.email)
+    log_in_page(page, live_server, admin.email)
     page.wait_for_url("**/reviews/overview")
     page.get_by_role("link", name="账户安全").click()
     assert page.locator("table").count() == 1 and page.locator("#email").count() == 1

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Certificate, Rating, User
-from tests.browser.test_review_in_browser import log_in
 from tests.factories import make_staff
-from tests.integration.test_publicity_api import approved, notice_body
+from tests.support.flows import approved, notice_body
 from tests.support.pdf import pdf_text
+from tests.support.people import log_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def test_progress_bar_and_download(app, api, live_server, browser):
     notice_id = api.post("/publicity-notices", notice_body(ids), token=tokens["city_official"]).get_json()["id"]
 
     page = browser.new_context(locale="zh-CN").new_page()
-    log_in(page, live_server, staff["city_official"].email)
+    log_in_page(page, live_server, staff["city_official"].email)
     page.goto(f"{live_server}/publicity/{notice_id}/manage")
     page.get_by_role("button", name="结束公示并认定").click()
     assert "3 家予以认定" in page.locator(".flash-success").inner_text()
@@ -46,7 +46,7 @@ def test_progress_bar_and_download(app, api, live_server, browser):
     rating = db.session.execute(select(Rating).where(Rating.application_id == ids[0])).scalar_one()
     firm_email = db.session.execute(select(User.email).where(User.enterprise_id == rating.enterprise_id)).scalar_one()
     firm = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
-    log_in(firm, live_server, firm_email)
+    log_in_page(firm, live_server, firm_email)
     firm.get_by_role("link", name="我的证书").click()
     firm.get_by_role("link", name=rating.certificate_no).click()
     with firm.expect_download() as download_info:

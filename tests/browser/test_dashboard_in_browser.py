@@ -7,15 +7,14 @@ import io
 import openpyxl
 import pytest
 
-from tests.browser.test_review_in_browser import log_in
 from tests.factories import make_staff
-from tests.integration.test_dashboard import ratings  # noqa: F401  (the fixture)
+from tests.support.people import log_in_page
 from tests.support.servers import free_port, web, worker
 
 pytestmark = pytest.mark.browser
 
 
-def test_official_filters_the_dashboard_and_downloads_xlsx(app, app_env, ratings, browser, tmp_path):  # noqa: F811
+def test_official_filters_the_dashboard_and_downloads_xlsx(app, app_env, dashboard_ratings, browser, tmp_path):
     official = make_staff("official", "320400")
     port = free_port()
     # Lists over three rows go to the worker here, so both paths are seen in one test.
@@ -25,7 +24,7 @@ def test_official_filters_the_dashboard_and_downloads_xlsx(app, app_env, ratings
     try:
         page = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
         page.set_default_timeout(15_000)
-        log_in(page, base, official.email)
+        log_in_page(page, base, official.email)
         page.get_by_role("link", name="统计看板").click()
         assert "常州市共有星级上云企业 4 家" in page.get_by_test_id("headline-count").inner_text()
         assert page.get_by_test_id("bar-chart").is_visible() and page.get_by_test_id("line-chart").is_visible()

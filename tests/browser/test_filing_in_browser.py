@@ -10,6 +10,7 @@ from rating import clock
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
 from tests.factories import PASSWORD, PDF_BYTES, make_batch
+from tests.support.browser import assert_scored
 
 pytestmark = pytest.mark.browser
 
@@ -104,11 +105,3 @@ def test_firm_files_and_sees_its_score(app, live_server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "scored.png"), full_page=True)
 
 
-def assert_scored(page, timeout: float = 90.0) -> None:
-    """Reload the application page until the worker's score shows, then check it is in review."""
-    deadline = time.monotonic() + timeout
-    while not page.get_by_test_id("score").count() and time.monotonic() < deadline:
-        time.sleep(1)
-        page.reload()
-    assert "满足申报条件" in page.get_by_test_id("score").inner_text()
-    assert page.get_by_test_id("status").inner_text() == "审核中"

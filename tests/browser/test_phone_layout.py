@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_accessibility import firm_email
-from tests.browser.test_review_in_browser import log_in
 from tests.factories import make_batch, make_staff
-from tests.integration.test_publicity_api import approved, notice_body
-from tests.integration.test_reviews_api import scored
+from tests.support.flows import approved, notice_body, scored
+from tests.support.people import firm_email, log_in_page
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -39,14 +37,14 @@ def test_pages_fit_a_phone(app, api, live_server, phone):
     for path in ["/", "/register", "/totals", f"/publicity/{notice['id']}"]:
         phone.goto(f"{live_server}{path}")
         assert_fits(phone)
-    log_in(phone, live_server, firm_email(application_id))
+    log_in_page(phone, live_server, firm_email(application_id))
     phone.wait_for_url("**/applications/")
     for path in ["/applications/", f"/applications/{application_id}", "/ratings/"]:
         phone.goto(f"{live_server}{path}")
         assert_fits(phone)
     phone.get_by_role("button", name="退出").click()
     official = make_staff("official", "320400", email="phone-official@example.com")
-    log_in(phone, live_server, official.email)
+    log_in_page(phone, live_server, official.email)
     for path in ["/dashboard", "/reviews/", "/reviews/overview", f"/publicity/{notice['id']}/manage",
                  "/publicity/manage"]:
         phone.goto(f"{live_server}{path}")

@@ -3,17 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import PASSWORD, make_batch, make_staff
-from tests.integration.test_reviews_api import scored
+from tests.factories import make_batch, make_staff
+from tests.support.flows import scored
+from tests.support.people import log_in_page
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("input[type=submit]")
 
 
 def test_county_forwards_and_city_approves(app, api, live_server, browser):
@@ -23,7 +17,7 @@ def test_county_forwards_and_city_approves(app, api, live_server, browser):
     application_id, firm_token = scored(api, batch, 3)   # scored and routed to the county reviewer
 
     page = browser.new_context(locale="zh-CN").new_page()
-    log_in(page, live_server, county.email)
+    log_in_page(page, live_server, county.email)
     page.wait_for_url("**/reviews/")
     page.get_by_role("link", name="审核", exact=True).first.click()
     page.wait_for_url(f"**/applications/{application_id}")
@@ -37,7 +31,7 @@ def test_county_forwards_and_city_approves(app, api, live_server, browser):
     assert "目前没有待审核的申报" in page.content()
 
     page = browser.new_context(locale="zh-CN").new_page()
-    log_in(page, live_server, city.email)
+    log_in_page(page, live_server, city.email)
     page.goto(f"{live_server}/applications/{application_id}")
     page.check("#decision-return")
     page.click("#decision button[type=submit]")   # a return without a comment is refused

@@ -14,10 +14,8 @@ from rating.services.reporting import imports
 from rating.services.review import routing
 from rating.services.accounts.accounts import reset_token
 from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
-from tests.integration.test_filing_api import upload
-from tests.integration.test_imports import csv_bytes
-from tests.integration.test_publicity_api import approved, notice_body
-from tests.integration.test_reviews_api import decide, scored
+from tests.support.files import csv_bytes
+from tests.support.flows import approved, decide, notice_body, scored, upload
 
 FIRM_EMAIL = "fuzz-firm@example.com"
 CLAIMED = uscc_from_serial(9201, division="320402")

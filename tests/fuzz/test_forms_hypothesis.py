@@ -24,9 +24,9 @@ from rating.extensions import db, limiter
 from rating.models import Application
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, favourable_answer
 from tests.fuzz.strategies import FILES, MISSING, RAW, RAW_BODIES, form_data, json_body
+from tests.support.people import csrf_token, logged_in
 from tests.support.snapshot import fingerprint, stored_files
 
 MAX_EXAMPLES = 25
@@ -131,15 +131,6 @@ FORMS = [
 ]
 
 
-def log_in(app, email: str):
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email,
-                                           "password": PASSWORD})
-    assert response.status_code == 302, response.text[:500]
-    return client
-
-
 def no_stack_trace(response) -> None:
     body = response.get_data().decode("utf-8", "replace")
     for marker in STACK_TRACE_MARKERS:
@@ -187,7 +178,7 @@ def post(client, path, data: dict, files: bool, encoding, token: str):
 
 
 def test_html_forms_survive_hostile_input(app, world, flashed, subtests):
-    clients = {who: log_in(app, world.emails[who]) for who in {f.who for f in FORMS if f.who}}
+    clients = {who: logged_in(app, world.emails[who]) for who in {f.who for f in FORMS if f.who}}
     for form in FORMS:
         client = clients.get(form.who) or app.test_client()
         token = csrf_token(client.get("/login").text)
@@ -232,7 +223,7 @@ PAGES = [   # GET pages that read their query string
 
 def test_pages_survive_hostile_query_strings(app, world, subtests):
     for who, template, names in PAGES:
-        client = log_in(app, world.emails[who]) if who else app.test_client()
+        client = logged_in(app, world.emails[who]) if who else app.test_client()
         path = template.format(**world.ids)
 
         @FUZZ
@@ -333,7 +324,7 @@ def test_api_writes_survive_garbage_json(app, api, world, subtests):
     ("county", "/reviews/?level=250919205700"), ("county", "/reviews/?level=-99999999999999999999"),
 ])
 def test_hostile_lookups_on_pages(app, world, who, path):
-    client = log_in(app, world.emails[who]) if who else app.test_client()
+    client = logged_in(app, world.emails[who]) if who else app.test_client()
     assert client.get(path).status_code in (200, 404)
 
 
@@ -371,7 +362,7 @@ def test_json_nested_past_the_parser_is_a_validation_error(api, world, raw):
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"[" * 100_000 + b"]" * 100_000],
                          ids=["array", "string", "deep"])
 def test_pages_refuse_json_bodies(app, world, raw):
-    client = log_in(app, world.emails["firm"])
+    client = logged_in(app, world.emails["firm"])
     token = csrf_token(client.get("/login").text)
     before = fingerprint()
     response = client.post("/applications/new", data=raw, content_type="application/json",
@@ -382,7 +373,7 @@ def test_pages_refuse_json_bodies(app, world, raw):
 
 @pytest.mark.parametrize("path", ["/login", "/applications/new", "/api/v1/tokens"])
 def test_a_form_part_without_a_name_is_refused(app, world, path):
-    client = log_in(app, world.emails["firm"])
+    client = logged_in(app, world.emails["firm"])
     body = b'--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--\r\n'
     response = client.post(path, data=body, content_type="multipart/form-data; boundary=B")
     message = response.get_json()["error"]["message"] if response.is_json else response.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_access_matrix import CALLERS, expect, rated, world  # noqa: F401  (fixture)
+from tests.support.access import CALLERS, expect, rated
 
 IN_SCOPE_STAFF = ("county_reviewer", "city_reviewer", "province_reviewer", "county_official", "city_official",
                   "province_official", "admin")
@@ -15,24 +15,24 @@ OUTSIDERS = {"other_firm": 404, "other_county_reviewer": 404, "other_city_review
 
 @pytest.mark.parametrize("path", ["", "/diff", "/emails"])
 @pytest.mark.parametrize("caller, status", expect(OUTSIDERS, 200))
-def test_read_an_application(api, world, caller, status, path):
-    response = api.get(f"/applications/{world['application_id']}{path}", token=world["tokens"][caller])
+def test_read_an_application(api, access_world, caller, status, path):
+    response = api.get(f"/applications/{access_world['application_id']}{path}", token=access_world["tokens"][caller])
     assert response.status_code == status, (path, response.get_json())
 
 
 @pytest.mark.parametrize("caller, status", expect({**OUTSIDERS, "firm": 403, "other_firm": 403}, 200))
-def test_read_the_expert_review(api, world, caller, status):
-    response = api.get(f"/applications/{world['application_id']}/expert-review", token=world["tokens"][caller])
+def test_read_the_expert_review(api, access_world, caller, status):
+    response = api.get(f"/applications/{access_world['application_id']}/expert-review", token=access_world["tokens"][caller])
     assert response.status_code == status
 
 
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 401, "firm": 409, "other_firm": 404}, 403))     # the firm's own is in review: not editable
 @pytest.mark.parametrize("action", ["patch", "withdraw", "evidence", "submit"])
-def test_change_an_application(api, world, caller, status, action):
+def test_change_an_application(api, access_world, caller, status, action):
     from tests.factories import PDF_BYTES
 
-    token, path = world["tokens"][caller], f"/applications/{world['application_id']}"
+    token, path = access_world["tokens"][caller], f"/applications/{access_world['application_id']}"
     if action == "patch":
         response = api.patch(path, {"answers": {}}, token=token)
     elif action == "withdraw":
@@ -52,9 +52,9 @@ def test_change_an_application(api, world, caller, status, action):
 
 @pytest.mark.parametrize("path", ["/applications", "/ratings"])
 @pytest.mark.parametrize("caller", CALLERS)
-def test_lists_hold_only_what_the_caller_may_see(api, world, caller, path):
-    rated(api, world)
-    response = api.get(path, token=world["tokens"][caller])
+def test_lists_hold_only_what_the_caller_may_see(api, access_world, caller, path):
+    rated(api, access_world)
+    response = api.get(path, token=access_world["tokens"][caller])
     if caller == "anonymous":
         assert response.status_code == 401
         return
@@ -66,24 +66,24 @@ def test_lists_hold_only_what_the_caller_may_see(api, world, caller, path):
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 401, "county_official": 200, "city_official": 200, "other_city_official": 200,
      "province_official": 200, "admin": 200}, 403))
-def test_exports_are_for_officials_in_scope(api, world, caller, status, fmt):
-    number = rated(api, world)
-    response = api.get(f"/exports/ratings.{fmt}", token=world["tokens"][caller])
+def test_exports_are_for_officials_in_scope(api, access_world, caller, status, fmt):
+    number = rated(api, access_world)
+    response = api.get(f"/exports/ratings.{fmt}", token=access_world["tokens"][caller])
     assert response.status_code == status
     if status == 200 and fmt == "csv":
         assert (number in response.data.decode("utf-8-sig")) == (caller != "other_city_official")
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_reference_data_and_totals_are_public(api, world, caller):
-    token = world["tokens"][caller]
+def test_reference_data_and_totals_are_public(api, access_world, caller):
+    token = access_world["tokens"][caller]
     for path in ("/jurisdictions", "/batches", "/guide-editions/js-2024", "/totals?group_by=city",
                  "/certificate-key", "/openapi.json"):
         assert api.get(path, token=token).status_code == 200, path
 
 
-def _page_client(app, world, caller):
-    from tests.conftest import csrf_token
+def _page_client(app, access_world, caller):
+    from tests.support.people import csrf_token
     from tests.factories import PASSWORD
 
     client = app.test_client()
@@ -97,10 +97,10 @@ def _page_client(app, world, caller):
         from rating.services.accounts.accounts import _token_digest
 
         email = db.session.execute(select(User.email).join(ApiToken, ApiToken.user_id == User.id)
-                                   .where(ApiToken.token_hash == _token_digest(world["tokens"][caller]))
+                                   .where(ApiToken.token_hash == _token_digest(access_world["tokens"][caller]))
                                    ).scalar_one()
     else:
-        email = world["staff"][caller].email
+        email = access_world["staff"][caller].email
     page = client.get("/login")
     client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD})
     return client
@@ -109,8 +109,8 @@ def _page_client(app, world, caller):
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 302, "firm": 200, "other_firm": 404, "other_county_reviewer": 404, "other_city_reviewer": 404,
      "other_city_official": 404, "expert": 404}, 200))
-def test_application_page(app, api, world, caller, status):
-    response = _page_client(app, world, caller).get(f"/applications/{world['application_id']}")
+def test_application_page(app, api, access_world, caller, status):
+    response = _page_client(app, access_world, caller).get(f"/applications/{access_world['application_id']}")
     assert response.status_code == status
 
 
@@ -118,17 +118,17 @@ def test_application_page(app, api, world, caller, status):
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 302, "county_official": 200, "city_official": 200, "other_city_official": 200,
      "province_official": 200, "admin": 200}, 403))
-def test_officials_pages(app, api, world, caller, status, path):
-    assert _page_client(app, world, caller).get(path).status_code == status
+def test_officials_pages(app, api, access_world, caller, status, path):
+    assert _page_client(app, access_world, caller).get(path).status_code == status
 
 
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 302, "firm": 200, "other_firm": 404, "other_city_official": 404, "expert": 403,
      "other_county_reviewer": 403, "other_city_reviewer": 403, "county_reviewer": 403, "city_reviewer": 403,
      "province_reviewer": 403}, 200))
-def test_rating_page(app, api, world, caller, status):
-    number = rated(api, world)
-    assert _page_client(app, world, caller).get(f"/ratings/{number}").status_code == status
+def test_rating_page(app, api, access_world, caller, status):
+    number = rated(api, access_world)
+    assert _page_client(app, access_world, caller).get(f"/ratings/{number}").status_code == status
 
 
 def test_every_api_route_is_in_a_matrix(app):

@@ -16,9 +16,9 @@ from rating.models import AuditEntry, OutboxEmail, User
 from rating.platform import mailer, outbox
 from rating.services.accounts import accounts
 from rating.services.accounts.accounts import hash_password
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_staff
 from tests.support import mail
+from tests.support.people import csrf_token
 from tests.support.servers import BIN, ROOT
 
 NEW_PASSWORD = "Neu2026passwort"

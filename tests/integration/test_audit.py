@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from rating.extensions import db
 from rating.models import Application, AuditEntry
 from tests.factories import make_batch, make_staff
-from tests.integration.test_reviews_api import decide, scored
+from tests.support.flows import decide, scored
 
 
 @pytest.fixture()

@@ -16,13 +16,7 @@ from rating.extensions import db
 from rating.models import Enterprise, Rating
 from rating.services.ratings import certificate_pdf, certificates, signing
 from rating.platform.fonts import characters
-from tests.factories import make_batch
 from tests.support.pdf import pdf_file, pdf_fonts, pdf_pixels, pdf_text
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
 
 
 def rating_named(api, batch, name: str, level: int = 4) -> Rating:

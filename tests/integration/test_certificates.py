@@ -16,7 +16,7 @@ from rating.extensions import db
 from rating.models import Certificate, OutboxEmail, Rating
 from rating.services.ratings import certificates
 from tests.factories import make_batch
-from tests.integration.test_publicity_api import approved, batch, notice_body, people  # noqa: F401  (fixtures)
+from tests.support.flows import approved, close_notice, file_everything, notice_body
 from tests.support.pdf import pdf_text
 from tests.support.servers import worker
 
@@ -26,15 +26,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 def worker_env(app_env):
     return {**app_env, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "2"}
-
-
-def close_notice(api, people, ids, official="city_official") -> list[str]:
-    notice_id = api.post("/publicity-notices", notice_body(ids), token=people[official]).get_json()["id"]
-    closed = api.post(f"/publicity-notices/{notice_id}/close", token=people[official])
-    assert closed.status_code == 200, closed.get_json()
-    db.session.expire_all()
-    numbers = dict(db.session.execute(select(Rating.application_id, Rating.certificate_no)).all())
-    return [numbers[i] for i in ids]
 
 
 def wait_ready(api, token, numbers, timeout=120.0, log_dir=None) -> dict[str, dict]:
@@ -85,7 +76,7 @@ def test_closed_notice_to_downloaded_verified_and_revoked_certificate(api, batch
 
     # The public page tells whether a file is the one we issued.
     page = api.client.get(f"/verify/{number}")
-    from tests.conftest import csrf_token
+    from tests.support.people import csrf_token
 
     token = csrf_token(page.text)
     same = api.client.post(f"/verify/{number}", data={"csrf_token": token, "file": (io.BytesIO(pdf.data), "c.pdf")},
@@ -107,8 +98,7 @@ def test_closed_notice_to_downloaded_verified_and_revoked_certificate(api, batch
 
 def test_five_stars_supersede_four(api, people, app):
     from rating.services.review import routing, scoring_runs
-    from tests.integration.test_filing_api import file_everything
-    from tests.integration.test_reviews_api import decide
+    from tests.support.flows import decide
 
     four, firm_token = approved(api, make_batch("js-2024"), people, level=4)
     [four_no] = close_notice(api, people, [four])

@@ -15,47 +15,15 @@ from sqlalchemy import select, update
 from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, ExportJob
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, grant_rating, make_staff
-from tests.integration.test_exports import read_csv
+from tests.factories import make_staff
+from tests.support.files import read_csv
+from tests.support.flows import export
+from tests.support.people import csrf_token, logged_in
 from tests.support.servers import worker
 
 
-def login(app, email):
-    client = app.test_client()
-    page = client.get("/login")
-    client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD})
-    return client
-
-
-@pytest.fixture()
-def ratings(api, app):
-    """常州 (3204): 320402 three firms (3★, 4★, 5★), 320411 one 3★; 南京 (3201): 320102 one
-    3★, one 4★ revoked last year; 无锡 (3202) one 4★ granted in 2022 and long expired."""
-    today = clock.today()
-    firms = {}
-
-    def firm(code, name):
-        body, _token = api.register_firm(code)
-        db.session.execute(update(Enterprise).where(Enterprise.id == body["id"]).values(name=name))
-        firms[name] = body
-        return body["id"]
-
-    grant_rating(firm("320402", "天宁甲"), 3, today - timedelta(days=400))
-    grant_rating(firm("320402", "天宁乙"), 4, today - timedelta(days=30))
-    grant_rating(firm("320402", "天宁丙"), 5, today - timedelta(days=10))
-    grant_rating(firm("320411", "新北甲"), 3, today - timedelta(days=20))
-    grant_rating(firm("320102", "玄武甲"), 3, today - timedelta(days=20))
-    revoked = grant_rating(firm("320102", "玄武乙"), 4, today - timedelta(days=500))
-    revoked.status, revoked.status_changed_on, revoked.status_reason = "revoked", today - timedelta(days=300), "x"
-    old = grant_rating(firm("320205", "锡山甲"), 4, date(2022, 1, 10))
-    old.valid_until = date(2024, 1, 9)
-    db.session.commit()
-    return firms
-
-
-def test_city_dashboard_headline_rank_table_and_charts(app, ratings):
-    city = login(app, make_staff("official", "320400").email)
+def test_city_dashboard_headline_rank_table_and_charts(app, dashboard_ratings):
+    city = logged_in(app, make_staff("official", "320400").email)
     page = city.get("/dashboard")
     assert page.status_code == 200
     text = page.text
@@ -71,14 +39,14 @@ def test_city_dashboard_headline_rank_table_and_charts(app, ratings):
     three = city.get("/dashboard?level=3").text
     assert "常州市最高星级为3星级的企业共 2 家" in three
     # Nanjing has one valid firm: 常州 4, 南京 1, the rest 0.
-    nanjing = login(app, make_staff("official", "320100").email).get("/dashboard").text
+    nanjing = logged_in(app, make_staff("official", "320100").email).get("/dashboard").text
     assert "南京市共有星级上云企业 1 家" in nanjing and "全省第 2 名" in nanjing
 
 
-def test_county_and_province_dashboards(app, ratings):
-    county = login(app, make_staff("official", "320402").email).get("/dashboard").text
+def test_county_and_province_dashboards(app, dashboard_ratings):
+    county = logged_in(app, make_staff("official", "320402").email).get("/dashboard").text
     assert "天宁区共有星级上云企业 3 家" in county and "全省第 1 名" in county and "全市第 1 名" in county
-    province = login(app, make_staff("official", "320000").email).get("/dashboard")
+    province = logged_in(app, make_staff("official", "320000").email).get("/dashboard")
     assert "江苏省共有星级上云企业 5 家" in province.text
     # The trend: at the end of 2022 the Wuxi firm held its 4★.
     trend = province.text[province.text.index('data-testid="trend-table"'):]
@@ -87,46 +55,39 @@ def test_county_and_province_dashboards(app, ratings):
     assert cells[2:4] == ["1", "1"]                       # 4★: held at year end, granted that year
 
 
-def test_dashboard_is_for_officials_and_bad_filters_do_not_fail(app, ratings):
-    assert login(app, make_staff("reviewer", "320400").email).get("/dashboard").status_code == 403
-    official = login(app, make_staff("official", "320400").email)
+def test_dashboard_is_for_officials_and_bad_filters_do_not_fail(app, dashboard_ratings):
+    assert logged_in(app, make_staff("reviewer", "320400").email).get("/dashboard").status_code == 403
+    official = logged_in(app, make_staff("official", "320400").email)
     bad = official.get("/dashboard?on=2024-13-45&level=9")
     assert bad.status_code == 422 and "请输入正确的日期" in bad.text
     assert app.test_client().get("/dashboard").status_code in (302, 401)
 
 
-def _export(client, **fields):
-    page = client.get("/dashboard")
-    data = {"csrf_token": csrf_token(page.text), "format": "xlsx", "level": "", "status": "valid", "year": ""}
-    data.update(fields)
-    return client.post("/exports", data=data)
-
-
-def test_short_exports_download_at_once_in_scope(app, ratings):
-    county = login(app, make_staff("official", "320402").email)
-    response = _export(county, format="xlsx")
+def test_short_exports_download_at_once_in_scope(app, dashboard_ratings):
+    county = logged_in(app, make_staff("official", "320402").email)
+    response = export(county, format="xlsx")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     names = sorted(row[1].value for row in sheet.iter_rows(min_row=2))
     assert names == ["天宁丙", "天宁乙", "天宁甲"]
-    rows = read_csv(_export(county, format="csv", level="4").data)
+    rows = read_csv(export(county, format="csv", level="4").data)
     assert [r[1] for r in rows[1:]] == ["天宁乙"]
-    assert _export(county, format="docx").status_code == 302     # refused with a message, nothing built
+    assert export(county, format="docx").status_code == 302     # refused with a message, nothing built
 
 
-def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, ratings, log_dir, monkeypatch):
+def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, dashboard_ratings, log_dir, monkeypatch):
     monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 2)
     province = make_staff("official", "320000")
-    client = login(app, province.email)
-    response = _export(client, format="csv", status="")
+    client = logged_in(app, province.email)
+    response = export(client, format="csv", status="")
     assert response.status_code == 302 and "/exports/" in response.headers["Location"]
     job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     page = client.get(f"/exports/{job_id}")
     assert 'data-poll="1"' in page.text and "export-progress" in page.text
-    pdf = _export(client, format="pdf", status="")
+    pdf = export(client, format="pdf", status="")
     pdf_id = int(pdf.headers["Location"].rstrip("/").split("/")[-1])
     # Another official cannot see the job.
-    other = login(app, make_staff("official", "320400").email)
+    other = logged_in(app, make_staff("official", "320400").email)
     assert other.get(f"/exports/{job_id}/progress").status_code == 404
 
     proc = worker({**app_env, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "2"}, log_dir)
@@ -162,15 +123,15 @@ def trend(page: str, year: int) -> list[int]:
                                        re.search(rf'<th scope="row">{year}</th>(.*?)</tr>', table, re.S).group(1))]
 
 
-def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings, tmp_path):
+def test_counts_follow_revocations_and_imports_at_once(app, api, runner, dashboard_ratings, tmp_path):
     from rating.models import CountedDay, CountedGrants, Rating
     from rating.rules.uscc import uscc_from_serial
 
-    rating = db.session.execute(select(Rating).where(Rating.enterprise_id == ratings["天宁丙"]["id"])).scalar_one()
+    rating = db.session.execute(select(Rating).where(Rating.enterprise_id == dashboard_ratings["天宁丙"]["id"])).scalar_one()
     rating.certificate_no = "JS-2026-1-5-777777"
     db.session.commit()
     official = make_staff("official", "320400")
-    client = login(app, official.email)
+    client = logged_in(app, official.email)
     first = client.get("/dashboard").text
     assert "常州市共有星级上云企业 4 家" in first
     assert db.session.execute(select(CountedDay.day)).scalars().all()          # stored, read from now on
@@ -199,7 +160,7 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, ratings
     assert trend(after, last_year)[3] == four_last_year + 1                    # the imported 4★, counted again
 
 
-def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(app, ratings):
+def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(app, dashboard_ratings):
     """What publicity's grant and a firm's registration in another district do to the stored
     granted counts: recomputed in the same transaction, not only when they are filled."""
     from rating.models import CountedGrants, Jurisdiction, Rating
@@ -210,7 +171,7 @@ def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(ap
     first, last = today.year - 5, today.year
     before = aggregates.granted(changzhou, first, last)                    # fills the stored counts
     assert db.session.get(CountedGrants, 1) is not None
-    firm = ratings["新北甲"]["id"]                                           # 320411, one 3★
+    firm = dashboard_ratings["新北甲"]["id"]                                           # 320411, one 3★
     own = db.session.execute(select(Rating.level, Rating.year).where(Rating.enterprise_id == firm)).all()
 
     db.session.add(Rating(enterprise_id=firm, level=4, year=today.year, granted_on=today,
@@ -233,7 +194,7 @@ def test_stored_granted_counts_follow_a_grant_and_a_move_in_their_transaction(ap
         assert aggregates.granted(nanjing, first, last)[(level, year)] == nanjing_before.get((level, year), 0) + mine
 
 
-def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, ratings):
+def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, dashboard_ratings):
     """Officials opening the dashboard at the same moment on a day not yet counted (each
     morning): every request answers, and the day's counts are stored once. The claim on the
     day used to read the insert's row count, which psycopg reports as -1 there: every
@@ -270,7 +231,7 @@ def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, ratings)
     assert sorted(stored) == sorted(computed) and len(stored) == len(set((d, lv) for d, lv, _n in stored))
 
 
-def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_token(app, ratings, monkeypatch):
+def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_token(app, dashboard_ratings, monkeypatch):
     """The page is rendered once for the officials of a scope while the database is
     unchanged; each still reads their own (escaped) name, and the CSRF token of their own
     session, with which their download works. Flashed messages are shown, then gone."""
@@ -279,7 +240,7 @@ def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_to
     first, second = make_staff("official", "320400"), make_staff("official", "320400")
     first.name, second.name = "常州统计员", "<i>李</i>&审核"
     db.session.commit()
-    one, two = login(app, first.email), login(app, second.email)
+    one, two = logged_in(app, first.email), logged_in(app, second.email)
     one.get("/dashboard")                                             # fills the day's counts: a commit
     rendered = []
     real = shared_pages.render_template
@@ -316,14 +277,14 @@ def test_a_shared_page_cannot_show_anything_else_of_its_user(app):
             render_template_string("{{ u.email }}", u=stand_in)
 
 
-def test_reviewers_queue_pages_do_not_push_the_kept_dashboard_out(app, ratings, monkeypatch):
+def test_reviewers_queue_pages_do_not_push_the_kept_dashboard_out(app, dashboard_ratings, monkeypatch):
     """Each template keeps its own pages: reviewers' many queue pages fill the queue's
     budget, not the dashboard's."""
     from rating.views import shared_pages
 
     official, reviewer = make_staff("official", "320400"), make_staff("reviewer", "320402")
     db.session.commit()
-    boss, clerk = login(app, official.email), login(app, reviewer.email)
+    boss, clerk = logged_in(app, official.email), logged_in(app, reviewer.email)
     boss.get("/dashboard")                                            # fills the day's counts: a commit
     monkeypatch.setattr(shared_pages, "CACHE_SIZE", 2)
     # Pages kept by earlier tests in this process (an empty queue looks the same in every

@@ -5,36 +5,14 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import AuditEntry, ClaimStatus, Enterprise, EnterpriseClaim, OutboxEmail, Rating, User
-from rating.rules.uscc import uscc_from_serial
-from rating.services.reporting import imports
 from rating.services.ratings.certificate_pdf import certificate_html
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, grant_rating, make_batch, make_staff
-from tests.integration.test_imports import csv_bytes
-
-IMPORTED = uscc_from_serial(9101, division="320402")
-IMPORTED_NAME = "常州乙智造有限公司"
-NUMBER = "CZ-2024-000123"
-
-
-@pytest.fixture()
-def imported(app):
-    """A firm known only from an imported list, with one 3★ rating of 2024."""
-    report = imports.run("list.csv", csv_bytes([[IMPORTED_NAME, IMPORTED, "320402", "3", "2024", NUMBER, "第一批",
-                                                 "2024-06-01"]]))
-    assert report.imported == 1, report.errors
-    return db.session.execute(select(Enterprise).where(Enterprise.uscc == IMPORTED)).scalar_one()
-
-
-def claim_body(email: str, name: str = "常州乙智造科技有限公司", district: str = "320411") -> dict:
-    return {"name": name, "uscc": IMPORTED, "district_code": district, "industry": "I", "scale": "medium",
-            "contact_name": "王工", "contact_phone": "13800000000", "email": email, "password": PASSWORD}
-
+from tests.support.claims import IMPORTED, IMPORTED_NAME, NUMBER, claim_body
+from tests.support.people import csrf_token
 
 def claim(api, email: str, **kwargs) -> str:
     """File a claim; the claimant's token."""
@@ -58,13 +36,13 @@ def page_login(app, email: str):
     return client
 
 
-def test_registering_an_imported_code_is_a_pending_claim_that_sees_nothing(app, api, imported):
+def test_registering_an_imported_code_is_a_pending_claim_that_sees_nothing(app, api, imported_firm):
     make_batch()
     response = api.post("/enterprises", claim_body("wang@yi.example"))
     assert response.status_code == 202, response.get_json()
-    assert response.get_json() == {"id": imported.id, "status": "pending"}
+    assert response.get_json() == {"id": imported_firm.id, "status": "pending"}
     db.session.expire_all()
-    firm = db.session.get(Enterprise, imported.id)
+    firm = db.session.get(Enterprise, imported_firm.id)
     # The firm's row is as imported; what was typed waits on the claim.
     assert (firm.name, firm.district_code, firm.industry, firm.contact_name, firm.email) == (
         IMPORTED_NAME, "320402", None, None, None)
@@ -96,7 +74,7 @@ def test_registering_an_imported_code_is_a_pending_claim_that_sees_nothing(app, 
     assert "等待所在县" in new.text
 
 
-def test_the_html_registration_says_the_county_confirms_first(app, imported):
+def test_the_html_registration_says_the_county_confirms_first(app, imported_firm):
     client = app.test_client()
     page = client.get("/register")
     response = client.post("/register", data={**claim_body("li@yi.example"), "confirm": PASSWORD,
@@ -106,7 +84,7 @@ def test_the_html_registration_says_the_county_confirms_first(app, imported):
     assert claim_of("li@yi.example").status == "pending"
 
 
-def test_several_may_claim_at_once_and_approval_refuses_the_others(app, api, imported):
+def test_several_may_claim_at_once_and_approval_refuses_the_others(app, api, imported_firm):
     squatter = claim(api, "squat@evil.example", name="冒名公司")
     real = claim(api, "wang@yi.example")
     county = api.token(make_staff("official", "320402").email)
@@ -126,7 +104,7 @@ def test_several_may_claim_at_once_and_approval_refuses_the_others(app, api, imp
     assert api.post("/enterprises", claim_body("late@yi.example")).status_code == 409
 
 
-def test_an_official_of_another_county_neither_sees_nor_decides(app, api, imported):
+def test_an_official_of_another_county_neither_sees_nor_decides(app, api, imported_firm):
     claim(api, "wang@yi.example")
     claim_id = claim_of("wang@yi.example").id
     other = api.token(make_staff("official", "320411").email)
@@ -152,7 +130,7 @@ def test_an_official_of_another_county_neither_sees_nor_decides(app, api, import
     assert claim_of("wang@yi.example").status == "pending"
 
 
-def test_approval_applies_the_record_and_verify_keeps_the_certified_name(app, api, imported):
+def test_approval_applies_the_record_and_verify_keeps_the_certified_name(app, api, imported_firm):
     token = claim(api, "wang@yi.example")
     county = make_staff("official", "320402")
     before = api.get("/totals?group_by=district").get_json()
@@ -170,7 +148,7 @@ def test_approval_applies_the_record_and_verify_keeps_the_certified_name(app, ap
     assert response.status_code == 302
     decided = claim_of("wang@yi.example")
     assert decided.status == ClaimStatus.approved and decided.decided_by_id == county.id
-    firm = db.session.get(Enterprise, imported.id)
+    firm = db.session.get(Enterprise, imported_firm.id)
     assert (firm.name, firm.district_code, firm.industry, firm.scale, firm.contact_name, firm.email) == (
         "常州乙智造科技有限公司", "320411", "I", "medium", "王工", "wang@yi.example")
     assert db.session.execute(select(AuditEntry).where(AuditEntry.action == "enterprise.claim_approve")).scalar_one()
@@ -189,7 +167,7 @@ def test_approval_applies_the_record_and_verify_keeps_the_certified_name(app, ap
     assert IMPORTED_NAME in app.test_client().get(f"/verify/{NUMBER}").text
 
 
-def test_rejection_deactivates_the_claimant(app, api, imported):
+def test_rejection_deactivates_the_claimant(app, api, imported_firm):
     token = claim(api, "squat@evil.example")
     official = api.token(make_staff("official", "320402").email)
     claim_id = claim_of("squat@evil.example").id
@@ -200,7 +178,7 @@ def test_rejection_deactivates_the_claimant(app, api, imported):
     assert not rejected.user.active and rejected.user.session_version == 1
     assert api.get("/ratings", token=token).status_code == 401
     assert api.post("/tokens", {"email": "squat@evil.example", "password": PASSWORD}).status_code == 401
-    assert db.session.get(Enterprise, imported.id).contact_name is None
+    assert db.session.get(Enterprise, imported_firm.id).contact_name is None
     assert api.post(f"/enterprise-claims/{claim_id}/approve", token=official).status_code == 409
     assert [c["status"] for c in api.get("/enterprise-claims?status=rejected", token=official).get_json()] == [
         "rejected"]
@@ -250,7 +228,7 @@ def _at_once(app, calls) -> list[int]:
     return [results[i] for i in range(len(calls))]
 
 
-def test_concurrent_claims_both_wait_and_concurrent_approvals_pick_one(app, api, imported):
+def test_concurrent_claims_both_wait_and_concurrent_approvals_pick_one(app, api, imported_firm):
     assert _at_once(app, [("post", "/enterprises", claim_body("a@yi.example"), None),
                           ("post", "/enterprises", claim_body("b@yi.example", name="冒名公司"), None)]) == [202, 202]
     first, second = claim_of("a@yi.example"), claim_of("b@yi.example")
@@ -263,5 +241,5 @@ def test_concurrent_claims_both_wait_and_concurrent_approvals_pick_one(app, api,
     db.session.expire_all()
     decided = db.session.execute(select(EnterpriseClaim.status).order_by(EnterpriseClaim.id)).scalars().all()
     assert sorted(decided) == ["approved", "rejected"]
-    users = db.session.execute(select(User.active).where(User.enterprise_id == imported.id).order_by(User.id))
+    users = db.session.execute(select(User.active).where(User.enterprise_id == imported_firm.id).order_by(User.id))
     assert sorted(users.scalars().all()) == [False, True]

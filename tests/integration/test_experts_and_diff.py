@@ -6,16 +6,12 @@ import io
 import pytest
 
 from tests.factories import PDF_BYTES, make_batch, make_staff
-from tests.integration.test_reviews_api import decide, scored
+from tests.support.flows import decide, scored
+from tests.support.people import csrf_token, log_in
 
 
 @pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
-
-
-@pytest.fixture()
-def people(api, app):
+def panel(api, app):
     users = {"county": make_staff("reviewer", "320402"), "city": make_staff("reviewer", "320400"),
              "official": make_staff("official", "320400"),
              "experts": [make_staff("expert", "320400") for _ in range(4)],
@@ -23,19 +19,19 @@ def people(api, app):
     return users
 
 
-def test_experts_score_independently_and_approval_waits_for_them(app, api, batch, people):
+def test_experts_score_independently_and_approval_waits_for_them(app, api, batch, panel):
     application_id, firm = scored(api, batch, 3)
-    official = api.token(people["official"].email)
+    official = api.token(panel["official"].email)
     assert api.post(f"/applications/{application_id}/experts", {}, token=official).status_code == 409  # county stage
-    decide(api, api.token(people["county"].email), application_id, "forward")
-    far = api.post(f"/applications/{application_id}/experts", {"expert_ids": [people["far_expert"].id]},
+    decide(api, api.token(panel["county"].email), application_id, "forward")
+    far = api.post(f"/applications/{application_id}/experts", {"expert_ids": [panel["far_expert"].id]},
                    token=official)
     assert far.status_code == 422 and "expert_ids" in far.get_json()["error"]["fields"]
     assigned = api.post(f"/applications/{application_id}/experts", {}, token=official)    # default: 3
     assert assigned.status_code == 201 and len(assigned.get_json()["experts"]) == 3
-    chosen = [u for u in people["experts"] if u.id in assigned.get_json()["experts"]]
+    chosen = [u for u in panel["experts"] if u.id in assigned.get_json()["experts"]]
 
-    city = api.token(people["city"].email)
+    city = api.token(panel["city"].email)
     waiting = decide(api, city, application_id, "approve")
     assert waiting.status_code == 422 and "3 位" in waiting.get_json()["error"]["message"]
 
@@ -53,8 +49,8 @@ def test_experts_score_independently_and_approval_waits_for_them(app, api, batch
                         token=token).status_code == 201
         assert api.post(f"/applications/{application_id}/expert-scores", {"scores": scores},
                         token=token).status_code == 409
-    outsider = api.token(people["experts"][-1].email) if people["experts"][-1] not in chosen else \
-        api.token([u for u in people["experts"] if u not in chosen][0].email)
+    outsider = api.token(panel["experts"][-1].email) if panel["experts"][-1] not in chosen else \
+        api.token([u for u in panel["experts"] if u not in chosen][0].email)
     assert api.post(f"/applications/{application_id}/expert-scores", {"scores": []},
                     token=outsider).status_code == 404
     review = api.get(f"/applications/{application_id}/expert-review", token=city).get_json()
@@ -66,9 +62,9 @@ def test_experts_score_independently_and_approval_waits_for_them(app, api, batch
     assert decide(api, city, application_id, "approve").status_code == 201
 
 
-def test_resubmission_diff_and_the_firms_view_of_adjustments(api, batch, people):
+def test_resubmission_diff_and_the_firms_view_of_adjustments(api, batch, panel):
     application_id, firm = scored(api, batch, 3)
-    county = api.token(people["county"].email)
+    county = api.token(panel["county"].email)
     returned = decide(api, county, application_id, "return", "请补充设备清单并更正工业APP数量",
                       adjustments=[{"code": "business_app_count", "points": 1, "reason": "清单中仅有2个可核实"}])
     assert returned.status_code == 201
@@ -96,17 +92,14 @@ def test_resubmission_diff_and_the_firms_view_of_adjustments(api, batch, people)
     assert diff["evidence"]["removed"] == []
 
 
-def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, people):
-    from tests.conftest import csrf_token
-    from tests.integration.test_pages import _login
-
+def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, panel):
     application_id, firm = scored(api, batch, 3)
-    county = api.token(people["county"].email)
+    county = api.token(panel["county"].email)
     decide(api, county, application_id, "return", "请补充", adjustments=[
         {"code": "business_app_count", "points": 1, "reason": "仅2个可核实"}])
     firm_page = app.test_client()
-    _login(firm_page, api.get(f"/applications/{application_id}", token=firm).get_json()["enterprise_name"]
-           and _firm_email(firm, api, application_id))
+    log_in(firm_page, api.get(f"/applications/{application_id}", token=firm).get_json()["enterprise_name"]
+           and _firm_email(firm, api, application_id), follow_redirects=True)
     assert "仅2个可核实" in firm_page.get(f"/applications/{application_id}").text     # the firm sees the reason
     assert api.patch(f"/applications/{application_id}", {"answers": {"business_app_count": 2}},
                      token=firm).status_code == 200
@@ -116,20 +109,20 @@ def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, people)
     scoring_runs.score_application(application_id)
     routing.route(application_id)
     reviewer = app.test_client()
-    _login(reviewer, people["county"].email)
+    log_in(reviewer, panel["county"].email, follow_redirects=True)
     page = reviewer.get(f"/applications/{application_id}").text
     assert "与第 1 轮提交相比的变化" in page and "<ins>2</ins>" in page
     decide(api, county, application_id, "forward")
 
     official = app.test_client()
-    _login(official, people["official"].email)
+    log_in(official, panel["official"].email, follow_redirects=True)
     page = official.get(f"/applications/{application_id}")
     assert "指派专家" in page.text
     official.post(f"/reviews/{application_id}/experts", data={"csrf_token": csrf_token(page.text), "count": "1"})
-    expert = next(u for u in people["experts"]
+    expert = next(u for u in panel["experts"]
                   if api.get("/reviews/queue", token=api.token(u.email)).get_json())
     expert_client = app.test_client()
-    _login(expert_client, expert.email)
+    log_in(expert_client, expert.email, follow_redirects=True)
     page = expert_client.get(f"/applications/{application_id}").text
     assert "专家评分" in page
     items = api.get(f"/applications/{application_id}", token=firm).get_json()["score"]["items"]

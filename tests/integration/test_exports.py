@@ -12,6 +12,7 @@ from sqlalchemy import update
 from rating.extensions import db
 from rating.models import Enterprise
 from tests.factories import grant_rating, make_staff
+from tests.support.files import read_csv
 
 NAMES = ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+1+2", "-3+4", "@SUM(A1:A2)", "\tcmd", "\r\nx",
          "＝１＋１", "＠ＳＵＭ", "－５", "常州正常科技有限公司"]
@@ -32,11 +33,6 @@ def exported(api, app):
         ("city", "official", "320400"), ("county", "official", "320402"), ("province", "official", "320000"),
         ("reviewer", "reviewer", "320400")]}
     return firms, nanjing, people
-
-
-def read_csv(data: bytes) -> list[list[str]]:
-    assert data.startswith("\ufeff".encode())                  # Excel opens it as UTF-8
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 def test_csv_neutralises_formulas_and_keeps_text(api, exported):

@@ -204,7 +204,7 @@ def test_unwritable_storage_refuses_an_upload_clearly(api, app, tmp_path):
     """STORAGE_DIR whose evidence folder cannot be created (a file is in the way): 503
     with the reason, no evidence row; the same upload works once the folder can be made."""
     from rating.models import Evidence
-    from tests.integration.test_filing_api import create, upload
+    from tests.support.flows import create, upload
     from tests.factories import good_application
 
     batch = make_batch()

@@ -11,28 +11,12 @@ from rating.extensions import db
 from rating.models import Application, ApplicationScore, BlacklistEntry, StatusChange
 from rating.services.review import scoring_runs
 from tests.factories import PDF_BYTES, PNG_BYTES, good_application, grant_rating, make_batch, make_staff
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
+from tests.support.flows import create, file_everything, upload
 
 
 @pytest.fixture()
 def firm(api):
     return api.register_firm()
-
-
-def create(api, token, body):
-    return api.post("/applications", body, token=token)
-
-
-def upload(api, token, application_id, data: bytes, name="evidence.pdf", indicator=None):
-    form = {"file": (io.BytesIO(data), name)}
-    if indicator:
-        form["indicator_code"] = indicator
-    return api.client.post(f"/api/v1/applications/{application_id}/evidence", data=form,
-                           headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
 
 
 def docx_bytes() -> bytes:
@@ -41,19 +25,6 @@ def docx_bytes() -> bytes:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("word/document.xml", "<document>合同</document>")
     return buffer.getvalue()
-
-
-def file_everything(api, token, batch, level=3) -> dict:
-    """Create a complete application with evidence for every indicator that needs it."""
-    from rating.services.reference import get_edition
-
-    created = create(api, token, good_application(batch, level))
-    assert created.status_code == 201, created.get_json()
-    body = created.get_json()
-    for indicator in get_edition(batch.edition_code).indicators_for(level):
-        if indicator.evidence_required:
-            assert upload(api, token, body["id"], PDF_BYTES, indicator=indicator.code).status_code == 201
-    return body
 
 
 def test_create_draft(api, batch, firm):

@@ -11,8 +11,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import OutboxEmail, Rating
 from tests.factories import grant_rating, make_batch, make_staff
-from tests.integration.test_filing_api import file_everything
-from tests.integration.test_reviews_api import decide
+from tests.support.flows import decide, file_everything
 from tests.support.mail import subject
 from tests.support.servers import worker
 

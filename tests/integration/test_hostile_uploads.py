@@ -15,13 +15,12 @@ import zlib
 
 import pytest
 from openpyxl import Workbook
-from PIL import Image
 
 from rating.platform import storage
-from tests.conftest import csrf_token
 from tests.factories import PDF_BYTES, make_batch
-from tests.integration.test_dashboard import login
-from tests.integration.test_filing_api import upload
+from tests.support.files import image_bytes, refused
+from tests.support.flows import upload
+from tests.support.people import csrf_token, logged_in
 from tests.support.snapshot import fingerprint, stored_files
 
 TYPE_MESSAGE = "仅支持 PDF、PNG、JPEG、XLSX、DOCX 格式的文件（按文件内容识别）。"
@@ -61,28 +60,12 @@ def xlsx_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def image_bytes(kind: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, kind)
-    return buffer.getvalue()
-
-
 def png_with_text(text: bytes) -> bytes:
     """A PNG carrying `text` in a tEXt chunk before its image end."""
     png = image_bytes("PNG")
     chunk = b"tEXt" + b"Comment\x00" + text
     entry = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
     return png[:-12] + entry + png[-12:]
-
-
-def refused(api, app, application_id, token, data: bytes, name: str, message: str):
-    """Upload; expect a 422 naming the file with `message`, and nothing written anywhere."""
-    before, files_before = fingerprint(), stored_files(app)
-    response = upload(api, token, application_id, data, name)
-    assert response.status_code == 422, response.get_json()
-    error = response.get_json()["error"]
-    assert message in error["message"] and message in error["fields"]["file"][0]
-    assert fingerprint() == before and stored_files(app) == files_before
 
 
 WRONG_TYPES = [
@@ -181,7 +164,7 @@ def test_odd_names_are_stored_under_a_safe_name(api, app, draft, name, kept):
     assert stored.read_bytes() == PDF_BYTES
     evidence_dir = stored.parent.parent.parent
     assert all(re.fullmatch("[0-9a-f]{64}", path.name) for path in evidence_dir.rglob("*") if path.is_file())
-    download = login(app, FIRM_EMAIL).get(f"/applications/{application_id}/evidence/{body['id']}")
+    download = logged_in(app, FIRM_EMAIL).get(f"/applications/{application_id}/evidence/{body['id']}")
     assert download.status_code == 200 and download.data == PDF_BYTES
     disposition = download.headers["Content-Disposition"]
     assert disposition.startswith("attachment;") and not re.search(r"[\x00-\x1f\x7f\u202e/\\]", disposition)
@@ -233,7 +216,7 @@ def test_a_request_without_a_file_is_422(api, draft):
 def test_the_page_says_why_and_keeps_nothing(api, app, draft, data, limit, message):
     """The firm's page refuses the same files, with the message shown on the form."""
     application_id, _token = draft
-    client = login(app, FIRM_EMAIL)
+    client = logged_in(app, FIRM_EMAIL)
     form = client.get(f"/applications/{application_id}/edit")
     before, files_before = fingerprint(), stored_files(app)
     if limit:

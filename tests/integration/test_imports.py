@@ -16,21 +16,13 @@ from sqlalchemy import func, select
 from rating.extensions import db
 from rating.models import AuditEntry, Enterprise, Rating, RatingStatus
 from rating.rules.uscc import uscc_from_serial
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, grant_rating, make_staff
+from tests.support.files import HEADER, csv_bytes
+from tests.support.people import csrf_token
 from tests.support.servers import BIN, ROOT
 
-HEADER = ["企业名称", "统一社会信用代码", "区县代码", "星级", "年度", "证书编号", "批次", "认定日期"]
 A, B, C = (uscc_from_serial(n, division="320402") for n in (9001, 9002, 9003))
 NANJING = uscc_from_serial(9004, division="320102")
-
-
-def csv_bytes(rows: list[list], header=HEADER, bom: bool = True, encoding: str = "utf-8") -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" if bom else "").encode(encoding) + buffer.getvalue().encode(encoding)
 
 
 def xlsx_bytes(rows: list[list], header=HEADER) -> bytes:

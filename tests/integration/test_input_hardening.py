@@ -20,12 +20,10 @@ from rating.extensions import db
 from rating.models import Enterprise
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
-from tests.conftest import csrf_token
 from tests.factories import PDF_BYTES, make_batch, make_staff
-from tests.integration.test_dashboard import login
-from tests.integration.test_filing_api import upload
-from tests.integration.test_hostile_uploads import image_bytes, refused
-from tests.integration.test_publicity_api import approved, notice_body
+from tests.support.files import image_bytes, refused
+from tests.support.flows import approved, notice_body, upload
+from tests.support.people import csrf_token, logged_in
 from tests.support.servers import BIN, ROOT, free_port, web
 
 HIDDEN = "隐藏字符"
@@ -189,7 +187,7 @@ def test_an_imported_row_with_hidden_characters_is_an_error_row(app):
     rows = [["南京\u202e司公限有", uscc_from_serial(9101, division="320402"), "320402", "3", "2023"],
             ["常州正常有限公司", uscc_from_serial(9102, division="320402"), "320402", "3", "2023"],
             ["常州\u200b零宽有限公司", uscc_from_serial(9103, division="320402"), "320402", "4", "2023"]]
-    client = login(app, official.email)
+    client = logged_in(app, official.email)
     page = client.get("/ratings/import")
     answer = client.post("/ratings/import", data={"csrf_token": csrf_token(page.text),
                                                   "file": (io.BytesIO(_xlsx(rows)), "名单\u202e.xlsx")},
@@ -230,14 +228,14 @@ def test_an_imported_ratings_certificate_is_a_clear_404(app, api, imported):
     answer = api.get(f"/ratings/{imported}/certificate.pdf", token=api.token(official.email))
     assert answer.status_code == 404
     assert "历史名单导入" in answer.get_json()["error"]["message"]
-    page = login(app, official.email).get(f"/ratings/{imported}/certificate.pdf", follow_redirects=True)
+    page = logged_in(app, official.email).get(f"/ratings/{imported}/certificate.pdf", follow_redirects=True)
     assert page.status_code == 200 and "历史名单导入" in page.text
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1989-12-31", "9999-12-31"])
 def test_dates_the_figures_cannot_have_are_refused(app, api, day):
     official = make_staff("official", "320400")
-    page = login(app, official.email).get(f"/dashboard?on={day}")
+    page = logged_in(app, official.email).get(f"/dashboard?on={day}")
     assert page.status_code == 422 and "1990-01-01 至 2100-12-31" in page.text
     answer = api.get(f"/totals?on={day}")
     assert answer.status_code == 422 and "on" in answer.get_json()["error"]["fields"]
@@ -255,8 +253,8 @@ def test_private_answers_are_never_stored_public_ones_keep_their_caching(app, ap
     _firm, token = api.register_firm(email="cache-firm@example.com")
     draft = api.post("/applications", {"batch_id": batch.id, "target_level": 3}, token=token).get_json()
     evidence = upload(api, token, draft["id"], PDF_BYTES).get_json()
-    firm = login(app, "cache-firm@example.com")
-    staff = login(app, official.email)
+    firm = logged_in(app, "cache-firm@example.com")
+    staff = logged_in(app, official.email)
     private = [
         firm.get("/applications/"), firm.get(f"/applications/{draft['id']}/edit"),
         firm.get(f"/applications/{draft['id']}/evidence/{evidence['id']}"),

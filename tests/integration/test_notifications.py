@@ -10,14 +10,9 @@ from sqlalchemy import select, update
 from rating.extensions import db
 from rating.models import OutboxEmail, User
 from rating.platform import mailer, outbox
-from tests.factories import make_batch, make_staff
-from tests.integration.test_reviews_api import decide, scored
+from tests.factories import make_staff
+from tests.support.flows import decide, scored
 from tests.support.mail import body, subject
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
 
 
 @pytest.fixture()

@@ -20,9 +20,7 @@ from rating.rules.uscc import uscc_from_serial
 from rating.services.review import routing, scoring_runs
 from rating.services.reference import get_edition
 from tests.factories import PDF_BYTES, good_application, grant_rating, make_batch, make_staff
-from tests.integration.test_filing_api import upload
-from tests.integration.test_publicity_api import approved, notice_body
-from tests.integration.test_reviews_api import decide, scored
+from tests.support.flows import approved, decide, notice_body, scored, upload
 
 BASE = "urn:rating:openapi"
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}

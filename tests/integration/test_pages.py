@@ -4,16 +4,10 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
-
 from rating.rules.uscc import uscc_from_serial
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
+from tests.support.flows import decide, file_everything, scored
+from tests.support.people import csrf_token, log_in
 
 
 def register(client, **overrides):
@@ -241,7 +235,6 @@ def test_login_lockout_message(client, app):
 
 def test_scored_application_page_explains_the_score(client, app, api, batch):
     from rating.services.review import scoring_runs
-    from tests.integration.test_filing_api import file_everything
 
     firm, token = api.register_firm()
     body = file_everything(api, token, batch)
@@ -266,29 +259,21 @@ def test_scored_application_page_explains_the_score(client, app, api, batch):
     assert english.status_code == 200
 
 
-def _login(client, email):
-    page = client.get("/login")
-    return client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD},
-                       follow_redirects=True)
-
-
 def test_reviewer_pages_are_scoped(app, api, batch):
-    from tests.integration.test_reviews_api import scored
-
     own, other, city = (make_staff("reviewer", code) for code in ("320402", "320411", "320400"))
     application_id, firm_token = scored(api, batch, 3)
     reviewer = app.test_client()
-    assert f"#{application_id}" in _login(reviewer, own.email).text          # lands on the queue
+    assert f"#{application_id}" in log_in(reviewer, own.email, follow_redirects=True).text          # lands on the queue
     page = reviewer.get(f"/applications/{application_id}")
     assert "审核决定" in page.text and 'value="approve"' not in page.text   # county: forward/return/reject
 
     outsider = app.test_client()
-    _login(outsider, other.email)
+    log_in(outsider, other.email, follow_redirects=True)
     assert outsider.get(f"/applications/{application_id}").status_code == 404
     assert outsider.post(f"/reviews/{application_id}/decide", data={}).status_code in (400, 404)
 
     upper = app.test_client()
-    _login(upper, city.email)
+    log_in(upper, city.email, follow_redirects=True)
     page = upper.get(f"/applications/{application_id}")
     assert page.status_code == 200 and "审核决定" not in page.text        # not the city's stage yet
     response = upper.post(f"/reviews/{application_id}/decide",
@@ -312,7 +297,6 @@ def test_queue_page_is_kept_only_while_it_reads_the_same(app, api, batch, monkey
     from rating.extensions import db
     from rating.models import ReviewAssignment
     from rating.views import shared_pages
-    from tests.integration.test_reviews_api import decide, scored
 
     own = make_staff("reviewer", "320402")
     first_id, _ = scored(api, batch, 3)
@@ -320,7 +304,7 @@ def test_queue_page_is_kept_only_while_it_reads_the_same(app, api, batch, monkey
     real = shared_pages.render_template
     monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
     reviewer = app.test_client()
-    _login(reviewer, own.email)
+    log_in(reviewer, own.email, follow_redirects=True)
 
     page = reviewer.get("/reviews/").text
     seen = len(rendered)
@@ -350,6 +334,6 @@ def test_queue_page_is_kept_only_while_it_reads_the_same(app, api, batch, monkey
 
     colleague = make_staff("reviewer", "320402")
     other = app.test_client()
-    _login(other, colleague.email)
+    log_in(other, colleague.email, follow_redirects=True)
     theirs = other.get("/reviews/").text
     assert f"#{second_id}" not in theirs and "新名字审核员" not in theirs and colleague.name in theirs

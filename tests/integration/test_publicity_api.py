@@ -10,40 +10,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import PublicityNotice, Rating
 from rating.services.review import routing
-from tests.factories import make_batch, make_staff
-from tests.integration.test_reviews_api import decide, scored
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
-
-
-@pytest.fixture()
-def people(api, app):
-    users = {name: make_staff(role, code) for name, role, code in [
-        ("county", "reviewer", "320402"), ("city", "reviewer", "320400"), ("province", "reviewer", "320000"),
-        ("city_official", "official", "320400"), ("county_official", "official", "320402"),
-        ("other_city_official", "official", "320100"), ("province_official", "official", "320000"),
-    ]}
-    return {name: api.token(user.email) for name, user in users.items()}
-
-
-def approved(api, batch, people, level=3) -> tuple[int, str]:
-    application_id, firm = scored(api, batch, level)
-    assert decide(api, people["county"], application_id, "forward").status_code == 201
-    if level == 5:
-        assert decide(api, people["city"], application_id, "forward").status_code == 201
-        assert decide(api, people["province"], application_id, "approve").status_code == 201
-    else:
-        assert decide(api, people["city"], application_id, "approve").status_code == 201
-    return application_id, firm
-
-
-def notice_body(ids, days=0, **extra):
-    today = clock.today()
-    return {"title": "2026年度第一批星级上云企业拟认定名单公示", "application_ids": ids,
-            "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=days)).isoformat(), **extra}
+from tests.support.flows import approved, decide, notice_body, scored
 
 
 def test_notice_objections_and_closing(api, batch, people):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 from rating import clock
-from tests.conftest import csrf_token
 from tests.factories import make_batch, make_staff
-from tests.integration.test_pages import _login
-from tests.integration.test_reviews_api import decide, scored
+from tests.support.flows import decide, scored
+from tests.support.people import csrf_token, log_in
 
 
 def test_publish_object_and_close_in_html(app, api):
@@ -19,7 +18,7 @@ def test_publish_object_and_close_in_html(app, api):
     decide(api, api.token(city.email), application_id, "approve")
 
     browser = app.test_client()
-    _login(browser, official.email)
+    log_in(browser, official.email, follow_redirects=True)
     page = browser.get("/publicity/manage")
     assert page.status_code == 200 and f'value="{application_id}"' in page.text
     today = clock.today().isoformat()

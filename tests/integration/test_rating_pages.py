@@ -9,10 +9,9 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import Certificate, Rating, User
 from rating.services.ratings import certificates
-from tests.conftest import csrf_token
 from tests.factories import make_batch, make_staff
-from tests.integration.test_pages import _login
-from tests.integration.test_publicity_api import approved, notice_body
+from tests.support.flows import approved, notice_body
+from tests.support.people import csrf_token, log_in
 
 
 def _people(api):
@@ -45,7 +44,7 @@ def test_the_firm_finds_and_downloads_its_certificate(app, api):
     _notice, (rating, other) = _rated(api, tokens, count=2)
     number = rating.certificate_no
     firm = app.test_client()
-    _login(firm, _firm_email(rating))
+    log_in(firm, _firm_email(rating), follow_redirects=True)
     listing = firm.get("/ratings/")
     assert listing.status_code == 200 and number in listing.text and other.certificate_no not in listing.text
     page = firm.get(f"/ratings/{number}")
@@ -68,7 +67,7 @@ def test_the_firm_finds_and_downloads_its_certificate(app, api):
     assert db.session.get(Rating, rating.id).status == "valid"
 
     reviewer = app.test_client()
-    _login(reviewer, users["county"].email)
+    log_in(reviewer, users["county"].email, follow_redirects=True)
     assert reviewer.get("/ratings/").status_code == 403
     assert reviewer.get(f"/ratings/{number}/certificate.pdf").status_code == 403
     anonymous = app.test_client()
@@ -81,7 +80,7 @@ def test_officials_regenerate_record_payment_and_revoke(app, api):
     number = rating.certificate_no
     certificates.render(rating.id)
     official = app.test_client()
-    _login(official, users["city_official"].email)
+    log_in(official, users["city_official"].email, follow_redirects=True)
     listing = official.get("/ratings/?level=3&status=valid")
     assert number in listing.text
     assert number not in official.get("/ratings/?level=5").text
@@ -115,7 +114,7 @@ def test_officials_regenerate_record_payment_and_revoke(app, api):
     assert db.session.get(Rating, rating.id).status == "revoked"
 
     stranger = app.test_client()
-    _login(stranger, users["other_city_official"].email)
+    log_in(stranger, users["other_city_official"].email, follow_redirects=True)
     assert stranger.get(f"/ratings/{number}").status_code == 404
     assert number not in stranger.get("/ratings/").text
 
@@ -124,7 +123,7 @@ def test_the_notice_page_shows_certificate_progress(app, api):
     users, tokens = _people(api)
     notice_id, ratings = _rated(api, tokens, count=2)
     official = app.test_client()
-    _login(official, users["city_official"].email)
+    log_in(official, users["city_official"].email, follow_redirects=True)
     page = official.get(f"/publicity/{notice_id}/manage")
     assert 'id="certificate-progress"' in page.text and 'data-poll="1"' in page.text
     assert "已生成 0 / 2 份，失败 0 份" in page.text and "js/progress.js" in page.text
@@ -141,7 +140,7 @@ def test_the_notice_page_shows_certificate_progress(app, api):
     assert "已提交 2 份证书的生成" in again.text and 'data-poll="1"' in again.text
 
     stranger = app.test_client()
-    _login(stranger, users["other_city_official"].email)
+    log_in(stranger, users["other_city_official"].email, follow_redirects=True)
     assert stranger.get(f"/publicity/{notice_id}/certificates/progress").status_code == 404
     assert stranger.post(f"/publicity/{notice_id}/certificates",
                          data={"csrf_token": csrf_token(page.text)}).status_code in (400, 404)

@@ -7,17 +7,13 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import CertificateSerial, Rating
-from tests.factories import make_batch, make_staff
-from tests.integration.test_publicity_api import approved, notice_body
+from tests.factories import make_staff
+from tests.support.flows import approved, notice_body
+from tests.support.people import firm_email
 
 
 @pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
-
-
-@pytest.fixture()
-def people(api, app):
+def rating_people(api, app):
     users = {name: make_staff(role, code) for name, role, code in [
         ("county", "reviewer", "320402"), ("city", "reviewer", "320400"), ("province", "reviewer", "320000"),
         ("city_official", "official", "320400"), ("other_city_official", "official", "320100"),
@@ -26,18 +22,18 @@ def people(api, app):
     return {name: api.token(user.email) for name, user in users.items()}
 
 
-def rate(api, people, ids) -> list[str]:
-    notice_id = api.post("/publicity-notices", notice_body(ids), token=people["city_official"]).get_json()["id"]
-    assert api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"]).status_code == 200
+def rate(api, rating_people, ids) -> list[str]:
+    notice_id = api.post("/publicity-notices", notice_body(ids), token=rating_people["city_official"]).get_json()["id"]
+    assert api.post(f"/publicity-notices/{notice_id}/close", token=rating_people["city_official"]).status_code == 200
     db.session.expire_all()
     numbers = dict(db.session.execute(select(Rating.application_id, Rating.certificate_no)).all())
     return [numbers[i] for i in ids]
 
 
-def test_numbers_verification_and_revocation(api, batch, people):
-    ids = [approved(api, batch, people)[0] for _ in range(2)]
-    firm = api.get(f"/applications/{ids[0]}", token=people["city_official"]).get_json()
-    first, second = rate(api, people, ids)
+def test_numbers_verification_and_revocation(api, batch, rating_people):
+    ids = [approved(api, batch, rating_people)[0] for _ in range(2)]
+    firm = api.get(f"/applications/{ids[0]}", token=rating_people["city_official"]).get_json()
+    first, second = rate(api, rating_people, ids)
     year = batch.year
     assert (first, second) == (f"JS-{year}-{batch.number}-3-000001", f"JS-{year}-{batch.number}-3-000002")
     assert db.session.get(CertificateSerial, ("320000", year)).last == 2
@@ -52,48 +48,48 @@ def test_numbers_verification_and_revocation(api, batch, people):
     assert page.status_code == 200 and firm["enterprise_name"] in page.text and "有效" in page.text
     assert api.client.get("/verify/nope").status_code == 404
 
-    detail = api.get(f"/ratings/{first}", token=people["city_official"]).get_json()
+    detail = api.get(f"/ratings/{first}", token=rating_people["city_official"]).get_json()
     assert detail["certificate"] == {"state": "pending", "sha256": None, "size": None}
     assert detail["enterprise"]["name"] == firm["enterprise_name"] and detail["status"] == "valid"
-    assert api.get(f"/ratings/{first}", token=people["other_city_official"]).status_code == 404
+    assert api.get(f"/ratings/{first}", token=rating_people["other_city_official"]).status_code == 404
 
-    assert api.post(f"/ratings/{first}/revoke", {"reason": "x"}, token=people["other_city_official"]).status_code == 404
-    assert api.post(f"/ratings/{first}/revoke", {"reason": "x"}, token=people["city"]).status_code == 403
-    assert api.post(f"/ratings/{first}/revoke", {}, token=people["city_official"]).status_code == 422
+    assert api.post(f"/ratings/{first}/revoke", {"reason": "x"}, token=rating_people["other_city_official"]).status_code == 404
+    assert api.post(f"/ratings/{first}/revoke", {"reason": "x"}, token=rating_people["city"]).status_code == 403
+    assert api.post(f"/ratings/{first}/revoke", {}, token=rating_people["city_official"]).status_code == 422
     revoked = api.post(f"/ratings/{first}/revoke", {"reason": "材料造假", "blacklist_enterprise": True},
-                       token=people["city_official"])
+                       token=rating_people["city_official"])
     assert revoked.status_code == 200 and revoked.get_json() == {"status": "revoked"}
-    assert api.post(f"/ratings/{first}/revoke", {"reason": "again"}, token=people["city_official"]).status_code == 409
+    assert api.post(f"/ratings/{first}/revoke", {"reason": "again"}, token=rating_people["city_official"]).status_code == 409
     after = api.get(f"/verify/{first}").get_json()
     assert after["status"] == "revoked" and after["status_changed_on"] == clock.today().isoformat()
     assert "已撤销" in api.client.get(f"/verify/{first}").text
-    blacklisted = api.get("/blacklist", token=people["city_official"]).get_json()
+    blacklisted = api.get("/blacklist", token=rating_people["city_official"]).get_json()
     assert [e["enterprise_id"] for e in blacklisted] == [firm["enterprise_id"]]
 
 
-def test_the_list_is_scoped_and_filtered(api, batch, people):
-    ids = [approved(api, batch, people)[0] for _ in range(2)]
-    first, second = rate(api, people, ids)
-    body = api.get("/ratings", token=people["city_official"]).get_json()
+def test_the_list_is_scoped_and_filtered(api, batch, rating_people):
+    ids = [approved(api, batch, rating_people)[0] for _ in range(2)]
+    first, second = rate(api, rating_people, ids)
+    body = api.get("/ratings", token=rating_people["city_official"]).get_json()
     assert body["total"] == 2 and {i["certificate_no"] for i in body["items"]} == {first, second}
-    assert api.get("/ratings", token=people["other_city_official"]).get_json()["total"] == 0
-    assert api.get("/ratings?district=320402&level=3", token=people["province_official"]).get_json()["total"] == 2
-    assert api.get("/ratings?level=4", token=people["province_official"]).get_json()["total"] == 0
+    assert api.get("/ratings", token=rating_people["other_city_official"]).get_json()["total"] == 0
+    assert api.get("/ratings?district=320402&level=3", token=rating_people["province_official"]).get_json()["total"] == 2
+    assert api.get("/ratings?level=4", token=rating_people["province_official"]).get_json()["total"] == 0
     name = body["items"][0]["enterprise"]["name"]
-    found = api.get("/ratings", token=people["city_official"], query_string={"q": name}).get_json()
+    found = api.get("/ratings", token=rating_people["city_official"], query_string={"q": name}).get_json()
     assert [i["enterprise"]["name"] for i in found["items"]] == [name]
-    assert api.get("/ratings?status=revoked", token=people["city_official"]).get_json()["total"] == 0
-    assert api.get("/ratings?status=valid", token=people["city_official"]).get_json()["total"] == 2
-    own = api.get("/ratings", token=api.token(_firm_email(ids[0]))).get_json()
+    assert api.get("/ratings?status=revoked", token=rating_people["city_official"]).get_json()["total"] == 0
+    assert api.get("/ratings?status=valid", token=rating_people["city_official"]).get_json()["total"] == 2
+    own = api.get("/ratings", token=api.token(firm_email(ids[0]))).get_json()
     assert own["total"] == 1
     for bad in ("level=x", "status=gone", "district=12", "page=0"):
-        assert api.get(f"/ratings?{bad}", token=people["city_official"]).status_code == 422, bad
+        assert api.get(f"/ratings?{bad}", token=rating_people["city_official"]).status_code == 422, bad
     assert api.get("/ratings").status_code == 401
 
 
-def test_superseded_and_expired_read_plainly(api, batch, people):
-    application_id, _firm = approved(api, batch, people, 4)        # the firm holds 3★ already
-    (number,) = rate(api, people, [application_id])
+def test_superseded_and_expired_read_plainly(api, batch, rating_people):
+    application_id, _firm = approved(api, batch, rating_people, 4)        # the firm holds 3★ already
+    (number,) = rate(api, rating_people, [application_id])
     lower = db.session.execute(select(Rating).where(Rating.level == 3)).scalar_one()
     assert lower.status == "superseded" and lower.status_changed_on == clock.today()
     rating = db.session.execute(select(Rating).where(Rating.certificate_no == number)).scalar_one()
@@ -102,11 +98,6 @@ def test_superseded_and_expired_read_plainly(api, batch, people):
     rating.valid_until = rating.granted_on.replace(year=rating.granted_on.year + 1)
     db.session.commit()
     assert api.get(f"/verify/{number}").get_json()["status"] == "expired"
-    assert api.get("/ratings?status=expired", token=people["city_official"]).get_json()["total"] == 1
+    assert api.get("/ratings?status=expired", token=rating_people["city_official"]).get_json()["total"] == 1
 
 
-def _firm_email(application_id: int) -> str:
-    from rating.models import Application, User
-
-    application = db.session.get(Application, application_id)
-    return db.session.execute(select(User.email).where(User.enterprise_id == application.enterprise_id)).scalar_one()

@@ -8,8 +8,8 @@ from rating.extensions import db
 from rating.models import Application
 from rating.readonly import OPTION, WriteInReadOnlyRequest
 from tests.factories import make_batch, make_staff
-from tests.integration.test_pages import _login
-from tests.integration.test_reviews_api import scored
+from tests.support.flows import scored
+from tests.support.people import log_in
 
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def test_the_queues_read_without_a_transaction_and_other_requests_keep_theirs(ap
     application_id, firm_token = scored(api, batch, 3)
     token = api.token(reviewer.email)
     page = app.test_client()
-    _login(page, reviewer.email)
+    log_in(page, reviewer.email, follow_redirects=True)
 
     autocommit_seen.clear()
     assert [item["application_id"] for item in api.get("/reviews/queue", token=token).get_json()] == [application_id]
@@ -81,7 +81,7 @@ def test_the_dashboard_reads_without_a_transaction_and_fills_a_day_in_one_of_its
     assert db.session.get(CountedDay, clock.today()) is None
     db.session.rollback()
     page = app.test_client()
-    _login(page, official.email)
+    log_in(page, official.email, follow_redirects=True)
 
     autocommit_seen.clear()
     assert page.get("/dashboard").status_code == 200

@@ -4,18 +4,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
 
 from rating.extensions import db
-from rating.models import ApplicationScore
 from rating.services.review import routing, scoring_runs
-from tests.factories import grant_rating, make_batch, make_staff
-from tests.integration.test_filing_api import file_everything
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
+from tests.factories import make_staff
+from tests.support.flows import decide, scored
 
 
 @pytest.fixture()
@@ -29,31 +22,6 @@ def staff(api, app):
         "official": make_staff("official", "320400"),
     }
     return {name: api.token(user.email) for name, user in users.items()}
-
-
-def scored(api, batch, level: int) -> tuple[int, str]:
-    firm, token = api.register_firm("320402")
-    for held in range(3, level):
-        grant_rating(firm["id"], held)
-    body = file_everything(api, token, batch, level)
-    assert api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token).status_code == 202
-    outcome = scoring_runs.score_application(body["id"])
-    if outcome != "scored":
-        # The browser tests run a real worker, whose published job may score it first:
-        # then it must have been scored exactly once, by that job.
-        db.session.rollback()
-        scores = db.session.execute(select(func.count()).select_from(ApplicationScore)
-                                    .where(ApplicationScore.application_id == body["id"])).scalar_one()
-        assert outcome in ("duplicate", "skipped") and scores == 1, (outcome, scores)
-    routing.route(body["id"])
-    return body["id"], token
-
-
-def decide(api, token, application_id, decision, comment="", version=None, **extra):
-    if version is None:
-        version = api.get(f"/applications/{application_id}", token=token).get_json()["version"]
-    return api.post(f"/applications/{application_id}/decisions",
-                    {"decision": decision, "comment": comment, "version": version, **extra}, token=token)
 
 
 def test_three_star_path(api, batch, staff):

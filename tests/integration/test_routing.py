@@ -4,21 +4,15 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
 from rating.platform import audit
 from rating.services.review import assignments, routing, scoring_runs
-from tests.factories import make_batch, make_staff
-from tests.integration.test_filing_api import file_everything
-from tests.integration.test_reviews_api import decide
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
+from tests.factories import make_staff
+from tests.support.flows import decide, file_everything
+from tests.support.people import log_in
 
 
 def submitted_and_scored(api, batch, district="320402", group=None) -> tuple[int, str]:
@@ -181,8 +175,6 @@ def test_deadlines_remind_then_flag_overdue_once(api, batch):
 
 
 def test_the_queue_page_pages_and_counts(app, api, batch):
-    from tests.integration.test_pages import _login
-
     reviewer = make_staff("reviewer", "320402")
     ids = [submitted_and_scored(api, batch)[0] for _ in range(23)]
     for application_id in ids:
@@ -191,7 +183,7 @@ def test_the_queue_page_pages_and_counts(app, api, batch):
     late.due_at = late.assigned_at - timedelta(minutes=1)
     db.session.commit()
     client = app.test_client()
-    _login(client, reviewer.email)
+    log_in(client, reviewer.email, follow_redirects=True)
     first = client.get("/reviews/").text
     assert "共 23 件，其中逾期 1 件" in first and first.count('">审核</a>') == 20
     assert f"#{ids[0]}<" in first                        # soonest due first

@@ -27,11 +27,9 @@ from rating.services.ratings import certificates
 from rating.services.reporting import export_jobs
 from tests.conftest import IsolatedClient
 from tests.factories import PDF_BYTES, Api, grant_rating, make_batch, make_staff
-from tests.integration.test_certificates import close_notice
-from tests.integration.test_dashboard import _export, login
-from tests.integration.test_filing_api import upload
-from tests.integration.test_publicity_api import approved, batch, people  # noqa: F401  (fixtures)
+from tests.support.flows import approved, close_notice, export, upload
 from tests.support.pdf import pdf_text
+from tests.support.people import logged_in
 from workers import tasks
 
 pytestmark = pytest.mark.integration
@@ -157,21 +155,21 @@ def test_evidence_goes_to_the_bucket_and_downloads_only_for_its_firm(api, s3_app
     assert list(objects(bucket)) == [key]
 
     url = f"/applications/{application_id}/evidence/{body['id']}"
-    download = login(s3_app, "s3-owner@example.com").get(url)
+    download = logged_in(s3_app, "s3-owner@example.com").get(url)
     assert download.status_code == 200 and download.data == content
     assert download.mimetype == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert int(download.headers["Content-Length"]) == len(content)
-    assert login(s3_app, "s3-other@example.com").get(url).status_code == 404
+    assert logged_in(s3_app, "s3-other@example.com").get(url).status_code == 404
     missing = f"/applications/{application_id}/evidence/999999"
-    assert login(s3_app, "s3-owner@example.com").get(missing).status_code == 404
+    assert logged_in(s3_app, "s3-owner@example.com").get(missing).status_code == 404
     assert s3_app.test_client().get(url).status_code in (302, 401)          # not logged in: no file
     assert local_files(s3_app) == []
 
     # The object is gone (say, a bucket restored from an older copy): 404, not a 500.
     client, name = bucket
     client.delete_object(Bucket=name, Key=key)
-    assert login(s3_app, "s3-owner@example.com").get(url).status_code == 404
+    assert logged_in(s3_app, "s3-owner@example.com").get(url).status_code == 404
 
     # The store refuses writes (here: a bucket that does not exist): the same clear 503 as
     # an unwritable STORAGE_DIR, no evidence row, no temporary left.
@@ -261,7 +259,7 @@ def test_a_byte_range_is_fetched_from_the_bucket_and_answered_206(api, s3_app, b
     size = len(content)
     stored = upload(api, token, application_id, content).get_json()
     url = f"/applications/{application_id}/evidence/{stored['id']}"
-    client = login(s3_app, "s3-range@example.com")
+    client = logged_in(s3_app, "s3-range@example.com")
 
     for header, start, stop in [("bytes=10-19", 10, 20), ("bytes=0-0", 0, 1), ("bytes=100-", 100, size),
                                 ("bytes=-7", size - 7, size), (f"bytes={size - 5}-{size + 100}", size - 5, size),
@@ -329,8 +327,8 @@ def test_export_file_is_built_into_the_bucket_downloaded_and_expired(api, s3_app
     db.session.commit()
     monkeypatch.setitem(s3_app.config, "EXPORT_ASYNC_ROWS", 0)
     official = make_staff("official", "320400")
-    client = login(s3_app, official.email)
-    response = _export(client, format="csv", status="")
+    client = logged_in(s3_app, official.email)
+    response = export(client, format="csv", status="")
     assert response.status_code == 302, response.text
     job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
 
@@ -344,7 +342,7 @@ def test_export_file_is_built_into_the_bucket_downloaded_and_expired(api, s3_app
     download = client.get(f"/exports/{job_id}/download")
     assert download.status_code == 200 and download.data == stored[key]
     assert "attachment" in download.headers["Content-Disposition"] and firm["name"] in download.data.decode()
-    assert login(s3_app, make_staff("official", "320400").email).get(
+    assert logged_in(s3_app, make_staff("official", "320400").email).get(
         f"/exports/{job_id}/download").status_code == 404
     assert local_files(s3_app) == []
 
@@ -378,7 +376,7 @@ def test_an_unreachable_store_answers_503_and_doctor_says_so(api, s3_app, bucket
     refused = upload(api, token, application_id, PDF_BYTES + b"% during the outage\n")
     assert refused.status_code == 503 and "文件存储暂时无法写入" in refused.get_json()["error"]["message"]
     url = f"/applications/{application_id}/evidence/{stored['id']}"
-    download = login(s3_app, "s3-down@example.com").get(url)
+    download = logged_in(s3_app, "s3-down@example.com").get(url)
     assert download.status_code == 503 and download.headers["Retry-After"] == "5"
     monkeypatch.undo()
 

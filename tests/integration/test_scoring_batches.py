@@ -18,13 +18,8 @@ from rating.models import (
 )
 from rating.platform import audit
 from rating.services.review import assignments, scoring_runs
-from tests.factories import make_batch, make_staff
-from tests.integration.test_filing_api import file_everything
-
-
-@pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
+from tests.factories import make_staff
+from tests.support.flows import file_everything
 
 
 @pytest.fixture(autouse=True)

@@ -10,19 +10,11 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import ApiToken, AuditEntry, User
 from rating.services.accounts.accounts import reset_token
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_staff
+from tests.support.people import csrf_token, logged_in
 
 NEW_PASSWORD = "Neu2026passwort"
 PAGE = "/reviews/"          # a page for a logged-in reviewer only
-
-
-def log_in(app, email: str, password: str = PASSWORD):
-    client = app.test_client()
-    page = client.get("/login")
-    answer = client.post("/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": password})
-    assert answer.status_code == 302 and "/login" not in answer.headers["Location"], answer.text[:500]
-    return client
 
 
 def copy_of(app, client):
@@ -54,23 +46,23 @@ def actions(user_id: int) -> list[str]:
 def test_a_copied_cookie_dies_with_logout(app, api):
     user = make_staff("reviewer", "320402")
     token = api.token(user.email)
-    mine = log_in(app, user.email)
+    mine = logged_in(app, user.email)
     thief = copy_of(app, mine)
     assert thief.get(PAGE).status_code == 200
-    other_browser = log_in(app, user.email)
+    other_browser = logged_in(app, user.email)
 
     out = post_form(mine, "/logout", page=PAGE)
     assert out.status_code == 302
     assert is_out(thief) and is_out(mine) and is_out(other_browser)   # every session of the account
     assert api.get("/reviews/queue", token=token).status_code == 200    # tokens kept unless asked
     assert "account.logged_out" in actions(user.id)
-    assert log_in(app, user.email).get(PAGE).status_code == 200         # logging in again works
+    assert logged_in(app, user.email).get(PAGE).status_code == 200         # logging in again works
 
 
 def test_logout_can_revoke_the_tokens_too(app, api):
     user = make_staff("reviewer", "320402")
     token = api.token(user.email)
-    mine = log_in(app, user.email)
+    mine = logged_in(app, user.email)
     assert 'name="revoke_tokens"' in mine.get("/account/security").text
     post_form(mine, "/logout", {"revoke_tokens": "y"})
     assert is_out(mine)
@@ -91,22 +83,22 @@ def test_a_session_of_the_old_form_counts_no_more(app):
 
 def test_a_copied_cookie_dies_with_a_password_reset(app, api):
     user = make_staff("reviewer", "320402")
-    thief = copy_of(app, log_in(app, user.email))
+    thief = copy_of(app, logged_in(app, user.email))
     path = f"/password/reset/{reset_token(user)}"
     anonymous = app.test_client()
     done = anonymous.post(path, data={"csrf_token": csrf_token(anonymous.get(path).text),
                                       "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.status_code == 302
     assert is_out(thief)
-    assert log_in(app, user.email, NEW_PASSWORD).get(PAGE).status_code == 200
+    assert logged_in(app, user.email, NEW_PASSWORD).get(PAGE).status_code == 200
 
 
 def test_changing_the_password_ends_the_other_sessions_and_tokens(app, api):
     user = make_staff("reviewer", "320402")
     token = api.token(user.email)
-    mine = log_in(app, user.email)
+    mine = logged_in(app, user.email)
     thief = copy_of(app, mine)
-    elsewhere = log_in(app, user.email)
+    elsewhere = logged_in(app, user.email)
     assert "/account/password" in mine.get("/account/security").text
 
     def change(current, new, confirm=None):
@@ -132,7 +124,7 @@ def test_changing_the_password_ends_the_other_sessions_and_tokens(app, api):
 def test_changing_the_password_through_the_api(app, api):
     user = make_staff("reviewer", "320402")
     token, other = api.token(user.email), api.token(user.email)
-    browser = log_in(app, user.email)
+    browser = logged_in(app, user.email)
 
     wrong = api.post("/me/password", {"current_password": "not-my-password1", "new_password": NEW_PASSWORD},
                      token=token)
@@ -156,9 +148,9 @@ def test_changing_the_password_through_the_api(app, api):
 def test_deactivation_ends_sessions_and_tokens_until_reactivated(app, api):
     admin, user = make_staff("admin", None), make_staff("reviewer", "320402")
     token = api.token(user.email)
-    theirs = log_in(app, user.email)
+    theirs = logged_in(app, user.email)
     thief = copy_of(app, theirs)
-    admin_client = log_in(app, admin.email)
+    admin_client = logged_in(app, admin.email)
     page = admin_client.get("/account/security").text
     assert 'name="deactivate"' in page
 
@@ -172,14 +164,14 @@ def test_deactivation_ends_sessions_and_tokens_until_reactivated(app, api):
 
     assert post_form(admin_client, "/account/manage", {"email": user.email, "reactivate": "y"}).status_code == 302
     assert is_out(thief)                                   # reactivation does not bring old cookies back
-    assert log_in(app, user.email).get(PAGE).status_code == 200
+    assert logged_in(app, user.email).get(PAGE).status_code == 200
     assert actions(user.id)[-2:] == ["account.deactivated", "account.reactivated"]
 
 
 def test_an_administrator_signs_an_account_out_everywhere(app, api):
     admin, user = make_staff("admin", None), make_staff("reviewer", "320402")
-    token, theirs = api.token(user.email), log_in(app, user.email)
-    admin_client = log_in(app, admin.email)
+    token, theirs = api.token(user.email), logged_in(app, user.email)
+    admin_client = logged_in(app, admin.email)
     done = post_form(admin_client, "/account/manage", {"email": user.email, "sign_out": "y"})
     assert done.status_code == 302
     assert is_out(theirs) and api.get("/reviews/queue", token=token).status_code == 401
@@ -197,7 +189,7 @@ def test_an_administrator_signs_an_account_out_everywhere(app, api):
 
 def test_only_administrators_manage_other_accounts(app, api):
     official, user = make_staff("official", "320000"), make_staff("reviewer", "320402")
-    client = log_in(app, official.email)
+    client = logged_in(app, official.email)
     page = client.get("/account/security").text
     assert 'name="deactivate"' not in page
     refused = post_form(client, "/account/manage", {"email": user.email, "deactivate": "y"})
@@ -261,7 +253,7 @@ def test_one_token_is_revoked_by_id_and_only_ones_own(app, api):
 def test_the_security_page_lists_and_revokes_tokens(app, api):
     user = make_staff("expert", "320400")
     first, second = api.token(user.email), api.token(user.email)
-    client = log_in(app, user.email)
+    client = logged_in(app, user.email)
     page = client.get("/account/security")
     assert page.status_code == 200
     ids = list(db.session.execute(select(ApiToken.id).where(ApiToken.user_id == user.id)
@@ -289,9 +281,9 @@ def test_the_security_page_lists_and_revokes_tokens(app, api):
 
 def test_signing_out_elsewhere_keeps_this_session(app, api):
     user = make_staff("reviewer", "320402")
-    mine = log_in(app, user.email)
+    mine = logged_in(app, user.email)
     thief = copy_of(app, mine)
-    elsewhere = log_in(app, user.email)
+    elsewhere = logged_in(app, user.email)
     assert post_form(mine, "/account/sign-out-elsewhere").status_code == 302
     assert mine.get(PAGE).status_code == 200
     assert is_out(thief) and is_out(elsewhere)
@@ -302,7 +294,7 @@ def test_signing_out_elsewhere_keeps_this_session(app, api):
 def test_the_forms_need_their_csrf_token(app, api, path):
     admin = make_staff("admin", None)
     api.token(admin.email)
-    client = log_in(app, admin.email)
+    client = logged_in(app, admin.email)
     data = {"email": admin.email, "sign_out": "y", "current_password": PASSWORD, "new_password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD, "revoke_tokens": "y"}
     assert client.post(path, data=data).status_code == 400

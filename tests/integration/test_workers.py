@@ -18,11 +18,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
-def batch(app):
-    return make_batch("js-2024")
-
-
-@pytest.fixture()
 def worker_env(app_env):
     return {**app_env, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "3"}
 
