@@ -136,7 +136,7 @@ def _recent_imports(limit: int = 20) -> list[dict]:
 def import_list():
     """Officials upload an existing ratings list; the report shows every bad row."""
     from forms.ratings import ImportForm
-    from rating.services.reporting import imports
+    from rating.services.reporting import import_rows, imports
 
     if current_user.role not in (Role.official, Role.admin):
         abort(403)
@@ -161,4 +161,4 @@ def import_list():
     elif form.is_submitted():
         status = 422
     return render_template("ratings/import.html", form=form, report=report, recent=_recent_imports(),
-                           required=imports.REQUIRED, optional=imports.OPTIONAL), status
+                           required=import_rows.REQUIRED, optional=import_rows.OPTIONAL), status
