@@ -134,7 +134,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     celery_init_app(app)
 
-    from rating.services.accounts.accounts import load_user, load_user_from_request
+    from rating.services.accounts.signin import load_user, load_user_from_request
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_user_from_request)

@@ -67,7 +67,7 @@ def guides_load(files: tuple[Path, ...]) -> None:
 @click.option("--name")
 def users_create(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> None:
     """Create a staff account scoped to a division code."""
-    from rating.services.accounts.accounts import create_staff
+    from rating.services.accounts.registration import create_staff
 
     try:
         user = create_staff(email, password, role, jurisdiction_code, name)

@@ -119,7 +119,7 @@ def from_environment(instance_path: str) -> dict:
         "CERTIFICATE_KEY_FILE": os.environ.get("CERTIFICATE_KEY_FILE") or str(instance / "certificate-signing-key.pem"),
         "CERTIFICATE_PDF_VARIANT": os.environ.get("CERTIFICATE_PDF_VARIANT", "pdf/a-3b"),
         "TOKEN_LIFETIME": timedelta(hours=_int("TOKEN_LIFETIME_HOURS", 12)),
-        # Failed logins (accounts.authenticate): this many for one email from one client
+        # Failed logins (signin.authenticate): this many for one email from one client
         # address within LOGIN_LOCK_MINUTES pause that address for that email until the
         # window ends; LOGIN_ACCOUNT_FAILURE_LIMIT in a row, from anywhere, lock the account
         # for LOGIN_LOCK_MINUTES, except for browsers it logged in from within KNOWN_DEVICE_DAYS.

@@ -16,7 +16,7 @@ from rating.rules.uscc import uscc_from_serial
 from rating.services.ratings import certificates, ratings
 from rating.services.reporting import aggregates
 from rating.services.filing import applications as filing
-from rating.services.accounts.accounts import hash_password
+from rating.services.accounts.signin import hash_password
 from rating.services.reference import (edition_of_batch, install_edition_file, load_divisions,
                                        shipped_edition_paths)
 

@@ -11,7 +11,7 @@ from rating.extensions import db
 from rating.models import Batch, Rating, RatingStatus, User
 from rating.rules.editions import Edition
 from rating.rules.uscc import uscc_from_serial
-from rating.services.accounts.accounts import hash_password
+from rating.services.accounts.signin import hash_password
 from rating.demo import good_answer
 from rating.services.reference import get_edition
 

@@ -26,7 +26,7 @@ class Enterprise(db.Model):
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     # A firm created from an imported list has only its name, code and district until it
-    # registers (registration fills in the rest: accounts.register_enterprise).
+    # registers (registration fills in the rest: registration.register_enterprise).
     industry: Mapped[str | None] = mapped_column(String(1))
     scale: Mapped[str | None] = mapped_column(String(8))
     contact_name: Mapped[str | None] = mapped_column(String(50))

@@ -136,7 +136,7 @@ def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
     working link), and works even if the password changed since the request, as the
     reader of a reset email expects of its link (it lands in the same mailbox any new
     request would, so it gives no one more than a new request would)."""
-    from rating.services.accounts import accounts
+    from rating.services.accounts import password_reset
 
     waiting = [row for row in claimed if row.kind == "password_reset" and RESET_LINK_PLACEHOLDER in row.body]
     if not waiting:
@@ -151,7 +151,7 @@ def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
             unsendable.add(row.id)
             continue
         head, _, tail = row.body.rpartition(RESET_LINK_PLACEHOLDER)   # the template's, after any name
-        bodies[row.id] = head + accounts.reset_link(user) + tail
+        bodies[row.id] = head + password_reset.reset_link(user) + tail
     return bodies, unsendable
 
 

@@ -12,7 +12,7 @@ from rating.errors import ServiceError
 from rating.extensions import limiter
 from rating.permissions import claim_pending
 from rating.services import reference
-from rating.services.accounts import accounts, sessions
+from rating.services.accounts import password_reset, registration, sessions, signin
 
 bp = Blueprint("auth", __name__)
 
@@ -30,8 +30,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data,
-                                         request.cookies.get(accounts.DEVICE_COOKIE))
+            user = signin.authenticate(form.email.data, form.password.data,
+                                       request.cookies.get(signin.DEVICE_COOKIE))
         except ServiceError as exc:
             form.password.errors.append(exc.message)
             return render_template("auth/login.html", form=form), exc.status
@@ -44,10 +44,10 @@ def login():
 
 def _remember_device(response, user) -> None:
     """Mark this browser as one the account logged in from: a correct password from it
-    passes the failed-login pauses (accounts.authenticate). Signed, HttpOnly, SameSite=Lax,
+    passes the failed-login pauses (signin.authenticate). Signed, HttpOnly, SameSite=Lax,
     Secure where the session cookie is."""
     config = current_app.config
-    response.set_cookie(accounts.DEVICE_COOKIE, accounts.device_cookie(user),
+    response.set_cookie(signin.DEVICE_COOKIE, signin.device_cookie(user),
                         max_age=config["KNOWN_DEVICE_DAYS"] * 86400, httponly=True, samesite="Lax",
                         secure=config["SESSION_COOKIE_SECURE"])
 
@@ -70,7 +70,7 @@ def register():
     form = HtmlRegistrationForm(district_choices=district_choices())
     if form.validate_on_submit():
         try:
-            _enterprise, user = accounts.register_enterprise(form.data)
+            _enterprise, user = registration.register_enterprise(form.data)
         except ServiceError as exc:
             for name, messages in exc.fields.items():
                 if name in form:
@@ -92,7 +92,7 @@ def register():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
+        password_reset.request_password_reset(form.email.data)
         # The same answer whether or not the address has an account.
         flash(_("如果该邮箱已注册，我们已发送重置密码的链接，请查收邮件（%(n)s 分钟内有效）。",
                 n=current_app.config["PASSWORD_RESET_MINUTES"]), "success")
@@ -105,12 +105,12 @@ def forgot_password():
 def reset_password(token: str):
     form = ResetPasswordForm()
     try:
-        user = accounts.user_for_reset(token)
+        user = password_reset.user_for_reset(token)
     except ServiceError as exc:
         return render_template("auth/reset.html", form=form, problem=exc.message), 410
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.password.data)
+            password_reset.reset_password(token, form.password.data)
         except ServiceError as exc:
             return render_template("auth/reset.html", form=form, problem=exc.message), 410
         logout_user()

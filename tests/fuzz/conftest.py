@@ -12,7 +12,7 @@ from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
 from rating.services.review import routing
-from rating.services.accounts.accounts import reset_token
+from rating.services.accounts.password_reset import reset_token
 from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.support.files import csv_bytes
 from tests.support.flows import approved, decide, notice_body, scored, upload

@@ -94,7 +94,7 @@ def _page_client(app, access_world, caller):
 
         from rating.extensions import db
         from rating.models import ApiToken, User
-        from rating.services.accounts.accounts import _token_digest
+        from rating.services.accounts.signin import _token_digest
 
         email = db.session.execute(select(User.email).join(ApiToken, ApiToken.user_id == User.id)
                                    .where(ApiToken.token_hash == _token_digest(access_world["tokens"][caller]))

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text, update
 from rating.extensions import db
 from rating.models import AuditEntry, OutboxEmail, User
 from rating.platform import mailer, outbox
-from rating.services.accounts import accounts
-from rating.services.accounts.accounts import hash_password
+from rating.services.accounts import signin
+from rating.services.accounts.signin import hash_password
 from tests.factories import PASSWORD, make_staff
 from tests.support import mail
 from tests.support.people import csrf_token
@@ -152,7 +152,7 @@ def test_a_locked_account_tells_nothing_and_its_known_devices_still_log_in(app, 
     user = make_staff("expert", "320400")
     owner = app.test_client()
     assert _web_login(owner, user.email, PASSWORD, "10.9.9.9").status_code == 302
-    cookie = owner.get_cookie(accounts.DEVICE_COOKIE)
+    cookie = owner.get_cookie(signin.DEVICE_COOKIE)
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax" and cookie.max_age > 300 * 86400
     limit = app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"]
     app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"] = 15
@@ -166,7 +166,7 @@ def test_a_locked_account_tells_nothing_and_its_known_devices_still_log_in(app, 
         assert (right.status_code, right.data) == (wrong.status_code, wrong.data) == (401, wrong.data)
         assert _web_login(client, user.email, PASSWORD, "10.0.2.2").status_code == 401
         forged = app.test_client()
-        forged.set_cookie(accounts.DEVICE_COOKIE, cookie.value[:-2] + "xx")
+        forged.set_cookie(signin.DEVICE_COOKIE, cookie.value[:-2] + "xx")
         assert _web_login(forged, user.email, PASSWORD, "10.0.2.2").status_code == 401
         assert _web_login(owner, user.email, PASSWORD, "10.0.2.3").status_code == 302     # known device
         # Even where an attacker's failures paused the address: the owner's browser passes.

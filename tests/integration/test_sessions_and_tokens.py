@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import ApiToken, AuditEntry, User
-from rating.services.accounts.accounts import reset_token
+from rating.services.accounts.password_reset import reset_token
 from tests.factories import PASSWORD, make_staff
 from tests.support.people import csrf_token, logged_in
 

@@ -1,7 +1,7 @@
 """Ending what lets an account in: its browser sessions and its API tokens.
 
 A browser session is a signed cookie naming the account and its session version
-(User.get_id); accounts.load_user honours it only while that version is still the
+(User.get_id); signin.load_user honours it only while that version is still the
 account's, so one UPDATE of the version ends every session of the account at once,
 wherever its cookies were copied to. An API token is a row: revoking it deletes the row.
 """
@@ -18,7 +18,7 @@ from rating.models import ApiToken, User
 from rating.models.types import valid_id
 from rating.permissions import can_manage_accounts
 from rating.platform import audit
-from rating.services.accounts.accounts import client_address, hash_password, user_by_email
+from rating.services.accounts.signin import client_address, hash_password, user_by_email
 
 
 def _end_sessions(user: User, **values) -> None:

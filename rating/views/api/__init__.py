@@ -73,7 +73,7 @@ def token_required(*roles: str):
 def authenticate_bearer():
     # current_user resolves through the request loader (bearer tokens); a session
     # cookie is never honoured here.
-    from rating.services.accounts.accounts import load_user_from_request
+    from rating.services.accounts.signin import load_user_from_request
 
     g.api_user = load_user_from_request(request)
     if request.headers.get("Authorization") and g.api_user is None:

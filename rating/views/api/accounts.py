@@ -12,7 +12,7 @@ from rating.extensions import limiter
 from rating.models import ClaimStatus
 from rating.permissions import claim_pending
 from rating.services import reference
-from rating.services.accounts import accounts
+from rating.services.accounts import registration, signin
 from rating.views.api import bp, json_body
 
 REGISTRATION_KEYS = ("name", "uscc", "district_code", "industry", "scale", "contact_name",
@@ -27,8 +27,8 @@ def create_token():
     if not isinstance(email, str) or not isinstance(password, str):
         raise ValidationFailed(_("请提供邮箱和密码。"), {"email": [_("请输入邮箱。")]})
     # No known-device cookie here: to the failed-login pauses every caller is a new browser.
-    user = accounts.authenticate(email, password)
-    token, expires_at = accounts.issue_token(user)
+    user = signin.authenticate(email, password)
+    token, expires_at = signin.issue_token(user)
     return {"token": token, "expires_at": expires_at.isoformat()}, 201
 
 
@@ -47,7 +47,7 @@ def register_enterprise():
     )
     if not form.validate():
         raise ValidationFailed(_("注册信息有误，请检查标出的项目。"), flatten_errors(form.errors))
-    enterprise, user = accounts.register_enterprise(form.data)
+    enterprise, user = registration.register_enterprise(form.data)
     if claim_pending(user):
         # A firm known only from an imported list: its county confirms the claim first.
         return {"id": enterprise.id, "status": ClaimStatus.pending.value}, 202

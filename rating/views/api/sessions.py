@@ -11,14 +11,14 @@ from forms.jsondata import flatten_errors
 from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.models import Role
-from rating.services.accounts import accounts, sessions
+from rating.services.accounts import sessions, signin
 from rating.views.api import api_user, bp, json_body, token_required
 
 
 @bp.get("/tokens")
 @token_required()
 def list_tokens():
-    current = accounts.token_of_request(request)
+    current = signin.token_of_request(request)
     return [{"id": t.id, "created_at": t.created_at.isoformat(), "expires_at": t.expires_at.isoformat(),
              "current": current is not None and t.id == current.id}
             for t in sessions.tokens_of(api_user())]
@@ -27,7 +27,7 @@ def list_tokens():
 @bp.delete("/tokens/current")
 @token_required()
 def revoke_current_token():
-    current = accounts.token_of_request(request)
+    current = signin.token_of_request(request)
     sessions.revoke_token(api_user(), current.id)
     return "", 204
 

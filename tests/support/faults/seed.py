@@ -13,7 +13,7 @@ from rating.extensions import db
 from rating.models import Application, CloudService, Enterprise, Evidence, Payment, User
 from rating.rules import answers as codec
 from rating.platform import storage
-from rating.services.accounts.accounts import issue_token
+from rating.services.accounts.signin import issue_token
 from rating.services.reference import get_edition
 from tests.factories import PDF_BYTES, good_application, make_staff, password_hash
 

@@ -1,6 +1,5 @@
-"""Accounts: registration of firms, staff accounts, password login (failed logins slowed
-per address, accounts locked except for known devices), API tokens, password reset by
-emailed link."""
+"""Signing in: password login (failed logins slowed per address, accounts locked except for
+known devices), loading the user of a session or an API token, issuing API tokens."""
 from __future__ import annotations
 
 import hashlib
@@ -17,19 +16,17 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from rating import clock
-from rating.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
+from rating.errors import RateLimited, Unauthorized
 from rating.extensions import db, limiter
-from rating.models import ApiToken, Enterprise, Jurisdiction, JurisdictionLevel, Role, User
+from rating.models import ApiToken, User
 from rating.platform import audit
-from rating.services.accounts import claims
 
 # Checked against when the email is unknown, so that timing does not reveal accounts.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def normalize_email(email: str) -> str:
@@ -123,7 +120,7 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
         if minutes:
             raise RateLimited(_("该邮箱在此处登录失败次数过多，已暂停从此处登录，请 %(n)s 分钟后再试。", n=minutes))
     now = clock.now()
-    correct = check_password_hash(user.password_hash if user is not None else _DUMMY_HASH, password or "")
+    correct = check_password_hash(user.password_hash if user is not None else DUMMY_HASH, password or "")
     locked = user is not None and not known and user.locked_until is not None and user.locked_until > now
     if user is None or not correct or locked:
         paused = _count_failure(key)
@@ -241,155 +238,5 @@ def issue_token(user: User) -> tuple[str, datetime]:
     return token, expires_at
 
 
-def county(code: str) -> Jurisdiction | None:
-    row = db.session.get(Jurisdiction, code)
-    return row if row is not None and row.level == JurisdictionLevel.county else None
-
-
-def register_enterprise(data: dict) -> tuple[Enterprise, User]:
-    """Create a firm and its first user in one transaction. `data` is validated form data.
-
-    A credit code known only from an imported ratings list gives the account and a pending
-    claim instead (claims.file_claim): the firm's record stays as imported until an official
-    of its county confirms the claim (`permissions.claim_pending(user)` tells which)."""
-    if county(data["district_code"]) is None:
-        raise ValidationFailed(
-            _("所在区县不正确。"), {"district_code": [_("请选择本省的县（市、区）。")]}
-        )
-    email = normalize_email(data["email"])
-    conflicts: dict[str, list[str]] = {}
-    # Key-share locked: claims of the same imported firm may be filed side by side, while an
-    # approval (which locks the row for update) waits for them, and they for it.
-    enterprise = db.session.execute(select(Enterprise).where(Enterprise.uscc == data["uscc"])
-                                    .with_for_update(key_share=True)).scalar_one_or_none()
-    claimed = enterprise is not None and claims.claimable(enterprise)
-    if enterprise is not None and not claimed:
-        conflicts["uscc"] = [_("该统一社会信用代码已注册，请直接登录或联系本企业的账户管理人。")]
-    if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
-        conflicts["email"] = [_("该邮箱已注册。")]
-    if conflicts:
-        raise Conflict(_("企业或邮箱已注册。"), conflicts)
-    if claimed:
-        user = claims.file_claim(enterprise, data, email, hash_password(data["password"]))
-    else:
-        enterprise = Enterprise(uscc=data["uscc"], name=data["name"].strip(), district_code=data["district_code"],
-                                industry=data["industry"], scale=data["scale"],
-                                contact_name=data["contact_name"].strip(),
-                                contact_phone=data["contact_phone"].strip(), email=email)
-        user = User(
-            email=email,
-            password_hash=hash_password(data["password"]),
-            name=data["contact_name"].strip(),
-            role=Role.enterprise,
-            enterprise=enterprise,
-        )
-        db.session.add_all([enterprise, user])
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Lost a race with a concurrent registration of the same code or email.
-        db.session.rollback()
-        raise Conflict(_("企业或邮箱已注册。"), {"uscc": [_("该统一社会信用代码或邮箱已注册。")]})
-    return enterprise, user
-
-
-def create_staff(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> User:
-    if role not in Role.values() or role == Role.enterprise:
-        raise ValidationFailed(_("角色不正确。"))
-    if jurisdiction_code and db.session.get(Jurisdiction, jurisdiction_code) is None:
-        raise ValidationFailed(_("行政区划代码 %(code)s 不存在。", code=jurisdiction_code))
-    if role != Role.admin and not jurisdiction_code:
-        raise ValidationFailed(_("请指定所属行政区划。"))
-    email = normalize_email(email)
-    if db.session.execute(select(User.id).where(User.email == email)).first():
-        raise Conflict(_("该邮箱已注册。"))
-    user = User(
-        email=email,
-        password_hash=hash_password(password),
-        name=name or email.split("@")[0],
-        role=role,
-        jurisdiction_code=jurisdiction_code,
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
 def client_address() -> str:
     return request.remote_addr or "unknown"
-
-
-# Password reset: a signed, timed token naming the user and a fingerprint of the password
-# hash it was issued against, so it stops working once the password changes (single use)
-# and after PASSWORD_RESET_MINUTES. Nothing is stored: the outbox keeps the email without
-# its link, which the sender makes as it sends (mailer._with_reset_links), so the
-# email that arrives is the only copy.
-_RESET_SALT = "rating.password-reset"
-
-
-def _reset_serializer():
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
-
-
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
-
-
-def reset_token(user: User) -> str:
-    """A fresh reset token; `user` needs only `id` and `password_hash` (a row will do)."""
-    return _reset_serializer().dumps({"u": user.id, "f": _fingerprint(user)})
-
-
-def reset_link(user: User) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/password/reset/{reset_token(user)}"
-
-
-def request_password_reset(email: str) -> None:
-    """Email a reset link when the address belongs to an active account. The caller says
-    the same thing either way, so the form does not reveal who has an account."""
-    from rating.platform import outbox
-
-    user = user_by_email(email)
-    if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, "x")    # about the same time either way
-        return
-    outbox.queue_password_reset(user, current_app.config["PASSWORD_RESET_MINUTES"])
-    audit.append("account.reset_requested", "user", user.id, None, address=client_address())
-    db.session.commit()
-
-
-def user_for_reset(token: str) -> User:
-    """The user a reset link is for, or ValidationFailed saying why it cannot be used."""
-    from itsdangerous import BadSignature, SignatureExpired
-
-    try:
-        data = _reset_serializer().loads(token or "", max_age=current_app.config["PASSWORD_RESET_MINUTES"] * 60)
-    except SignatureExpired:
-        raise ValidationFailed(_("重置链接已过期，请重新申请。"))
-    except BadSignature:
-        raise ValidationFailed(_("重置链接无效，请重新申请。"))
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(data.get("u"), int) else None
-    if user is None or not user.active or data.get("f") != _fingerprint(user):
-        raise ValidationFailed(_("重置链接已使用过或已失效，请重新申请。"))
-    return user
-
-
-def reset_password(token: str, password: str) -> User:
-    """Set a new password through a reset link: the link is spent, the lockout lifted, and
-    the account's browser sessions ended and API tokens revoked."""
-    user = user_for_reset(token)
-    moved = db.session.execute(
-        update(User).where(User.id == user.id, User.password_hash == user.password_hash)
-        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None,
-                session_version=User.session_version + 1)
-        .execution_options(synchronize_session=False)).rowcount
-    if moved != 1:          # a concurrent use of the same link won
-        db.session.rollback()
-        raise ValidationFailed(_("重置链接已使用过或已失效，请重新申请。"))
-    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    audit.append("account.password_reset", "user", user.id, user.id, address=client_address())
-    db.session.commit()
-    db.session.refresh(user)
-    return user
