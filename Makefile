@@ -105,9 +105,9 @@ bench: system-test deps-dev fonts translations
 # docs/reliability.md, re-measured: the fault, fuzzing and upload tests, then the long
 # fault scenarios and the deadline-day replay (about an hour in all).
 reliability: system-test deps-dev fonts translations
-	$(BIN)/python -m pytest -q tests/integration/test_faults.py tests/integration/test_hostile_uploads.py \
-	  tests/fuzz tests/integration/test_access_matrix.py tests/integration/test_access_matrix_more.py \
-	  tests/integration/test_account_security.py tests/integration/test_login_limits.py
+	$(BIN)/python -m pytest -q tests/platform/test_faults.py tests/filing/test_hostile_uploads.py \
+	  tests/fuzz tests/security/test_access_matrix.py tests/security/test_access_matrix_more.py \
+	  tests/accounts/test_account_security.py tests/accounts/test_login_limits.py
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.deadline --scale
 

@@ -44,7 +44,7 @@ def seed_ratings(app, count: int, pending: bool) -> list[int]:
     from rating.models import Batch, Certificate, CertificateState, Enterprise, Rating
     from rating.services.publicity.publicity import add_years
     from rating.rules.uscc import uscc_from_serial
-    from tests.factories import make_batch
+    from tests.support.factories import make_batch
 
     with app.app_context():
         batch = db.session.execute(select(Batch)).scalars().first() or make_batch("js-2024")

@@ -113,7 +113,7 @@ def seed_applications(app, count: int, status: str = "submitted") -> list[int]:
     from rating.extensions import db
     from rating.models import Application, CloudService, Enterprise, Evidence, Payment
     from rating.rules.uscc import uscc_from_serial
-    from tests.factories import good_application, make_batch
+    from tests.support.factories import good_application, make_batch
 
     with app.app_context():
         batch = make_batch("js-2024", closes_in_days=30)
@@ -167,7 +167,7 @@ def login_session(base: str, email: str):
 
     import requests
 
-    from tests.factories import PASSWORD
+    from tests.support.factories import PASSWORD
 
     session = requests.Session()
     page = session.get(f"{base}/login")

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import text
 
 from bench.common import RESULTS, Connection, cpu_seconds, cpu_share, environment, summary
-from tests.factories import PASSWORD, PDF_BYTES
+from tests.support.factories import PASSWORD, PDF_BYTES
 from tests.support.servers import free_port, web, worker
 
 COUNTIES = ["320402", "320411", "320412", "320413", "320481", "320102", "320104", "320105", "320106", "320111"]
@@ -96,7 +96,7 @@ def _seed(app, firms: int, reviewers: int):
     from rating.extensions import db
     from rating.models import Enterprise, User
     from rating.rules.uscc import uscc_from_serial
-    from tests.factories import make_batch, password_hash
+    from tests.support.factories import make_batch, password_hash
 
     with app.app_context():
         batch = make_batch("js-2024", closes_in_days=1)
@@ -119,7 +119,7 @@ def _seed(app, firms: int, reviewers: int):
                                 jurisdiction_code=COUNTIES[n % len(COUNTIES)]))
             staff.append(email)
         db.session.commit()
-        from tests.factories import good_application
+        from tests.support.factories import good_application
         from rating.services.reference import get_edition
 
         body = good_application(batch, 3)

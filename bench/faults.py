@@ -9,7 +9,7 @@ real gunicorn, beat and worker processes; writes bench/results/faults.json.
 - postgres: PostgreSQL stopped twice under load (a fast shutdown for 10 s at 3 s, then an
   immediate one, a crash, for 5 s at 20 s) while 300 firms submit and 150 file from scratch.
 
-The same scenarios run small in `make test` (tests/integration/test_faults.py); `--scale`
+The same scenarios run small in `make test` (tests/platform/test_faults.py); `--scale`
 shrinks these (0.1: a quick look). The figures to watch are `errors`, `lost` and
 `duplicates`: all three must be 0.
 """

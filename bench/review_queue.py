@@ -50,7 +50,7 @@ def run(count: int = 200_000, requests_count: int = 3000) -> dict:
         with app.app_context():
             from rating.models import User
             from rating.extensions import db
-            from tests.factories import make_batch
+            from tests.support.factories import make_batch
 
             batch = make_batch("js-2024")
             applications_in_review(batch.id, count - IN_REVIEW, stage=None, status="rated")

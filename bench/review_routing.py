@@ -54,7 +54,7 @@ def run(count: int = 5000, reviewer_count: int = 300) -> dict:
     with servers("routing", smtp=True) as run:
         app, env, redis, instance = run.app, run.env, run.redis, run.instance
         with app.app_context():
-            from tests.factories import make_batch
+            from tests.support.factories import make_batch
 
             batch = make_batch("js-2024")
             ids = applications_in_review(batch.id, count)

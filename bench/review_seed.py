@@ -54,7 +54,7 @@ def reviewers(count: int, level: str = "county") -> dict[str, list[int]]:
     """`count` reviewers spread over the jurisdictions of `level` (round robin); code → ids."""
     from rating.extensions import db
     from rating.models import Jurisdiction, User
-    from tests.factories import password_hash
+    from tests.support.factories import password_hash
 
     codes = list(db.session.execute(
         select(Jurisdiction.code).where(Jurisdiction.level == level).order_by(Jurisdiction.code)).scalars())

@@ -81,7 +81,7 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
         ids = seed_applications(app, count)
         steady_ids = seed_applications(app, int(rate * steady_seconds), status="draft")
         with app.app_context():
-            from tests.factories import make_staff
+            from tests.support.factories import make_staff
 
             for county in ("320402", "320404", "320411", "320412", "320413", "320481"):
                 for _ in range(3):

@@ -204,7 +204,7 @@ def seed(firms: int, ratings: int, rng_seed: int = 5) -> dict:
 
 
 def official(email: str = PROVINCE_OFFICIAL, jurisdiction: str = "320000"):
-    from tests.factories import make_staff
+    from tests.support.factories import make_staff
 
     return make_staff("official", jurisdiction, email=email)
 

@@ -18,12 +18,15 @@ KINDS = ("unit", "integration", "browser", "fuzz")
 
 
 def pytest_collection_modifyitems(items):
-    """Each test's kind is the folder it lives in (tests/<kind>/…), so none goes unmarked."""
+    """Tests live by area (tests/<area>/); each module says its kind with `pytestmark`, so
+    `pytest -m unit` runs only what needs no server. A test without exactly one kind fails
+    the run rather than going unselected."""
     for item in items:
-        kind = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
-        if kind not in KINDS:
-            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(KINDS)}}}/")
-        item.add_marker(kind)
+        kinds = {mark.name for mark in item.iter_markers() if mark.name in KINDS}
+        if len(kinds) != 1:
+            found = ", ".join(sorted(kinds)) or "none"
+            raise pytest.UsageError(
+                f"{item.nodeid}: mark it with exactly one of {', '.join(KINDS)} (found {found})")
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +144,7 @@ def runner(app):
 
 @pytest.fixture()
 def api(client):
-    from tests.factories import Api
+    from tests.support.factories import Api
 
     return Api(client)
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.services.reference import get_edition
-from tests.factories import PASSWORD, PDF_BYTES, grant_rating, make_batch, make_staff
 from tests.support.browser import assert_scored
 from tests.support.claims import claim_body
+from tests.support.factories import PASSWORD, PDF_BYTES, grant_rating, make_batch, make_staff
 from tests.support.flows import approved, notice_body, scored
 from tests.support.people import firm_email, log_in_page
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Certificate, Rating, User
-from tests.factories import make_staff
+from tests.support.factories import make_staff
 from tests.support.flows import approved, notice_body
 from tests.support.pdf import pdf_text
 from tests.support.people import log_in_page
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_progress_bar_and_download(app, api, live_server, browser):
-    from tests.factories import make_batch
+    from tests.support.factories import make_batch
 
     batch = make_batch("js-2024")
     staff = {name: make_staff(role, code) for name, role, code in [

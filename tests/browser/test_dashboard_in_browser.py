@@ -7,7 +7,7 @@ import io
 import openpyxl
 import pytest
 
-from tests.factories import make_staff
+from tests.support.factories import make_staff
 from tests.support.people import log_in_page
 from tests.support.servers import free_port, web, worker
 

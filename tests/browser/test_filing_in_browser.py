@@ -9,8 +9,8 @@ import pytest
 from rating import clock
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from tests.factories import PASSWORD, PDF_BYTES, make_batch
 from tests.support.browser import assert_scored
+from tests.support.factories import PASSWORD, PDF_BYTES, make_batch
 
 pytestmark = pytest.mark.browser
 

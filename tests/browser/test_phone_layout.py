@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_batch, make_staff
+from tests.support.factories import make_batch, make_staff
 from tests.support.flows import approved, notice_body, scored
 from tests.support.people import firm_email, log_in_page
 

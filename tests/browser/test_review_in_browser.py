@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_batch, make_staff
+from tests.support.factories import make_batch, make_staff
 from tests.support.flows import scored
 from tests.support.people import log_in_page
 

@@ -13,7 +13,7 @@ from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
 from rating.services.review import routing
 from rating.services.accounts.password_reset import reset_token
-from tests.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
+from tests.support.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.support.files import csv_bytes
 from tests.support.flows import approved, decide, notice_body, scored, upload
 
@@ -23,7 +23,7 @@ CLAIMED = uscc_from_serial(9201, division="320402")
 
 @dataclass
 class World:
-    emails: dict[str, str]     # who → login email (password: tests.factories.PASSWORD)
+    emails: dict[str, str]     # who → login email (password: tests.support.factories.PASSWORD)
     tokens: dict[str, str]     # who → bearer token
     ids: dict[str, object]     # what → id, named like the route variables where there is one
 

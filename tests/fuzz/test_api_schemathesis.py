@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rating.extensions import limiter
-from tests.fuzz.strategies import HIDDEN, with_hidden
+from tests.support.strategies import HIDDEN, with_hidden
+
+pytestmark = pytest.mark.fuzz
 
 MAX_EXAMPLES = 20
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/', "sqlalchemy.exc", "psycopg.")

@@ -24,10 +24,12 @@ from rating.extensions import db, limiter
 from rating.models import Application
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reference import get_edition
-from tests.factories import PASSWORD, favourable_answer
-from tests.fuzz.strategies import FILES, MISSING, RAW, RAW_BODIES, form_data, json_body
+from tests.support.factories import PASSWORD, favourable_answer
 from tests.support.people import csrf_token, logged_in
 from tests.support.snapshot import fingerprint, stored_files
+from tests.support.strategies import FILES, MISSING, RAW, RAW_BODIES, form_data, json_body
+
+pytestmark = pytest.mark.fuzz
 
 MAX_EXAMPLES = 25
 FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,

@@ -10,7 +10,7 @@ from rating.extensions import db
 from rating.models import Rating
 from rating.services.accounts.signin import issue_token
 from rating.services.ratings import certificates
-from tests.factories import make_batch, make_staff
+from tests.support.factories import make_batch, make_staff
 from tests.support.flows import decide, scored
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rating.rules.uscc import uscc_from_serial
-from tests.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 IMPORTED = uscc_from_serial(9101, division="320402")
 IMPORTED_NAME = "常州乙智造有限公司"

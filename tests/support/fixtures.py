@@ -10,9 +10,9 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise
 from rating.services.reporting import imports
-from tests.factories import grant_rating, make_batch
 from tests.support import access
 from tests.support.claims import IMPORTED, IMPORTED_NAME, NUMBER
+from tests.support.factories import grant_rating, make_batch
 from tests.support.files import csv_bytes
 from tests.support.people import DECIDERS, staff_tokens
 

@@ -12,7 +12,7 @@ from rating.extensions import db
 from rating.models import ApplicationScore, Rating
 from rating.services.reference import get_edition
 from rating.services.review import routing, scoring_runs
-from tests.factories import PDF_BYTES, good_application, grant_rating
+from tests.support.factories import PDF_BYTES, good_application, grant_rating
 from tests.support.people import csrf_token
 
 

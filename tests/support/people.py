@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from rating.extensions import db
 from rating.models import Application, User
-from tests.factories import PASSWORD, make_staff
+from tests.support.factories import PASSWORD, make_staff
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 

@@ -131,7 +131,7 @@ def qr_png(url: str) -> bytes:
 # What WeasyPrint's user-agent stylesheet gives the elements the certificate template uses,
 # and nothing else. Its full sheet (250 rules for every HTML element) is matched against
 # each element of each document: ~5 ms of a certificate's ~40. The PDF renders the same
-# pixels with either (tests/integration/test_certificate_pdf.py checks the template keeps
+# pixels with either (tests/ratings/test_certificate_pdf.py checks the template keeps
 # to these elements).
 UA_ELEMENTS = frozenset({"html", "head", "meta", "title", "body", "main", "div", "p", "h1", "span", "img"})
 UA_CSS = """

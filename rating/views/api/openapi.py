@@ -1,7 +1,7 @@
 """GET /openapi.json: the OpenAPI 3.1 document of this API (public).
 
 The document is written by hand in rating/openapi.yaml, beside the code it describes;
-tests/integration/test_openapi.py holds it to the routes and live responses.
+tests/platform/test_openapi.py holds it to the routes and live responses.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fault injection shared by tests/integration/test_faults.py and bench/faults.py.
+"""Fault injection shared by tests/platform/test_faults.py and bench/faults.py.
 
 Firms are seeded in bulk (`seed`), then drive the real web server over HTTP (`http`)
 while workers are SIGKILLed, Redis is stopped, PostgreSQL restarts or storage fills up

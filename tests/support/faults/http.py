@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.factories import PDF_BYTES
+from tests.support.factories import PDF_BYTES
 from tests.support.faults.seed import FilingPlan, Firm
 
 

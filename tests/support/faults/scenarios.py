@@ -1,5 +1,5 @@
 """The fault scenarios of docs/reliability.md, sized by their callers: the tests run them
-small (tests/integration/test_faults.py), `python -m bench.faults` at full size.
+small (tests/platform/test_faults.py), `python -m bench.faults` at full size.
 
 Each runs in an app context of the app under test, against real gunicorn, beat and worker
 processes started with `env`, and returns its figures: requests by outcome, `errors`
@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from rating import clock
 from rating.extensions import db
 from rating.models import Rating
-from tests.factories import PDF_BYTES, make_batch
+from tests.support.factories import PDF_BYTES, make_batch
 from tests.support.faults.http import Http, Reply, parallel
 from tests.support.faults.ledger import (
     application_shape,

@@ -15,7 +15,7 @@ from rating.rules import answers as codec
 from rating.platform import storage
 from rating.services.accounts.signin import issue_token
 from rating.services.reference import get_edition
-from tests.factories import PDF_BYTES, good_application, make_staff, password_hash
+from tests.support.factories import PDF_BYTES, good_application, make_staff, password_hash
 
 CHANGZHOU_COUNTIES = ("320402", "320404", "320411", "320412", "320413", "320481")
 _SERIALS = itertools.count(int(time.time()) % 100_000 * 10)
