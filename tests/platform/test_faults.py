@@ -117,7 +117,7 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
     """Uploads and certificate renders while STORAGE_DIR is full: a clear 503 for the
     upload and a failed certificate, no row naming a file that is not there, no temporary
     left; the previous certificate stays downloadable; all works again once space is back."""
-    from rating.models import Certificate, Enterprise, Evidence
+    from rating.models import Certificate, Evidence
     from rating.services.ratings import certificates as certs
 
     env = {**fault_env, "STORAGE_DIR": str(small_storage.root)}
@@ -160,7 +160,8 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
             download = http.call("pdf", "GET", f"/api/v1/ratings/{second_no}/certificate.pdf", official)
             if small_storage.mounted:
                 # A corrected name needs a new file, which cannot be written: the old one stays.
-                db.session.get(Enterprise, firms[0].enterprise_id).name = "故障演练更名后有限公司"
+                db.session.execute(select(Rating).where(Rating.certificate_no == first_no)).scalar_one() \
+                    .certified_name = "故障演练更名后有限公司"
                 db.session.commit()
                 assert regenerate(first_no).status == 202
                 kept = wait_state(http, official, first_no, "failed", stack)

@@ -207,7 +207,7 @@ def test_certificate_is_rendered_into_the_bucket_and_streamed(api, s3_app, bucke
 
     pdf = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == stored[key]
-    assert pdf.headers["ETag"].strip('"') == first_sha and pdf.headers["Cache-Control"] == "private, no-cache"
+    assert pdf.headers["ETag"].strip('"') == first_sha and pdf.headers["Cache-Control"] == "private, no-store"
     again = api.get(f"/ratings/{number}/certificate.pdf", token=firm_token,
                     headers={"If-None-Match": f'"{first_sha}"'})
     assert again.status_code == 304
@@ -228,7 +228,7 @@ def test_certificate_is_rendered_into_the_bucket_and_streamed(api, s3_app, bucke
     assert certificates.stored_bytes(db.session.get(Rating, rating_id)) == stored[key]
 
     # A corrected name: a new object replaces the old one, which is removed once the row moved.
-    db.session.get(Rating, rating_id).enterprise.name = "常州云端更名有限公司"
+    db.session.get(Rating, rating_id).certified_name = "常州云端更名有限公司"
     db.session.commit()
     assert api.post(f"/ratings/{number}/certificate", token=people["city_official"]).status_code == 202
     assert certificates.render(rating_id) == "rendered"
