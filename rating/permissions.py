@@ -8,8 +8,23 @@ from rating.models import (Application, ClaimStatus, Enterprise, EnterpriseClaim
                            JurisdictionLevel, Role, User)
 
 
+# The roles, grouped by what they do; written here only.
+# Officials act for a bureau (publish, revoke, quotas, exports, claims); administrators may do
+# all of it everywhere.
+OFFICIALS = (Role.official, Role.admin)
+# Everyone who works for a bureau: reviewers, experts, officials, administrators.
+STAFF = (Role.reviewer, Role.expert, Role.official, Role.admin)
+# Who may see ratings and their certificates: the firm itself, and officials in scope.
+RATING_VIEWERS = (Role.enterprise, *OFFICIALS)
+
+
 def is_staff(user: User) -> bool:
     return user.is_authenticated and user.role != Role.enterprise
+
+
+def is_official(user: User) -> bool:
+    """An official or an administrator (scope is checked where the object is known)."""
+    return user.is_authenticated and user.role in OFFICIALS
 
 
 def unconfirmed_claim(user_id):

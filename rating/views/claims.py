@@ -1,23 +1,20 @@
 """Claims of imported firms (HTML): the county's officials confirm or refuse them."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from forms.claims import ClaimDecisionForm
 from rating.errors import ServiceError
-from rating.models import ClaimStatus, RatingStatus, Role, Scale
+from rating.models import ClaimStatus, RatingStatus, Scale
 from rating.models.enums import INDUSTRY_SECTIONS
 from rating.services import reference
 from rating.services.accounts import claims
+from rating.views.common import official_required
 
 bp = Blueprint("claims", __name__, url_prefix="/enterprise-claims")
 
-
-def _official() -> None:
-    if current_user.role not in (Role.official, Role.admin):
-        abort(403)
 
 
 def _form(claim_id: int) -> ClaimDecisionForm:
@@ -27,9 +24,8 @@ def _form(claim_id: int) -> ClaimDecisionForm:
 
 
 @bp.get("/")
-@login_required
+@official_required
 def index():
-    _official()
     status = request.args.get("status") or None
     if status not in (None, *ClaimStatus.values()):
         status = None
@@ -44,9 +40,8 @@ def index():
 
 
 @bp.post("/<int:claim_id>")
-@login_required
+@official_required
 def decide(claim_id: int):
-    _official()
     claim = claims.visible_claim(current_user, claim_id)
     form = _form(claim.id)
     if not form.validate_on_submit() or form.approve.data == form.reject.data:

@@ -1,15 +1,18 @@
 """What HTML views and API views share: form → use-case input, loading with scope checks."""
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request, url_for
+from functools import wraps
+
+from flask import abort, current_app, has_request_context, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from rating.errors import NotFound
 from rating.extensions import db
 from rating.models import Application, Jurisdiction
 from rating.models.types import valid_id  # noqa: F401  (views import it from here)
-from rating.permissions import can_view_application
+from rating.permissions import can_view_application, is_official
 from rating.rules.scoring import PaymentIn, ServiceIn
 from rating.services.filing.applications import ApplicationInput
 
@@ -81,3 +84,16 @@ def public_url(endpoint: str, **values) -> str:
     path = url_for(endpoint, **values)
     prefix = request.script_root if has_request_context() else ""
     return current_app.config["PUBLIC_BASE_URL"] + path[len(prefix):]
+
+
+def official_required(view):
+    """Pages of officials and administrators: a visitor logs in first, anyone else gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not is_official(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -2,35 +2,29 @@
 short ones at once, long ones and printable PDFs through a worker with a progress bar."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_file,
                    stream_with_context, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
 from rating.errors import ServiceError
-from rating.models import Role
 from rating.readonly import read_only
 from rating.services.reporting import dashboard, export_jobs, exports
 from rating.views import shared_pages
-from rating.views.common import staff_scope
+from rating.views.common import official_required, staff_scope
 
 bp = Blueprint("dashboard", __name__)
 
 
-def _official() -> None:
-    if current_user.role not in (Role.official, Role.admin):
-        abort(403)
-
 
 @bp.get("/dashboard")
 @read_only
-@login_required
+@official_required
 def show():
-    _official()
     form = DashboardFilterForm(request.args)
     on, level = clock.today(), None
     status = 200
@@ -74,9 +68,8 @@ def _figures(board: dashboard.Dashboard) -> Markup:
 
 
 @bp.post("/exports")
-@login_required
+@official_required
 def start_export():
-    _official()
     form = ExportForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -106,17 +99,15 @@ def start_export():
 
 
 @bp.get("/exports/<int:job_id>")
-@login_required
+@official_required
 def export_page(job_id: int):
-    _official()
     job = export_jobs.visible(current_user, job_id)
     return render_template("dashboard/export.html", job=job, progress=export_jobs.progress(job))
 
 
 @bp.get("/exports/<int:job_id>/progress")
-@login_required
+@official_required
 def export_progress(job_id: int):
-    _official()
     job = export_jobs.visible(current_user, job_id)
     state = export_jobs.progress(job)
     if job.state == "done":
@@ -125,9 +116,8 @@ def export_progress(job_id: int):
 
 
 @bp.get("/exports/<int:job_id>/download")
-@login_required
+@official_required
 def export_download(job_id: int):
-    _official()
     job = export_jobs.visible(current_user, job_id)
     if job.state != "done":
         flash(_("文件尚未生成完毕。"), "error")

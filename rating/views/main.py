@@ -7,6 +7,7 @@ from flask_login import current_user
 from rating.models import Role
 from rating.readonly import read_only
 from rating.services import reference
+from rating.permissions import is_official
 
 bp = Blueprint("main", __name__)
 
@@ -17,7 +18,7 @@ def index():
         return redirect(url_for("applications.dashboard"))
     if current_user.is_authenticated and current_user.role in (Role.reviewer, Role.expert):
         return redirect(url_for("reviews.queue"))
-    if current_user.is_authenticated and current_user.role in (Role.official, Role.admin):
+    if current_user.is_authenticated and is_official(current_user):
         return redirect(url_for("reviews.overview"))
     return render_template("index.html", batches=reference.open_batches())
 

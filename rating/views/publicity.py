@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -12,10 +12,10 @@ from forms.ratings import ConfirmForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db, limiter
-from rating.models import PublicityNotice, Role
+from rating.models import PublicityNotice
 from rating.services.publicity import publicity
 from rating.services.ratings import certificates
-from rating.views.common import staff_scope
+from rating.views.common import official_required, staff_scope
 
 bp = Blueprint("publicity", __name__, url_prefix="/publicity")
 
@@ -62,15 +62,10 @@ def object_to(notice_id: int):
                            mask=publicity.mask_uscc), 422
 
 
-def _official():
-    if current_user.role not in (Role.official, Role.admin):
-        abort(403)
-
 
 @bp.route("/manage", methods=["GET", "POST"])
-@login_required
+@official_required
 def manage():
-    _official()
     form = NoticeForm()
     if request.method == "GET":
         form.starts_on.data = clock.today()
@@ -93,9 +88,8 @@ def manage():
 
 
 @bp.get("/<int:notice_id>/manage")
-@login_required
+@official_required
 def manage_notice(notice_id: int):
-    _official()
     notice = publicity.managed_notice(current_user, notice_id)
     return render_template("publicity/notice_manage.html", notice=notice, form=ResolveForm(),
                            today=clock.today(), mask=publicity.mask_uscc, confirm_form=ConfirmForm(),
@@ -103,10 +97,9 @@ def manage_notice(notice_id: int):
 
 
 @bp.post("/<int:notice_id>/certificates")
-@login_required
+@official_required
 def generate_certificates(notice_id: int):
     """(Re)generate every certificate of the notice; the page then shows the progress."""
-    _official()
     notice = publicity.managed_notice(current_user, notice_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -116,17 +109,15 @@ def generate_certificates(notice_id: int):
 
 
 @bp.get("/<int:notice_id>/certificates/progress")
-@login_required
+@official_required
 def certificate_progress(notice_id: int):
-    _official()
     notice = publicity.managed_notice(current_user, notice_id)
     return certificates.notice_progress(notice.id).as_json()
 
 
 @bp.post("/<int:notice_id>/objections/<int:objection_id>/resolve")
-@login_required
+@official_required
 def resolve(notice_id: int, objection_id: int):
-    _official()
     notice = publicity.managed_notice(current_user, notice_id)
     form = ResolveForm()
     if not form.validate_on_submit():
@@ -142,9 +133,8 @@ def resolve(notice_id: int, objection_id: int):
 
 
 @bp.post("/<int:notice_id>/close")
-@login_required
+@official_required
 def close(notice_id: int):
-    _official()
     notice = publicity.managed_notice(current_user, notice_id)
     try:  # CSRFProtect has checked the form's token
         rated, held = publicity.close_notice(current_user, notice)

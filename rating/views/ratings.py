@@ -9,14 +9,14 @@ from forms.ratings import ConfirmForm, DisbursementForm, RevokeForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.models import RatingStatus, Role
-from rating.permissions import claim_pending
+from rating.permissions import claim_pending, is_official, RATING_VIEWERS
 from rating.services.accounts import claims
 from rating.services.ratings import ratings
 from rating.views.api.ratings import certificate_response
 
 bp = Blueprint("ratings", __name__, url_prefix="/ratings")
 
-VIEWERS = (Role.enterprise, Role.official, Role.admin)
+VIEWERS = RATING_VIEWERS
 
 
 def _viewer():
@@ -138,7 +138,7 @@ def import_list():
     from forms.ratings import ImportForm
     from rating.services.reporting import import_rows, imports
 
-    if current_user.role not in (Role.official, Role.admin):
+    if not is_official(current_user):
         abort(403)
     form = ImportForm()
     report, status = None, 200

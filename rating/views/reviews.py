@@ -10,11 +10,12 @@ from forms.officials import BlacklistForm, LiftForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
-from rating.models import ApplicationStatus, Role
+from rating.models import ApplicationStatus
 from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only
 from rating.views import shared_pages
 from rating.views.common import staff_scope, visible_application
+from rating.permissions import is_official, is_staff
 from workers.tasks import request_routing
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
@@ -25,7 +26,7 @@ PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the defa
 @read_only
 @login_required
 def queue():
-    if current_user.role not in (Role.reviewer, Role.expert, Role.official, Role.admin):
+    if not is_staff(current_user):
         abort(403)
     level = request.args.get("level", type=int)
     level = level if level is not None and 1 <= level <= 9 else None   # no such star level: no filter
@@ -108,7 +109,7 @@ def expert_scores(application_id: int):
 @bp.get("/overview")
 @login_required
 def overview():
-    if current_user.role not in (Role.official, Role.admin):
+    if not is_official(current_user):
         abort(403)
     scope = staff_scope(current_user)
     return render_template("reviews/overview.html", scope=scope, rows=assignments.overview(scope))
@@ -117,7 +118,7 @@ def overview():
 @bp.route("/blacklist", methods=["GET", "POST"])
 @login_required
 def blacklist_page():
-    if current_user.role not in (Role.official, Role.admin):
+    if not is_official(current_user):
         abort(403)
     form = BlacklistForm()
     if request.method == "POST":
@@ -140,7 +141,7 @@ def blacklist_page():
 @bp.post("/blacklist/<int:entry_id>/lift")
 @login_required
 def lift_blacklist(entry_id: int):
-    if current_user.role not in (Role.official, Role.admin):
+    if not is_official(current_user):
         abort(403)
     form = LiftForm()
     if form.validate_on_submit():

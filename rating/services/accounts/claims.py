@@ -16,7 +16,7 @@ from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ClaimStatus, Enterprise, EnterpriseClaim, Jurisdiction, Rating, Role, User
-from rating.permissions import inside, unconfirmed_claim
+from rating.permissions import inside, is_official, unconfirmed_claim
 from rating.platform import audit, outbox
 from rating.services.reporting import aggregates
 
@@ -56,7 +56,7 @@ def file_claim(enterprise: Enterprise, data: dict, email: str, password_hash: st
 
 
 def _decider(user: User) -> None:
-    if not user.is_authenticated or user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以处理企业认领。"))
 
 

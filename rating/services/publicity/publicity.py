@@ -34,7 +34,7 @@ from rating.models import (
     User,
 )
 from rating.models.types import valid_id
-from rating.permissions import can_view_application, inside
+from rating.permissions import can_view_application, inside, is_official
 from rating.rules import stages
 from rating.platform import audit
 from rating.services.filing import history
@@ -57,7 +57,7 @@ def suggested_period(start: date, working_days: int = 5) -> date:
 def _publisher_scope(user: User):
     if user.role == Role.admin and user.jurisdiction is None:
         return None
-    if user.role not in (Role.official, Role.admin) or user.jurisdiction is None:
+    if not is_official(user) or user.jurisdiction is None:
         raise Forbidden(_("只有主管部门人员可以发布公示。"))
     if user.jurisdiction.level == JurisdictionLevel.county:
         raise Forbidden(_("公示由设区市或省主管部门发布。"))
@@ -163,7 +163,7 @@ def get_notice(notice_id: int) -> PublicityNotice:
 
 
 def can_manage(user: User, notice: PublicityNotice) -> bool:
-    if not user.is_authenticated or user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         return False
     if user.role == Role.admin and user.jurisdiction is None:
         return True
@@ -332,7 +332,7 @@ def managed_notices(user: User, limit: int = 200) -> list[PublicityNotice]:
     """The notices `user` manages, newest first (the scope condition in SQL)."""
     query = select(PublicityNotice).order_by(PublicityNotice.id.desc()).limit(limit)
     if not (user.role == Role.admin and user.jurisdiction is None):
-        if user.role not in (Role.official, Role.admin) or user.jurisdiction is None:
+        if not is_official(user) or user.jurisdiction is None:
             return []
         query = query.join(Jurisdiction, Jurisdiction.code == PublicityNotice.jurisdiction_code).where(
             inside(user.jurisdiction))

@@ -28,7 +28,7 @@ from rating.models import (
     Role,
     User,
 )
-from rating.permissions import acting_enterprise_id, inside
+from rating.permissions import acting_enterprise_id, inside, is_official, RATING_VIEWERS
 from rating.platform import audit
 
 # GB/T 2260 province prefixes and their usual letter codes.
@@ -129,7 +129,7 @@ def search(user: User, *, page: int = 1, per_page: int = 50, **filters) -> tuple
 
 def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: bool = False,
            blacklist_provider: bool = False) -> Rating:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以撤销认定。"))
     rating = visible(user, certificate_no)
     reason = (reason or "").strip()
@@ -171,14 +171,14 @@ def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: b
 
 
 def _official_in_scope(user: User, certificate_no: str) -> Rating:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以执行此操作。"))
     return visible(user, certificate_no)
 
 
 def downloadable(user: User, certificate_no: str) -> Rating:
     """The rating whose certificate `user` may download: the firm itself, officials in scope."""
-    if user.role not in (Role.enterprise, Role.official, Role.admin):
+    if user.role not in RATING_VIEWERS:
         raise Forbidden(_("证书仅供获评企业和主管部门下载。"))
     return visible(user, certificate_no)
 

@@ -22,9 +22,10 @@ from sqlalchemy import func, or_, select, update
 from rating import clock
 from rating.errors import Forbidden, NotFound
 from rating.extensions import db
-from rating.models import ExportJob, Role, User
+from rating.models import ExportJob, User
 from rating.platform import blobstore, storage
 from rating.services.reporting import exports
+from rating.permissions import is_official
 
 FORMATS = ("csv", "xlsx", "pdf")
 PROGRESS_EVERY = 2000
@@ -35,7 +36,7 @@ _SESSION_KEY = "export_jobs_to_publish"
 
 
 def _official(user: User) -> None:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以导出名单。"))
 
 

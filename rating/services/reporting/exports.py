@@ -23,8 +23,9 @@ from sqlalchemy.orm import aliased
 from rating import clock
 from rating.errors import Forbidden
 from rating.extensions import db
-from rating.models import Batch, Enterprise, Jurisdiction, Rating, RatingStatus, Role, User
+from rating.models import Batch, Enterprise, Jurisdiction, Rating, RatingStatus, User
 from rating.services.ratings import ratings
+from rating.permissions import is_official
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 BATCH_ROWS = 2000
@@ -62,7 +63,7 @@ def statement(user: User, filters: dict) -> Select:
 
 
 def _check(user: User) -> None:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以导出名单。"))
 
 

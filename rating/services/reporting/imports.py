@@ -28,6 +28,7 @@ from rating.models import Enterprise, Rating, RatingStatus, Role, User
 from rating.platform import audit, storage
 from rating.services.reporting import aggregates
 from rating.services.reporting.import_rows import Checker, Report, Row, check, read_table
+from rating.permissions import is_official
 
 CHUNK = 2000
 
@@ -156,7 +157,7 @@ def supersede(firm_ids: set[int]) -> int:
 
 def run(filename: str, data: bytes, importer: User | None = None) -> Report:
     """Import one file; `importer` None is the command line (the whole database)."""
-    if importer is not None and importer.role not in (Role.official, Role.admin):
+    if importer is not None and not is_official(importer):
         raise Forbidden(_("只有主管部门人员可以导入认定名单。"))
     if importer is not None and importer.role == Role.official and importer.jurisdiction is None:
         raise Forbidden(_("您的账户没有管辖范围，不能导入。"))

@@ -22,7 +22,7 @@ from rating.models import (
     Stage,
     User,
 )
-from rating.permissions import inside
+from rating.permissions import inside, is_official
 from rating.platform import audit, outbox
 from rating.rules import stages
 from rating.services.review.routing import assign, close_open, entered_stage_at, has_conflict, open_assignment, stage_owner, subject_of
@@ -30,7 +30,7 @@ from rating.services.review.routing import assign, close_open, entered_stage_at,
 
 def reassign(official: User, application: Application, reviewer_id: int, reason: str) -> ReviewAssignment:
     """An official moves the current stage to another reviewer; the due date stays."""
-    if official.role not in (Role.official, Role.admin):
+    if not is_official(official):
         raise NotFound(_("未找到该申报。"))
     if application.status != ApplicationStatus.in_review:
         raise Conflict(_("只有审核中的申报可以改派。"))

@@ -13,15 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
-from rating.models import Application, BlacklistEntry, CloudService, Enterprise, Jurisdiction, Role, User
+from rating.models import Application, BlacklistEntry, CloudService, Enterprise, Jurisdiction, User
 from rating.models.types import valid_id
-from rating.permissions import inside
+from rating.permissions import inside, is_official
 from rating.platform import audit
 from rating.services.filing.applications import OPEN
 
 
 def _require_official(user: User) -> None:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以管理黑名单。"))
 
 

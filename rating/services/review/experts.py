@@ -22,6 +22,7 @@ from rating.models import Application, ApplicationStatus, ExpertAssignment, Juri
 from rating.platform import audit, outbox
 from rating.services.reference import edition_of_batch
 from rating.services.review.routing import conflicted, stage_owner
+from rating.permissions import is_official
 
 EXPERT_STAGES = (Stage.city, Stage.province)
 
@@ -43,7 +44,7 @@ def assigned(application: Application) -> list[ExpertAssignment]:
 def assign(official: User, application: Application, expert_ids: list[int] | None = None,
            count: int | None = None) -> list[ExpertAssignment]:
     """Assign the named experts, or the `count` least-loaded eligible experts of the stage's jurisdiction."""
-    if official.role not in (Role.official, Role.admin):
+    if not is_official(official):
         raise Forbidden(_("只有主管部门人员可以指派专家。"))
     if application.status != ApplicationStatus.in_review or application.stage not in EXPERT_STAGES:
         raise Conflict(_("只有处于设区市或省评审阶段的申报可以指派专家。"))
@@ -95,7 +96,7 @@ def assign(official: User, application: Application, expert_ids: list[int] | Non
 
 def can_assign(user: User, application: Application) -> bool:
     """Whether `user` may assign experts to the application's current stage (for showing the form)."""
-    if not user.is_authenticated or user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         return False
     if application.status != ApplicationStatus.in_review or application.stage not in EXPERT_STAGES:
         return False

@@ -9,14 +9,15 @@ from sqlalchemy import select
 from rating import clock
 from rating.errors import Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
-from rating.models import BatchQuota, Jurisdiction, JurisdictionLevel, Role, User
+from rating.models import BatchQuota, Jurisdiction, JurisdictionLevel, User
 from rating.platform import audit
 from rating.services.reference import get_batch, edition_of_batch
+from rating.permissions import is_official
 
 
 def set_quota(user: User, batch_id: int, district_code: str, level: int, max_count: int | None = None,
               percent: Decimal | None = None, base_count: int | None = None) -> BatchQuota:
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以设置名额。"))
     batch = get_batch(batch_id)
     district = db.session.get(Jurisdiction, district_code)

@@ -31,7 +31,7 @@ from rating.models import (
     Stage,
     User,
 )
-from rating.permissions import scope_applications
+from rating.permissions import is_official, scope_applications
 from rating.rules import stages
 from rating.services.filing import history
 from rating.services.review import experts, routing
@@ -227,7 +227,7 @@ def _queue_query(user: User, level: int | None, overdue: bool, display: bool = T
                 ApplicationScore, _CURRENT_SCORE)
         return query.where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
                            Application.status == ApplicationStatus.in_review, *filters)
-    if user.role not in (Role.official, Role.admin):
+    if not is_official(user):
         return None
     query = select(*_ROW, _REVIEWER.name) if display else select(ReviewAssignment.due_at)
     query = query.select_from(Application).outerjoin(

@@ -8,9 +8,10 @@ from forms.claims import ClaimDecisionForm
 from forms.jsondata import flat_formdata, validated
 from rating import clock
 from rating.errors import ValidationFailed
-from rating.models import ClaimStatus, Role
+from rating.models import ClaimStatus
 from rating.services.accounts import claims
 from rating.views.api import api_user, bp, request_json, token_required
+from rating.permissions import OFFICIALS
 
 
 def claim_json(claim) -> dict:
@@ -24,7 +25,7 @@ def claim_json(claim) -> dict:
 
 
 @bp.get("/enterprise-claims")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def list_claims():
     status = request.args.get("status") or None
     if status is not None and status not in ClaimStatus.values():
@@ -44,14 +45,14 @@ def _comment() -> str | None:
 
 
 @bp.post("/enterprise-claims/<int:claim_id>/approve")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def approve_claim(claim_id: int):
     claims.visible_claim(api_user(), claim_id)       # 404 before reading the body
     return claim_json(claims.approve(api_user(), claim_id, _comment()))
 
 
 @bp.post("/enterprise-claims/<int:claim_id>/reject")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def reject_claim(claim_id: int):
     claims.visible_claim(api_user(), claim_id)
     return claim_json(claims.reject(api_user(), claim_id, _comment()))

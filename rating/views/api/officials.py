@@ -4,9 +4,9 @@ from __future__ import annotations
 from forms.jsondata import flat_formdata, validated
 from forms.officials import BlacklistForm, LiftForm, QuotaForm
 from rating import clock
-from rating.models import Role
 from rating.services.review import blacklist, quotas
 from rating.views.api import api_user, bp, json_body, token_required
+from rating.permissions import OFFICIALS
 
 
 def entry_json(entry) -> dict:
@@ -18,13 +18,13 @@ def entry_json(entry) -> dict:
 
 
 @bp.get("/blacklist")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def list_blacklist():
     return [entry_json(e) for e in blacklist.active_entries(api_user())]
 
 
 @bp.post("/blacklist")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def add_to_blacklist():
     form = validated(BlacklistForm(formdata=flat_formdata(json_body(), ("enterprise_id", "provider_name", "reason")),
                                     meta={"csrf": False}))
@@ -33,14 +33,14 @@ def add_to_blacklist():
 
 
 @bp.post("/blacklist/<int:entry_id>/lift")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def lift_blacklist(entry_id: int):
     form = validated(LiftForm(formdata=flat_formdata(json_body(), ("reason",)), meta={"csrf": False}))
     return entry_json(blacklist.lift(api_user(), entry_id, form.reason.data))
 
 
 @bp.post("/batch-quotas")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def set_quota():
     keys = ("batch_id", "district_code", "level", "max_count", "percent", "base_count")
     form = validated(QuotaForm(formdata=flat_formdata(json_body(), keys), meta={"csrf": False}))

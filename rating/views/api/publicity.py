@@ -7,10 +7,10 @@ from forms.jsondata import flat_formdata, validated
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
 from rating.extensions import limiter
-from rating.models import Role
 from rating.services.publicity import publicity
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.common import public_url
+from rating.permissions import OFFICIALS
 
 
 def notice_json(notice, manager: bool = False) -> dict:
@@ -41,7 +41,7 @@ def notice_json(notice, manager: bool = False) -> dict:
 
 
 @bp.post("/publicity-notices")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def create_notice():
     form = validated(NoticeForm(formdata=flat_formdata(json_body(), ("title", "starts_on", "ends_on"),
                                                     ("application_ids",)), meta={"csrf": False}))
@@ -69,7 +69,7 @@ def object_to_notice(notice_id: int):
 
 
 @bp.post("/publicity-notices/<int:notice_id>/objections/<int:objection_id>/resolve")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def resolve_objection(notice_id: int, objection_id: int):
     notice = publicity.managed_notice(api_user(), notice_id)
     form = validated(ResolveForm(formdata=flat_formdata(json_body(), ("outcome", "action", "comment")),
@@ -81,7 +81,7 @@ def resolve_objection(notice_id: int, objection_id: int):
 
 
 @bp.post("/publicity-notices/<int:notice_id>/close")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def close_notice(notice_id: int):
     notice = publicity.managed_notice(api_user(), notice_id)
     rated, held = publicity.close_notice(api_user(), notice)

@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
 from rating.extensions import limiter
-from rating.models import RatingStatus, Role
+from rating.models import RatingStatus
 from rating.services.ratings import certificates, ratings, signing
 from rating.services.reporting import exports
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
+from rating.permissions import OFFICIALS
 
 
 def rating_json(rating) -> dict:
@@ -70,7 +71,7 @@ def download_certificate(certificate_no: str):
 
 
 @bp.post("/ratings/<certificate_no>/certificate")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def regenerate_certificate(certificate_no: str):
     rating = ratings.regenerate(api_user(), certificate_no)
     return {"certificate_no": rating.certificate_no, "certificate": certificates.state_json(rating.certificate),
@@ -78,7 +79,7 @@ def regenerate_certificate(certificate_no: str):
 
 
 @bp.post("/ratings/<certificate_no>/disbursement")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def update_disbursement(certificate_no: str):
     body = json_body()
     state, raw_day, note = body.get("state"), body.get("disbursed_on"), body.get("note")
@@ -98,7 +99,7 @@ def update_disbursement(certificate_no: str):
 
 
 @bp.post("/ratings/<certificate_no>/revoke")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def revoke_rating(certificate_no: str):
     body = json_body()
     reason = body.get("reason")
@@ -137,7 +138,7 @@ def _list_filters() -> dict:
 
 
 @bp.get("/exports/ratings.csv")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def export_csv():
     chunks = exports.csv_chunks(api_user(), _list_filters())
     return Response(stream_with_context(chunks), mimetype="text/csv",
@@ -146,7 +147,7 @@ def export_csv():
 
 
 @bp.get("/exports/ratings.xlsx")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def export_xlsx():
     handle = exports.xlsx_file(api_user(), _list_filters())
     return send_file(handle, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -15,6 +15,7 @@ from rating.services.filing import snapshots
 from rating.services.review import assignments, experts, reviews
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
 from rating.views.common import staff_scope, valid_id, visible_application
+from rating.permissions import OFFICIALS, STAFF
 from workers.tasks import request_routing
 
 
@@ -30,7 +31,7 @@ def decision_formdata(body: dict) -> MultiDict:
 
 
 @bp.post("/applications/<int:application_id>/decisions")
-@token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
+@token_required(*STAFF)
 def decide(application_id: int):
     application = visible_application(api_user(), application_id)
     form = DecisionForm(formdata=decision_formdata(json_body()), meta={"csrf": False})
@@ -47,7 +48,7 @@ def decide(application_id: int):
 
 @bp.get("/reviews/queue")
 @read_only
-@token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
+@token_required(*STAFF)
 def review_queue():
     level = int_arg("level", 1, 9)
     flag = request.args.get("overdue") or "0"
@@ -73,14 +74,14 @@ def queue_item_json(item: reviews.QueueItem) -> dict:
 
 
 @bp.get("/reviews/overview")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def review_overview():
     """Per jurisdiction and stage: in review, unassigned (no eligible reviewer), overdue."""
     return {"rows": assignments.overview(staff_scope(api_user()))}
 
 
 @bp.post("/applications/<int:application_id>/assignment")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def reassign(application_id: int):
     application = visible_application(api_user(), application_id)
     body = json_body()
@@ -110,7 +111,7 @@ def declare_conflict():
 
 
 @bp.post("/applications/<int:application_id>/experts")
-@token_required(Role.official, Role.admin)
+@token_required(*OFFICIALS)
 def assign_experts(application_id: int):
     application = visible_application(api_user(), application_id)
     body = json_body()
@@ -146,7 +147,7 @@ def submit_expert_scores(application_id: int):
 
 
 @bp.get("/applications/<int:application_id>/expert-review")
-@token_required(Role.reviewer, Role.official, Role.expert, Role.admin)
+@token_required(*STAFF)
 def expert_review(application_id: int):
     application = visible_application(api_user(), application_id)
     result = experts.summary(application)
@@ -164,7 +165,7 @@ def expert_review(application_id: int):
 
 
 @bp.get("/applications/<int:application_id>/diff")
-@token_required(Role.reviewer, Role.official, Role.expert, Role.admin, Role.enterprise)
+@token_required()
 def submission_diff(application_id: int):
     """What the current round changed against the round before it (the one a reviewer returned)."""
     application = visible_application(api_user(), application_id)
