@@ -8,6 +8,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forms.fields import DateBetween, LocalDateField, plain_text
+from rating.models import Disbursement
 from rating.services.reporting.totals import FIRST_DAY, LAST_DAY
 
 
@@ -19,8 +20,7 @@ class RevokeForm(FlaskForm):
 
 
 class DisbursementForm(FlaskForm):
-    state = SelectField(_l("奖励拨付状态"), choices=[("due", _l("待拨付")), ("paid", _l("已拨付")),
-                                                 ("withheld", _l("不予拨付"))])
+    state = SelectField(_l("奖励拨付状态"), choices=[(d.value, _l(d.msgid)) for d in Disbursement])
     disbursed_on = LocalDateField(_l("拨付日期"), validators=[Optional()])
     note = StringField(_l("备注"), validators=[Optional(), plain_text, Length(max=2000)])
 
@@ -28,7 +28,7 @@ class DisbursementForm(FlaskForm):
         # Optional() ends the date's own validators when it is empty, so the rule that a
         # paid reward has a date is checked here.
         valid = super().validate(extra_validators)
-        if self.state.data == "paid" and self.disbursed_on.data is None and not self.disbursed_on.errors:
+        if self.state.data == Disbursement.paid and self.disbursed_on.data is None and not self.disbursed_on.errors:
             self.disbursed_on.errors = [*self.disbursed_on.errors, _l("请填写拨付日期。")]
             valid = False
         return valid

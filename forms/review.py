@@ -7,6 +7,7 @@ from wtforms import FieldList, Form, FormField, IntegerField, SelectField, Strin
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from forms.fields import FiniteDecimalField, plain_text
+from rating.models import Decision
 
 
 class AdjustmentForm(Form):
@@ -17,8 +18,7 @@ class AdjustmentForm(Form):
 
 
 class DecisionForm(FlaskForm):
-    decision = SelectField(_l("决定"), choices=[("forward", _l("报送上级")), ("approve", _l("审核通过")),
-                                                 ("return", _l("退回修改")), ("reject", _l("不予通过"))],
+    decision = SelectField(_l("决定"), choices=[(d.value, _l(d.msgid)) for d in Decision],
                            validators=[DataRequired(_l("请选择决定。"))])
     comment = TextAreaField(_l("意见"), validators=[Optional(), plain_text, Length(max=4000)])
     version = IntegerField(validators=[InputRequired(_l("缺少版本号。"))])

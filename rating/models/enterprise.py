@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
-from rating.models.enums import INDUSTRY_SECTIONS, Scale
+from rating.models.enums import INDUSTRY_SECTIONS, ClaimStatus, Scale
 from rating.models.types import UTCDateTime, utcnow
 
 _SECTIONS = ", ".join(f"'{s}'" for s in INDUSTRY_SECTIONS)
@@ -83,7 +83,7 @@ class EnterpriseClaim(db.Model):
 
     __tablename__ = "enterprise_claims"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint(f"status IN ({ClaimStatus.sql_in()})", name="status"),
         CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided"),
         CheckConstraint("(decided_at IS NULL) = (decided_by_id IS NULL)", name="decided_by"),
         # A firm is claimed once: at most one approved claim per firm.
@@ -97,7 +97,7 @@ class EnterpriseClaim(db.Model):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     # One claim per account: the account was created by it.
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=ClaimStatus.pending)
     # The firm's record as the claimant typed it.
     name: Mapped[str] = mapped_column(String(200))
     district_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))

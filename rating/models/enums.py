@@ -9,15 +9,22 @@ from rating.rules.messages import N_
 
 
 class LabelledEnum(StrEnum):
+    """A state or kind stored as its value, with a label found by its enum and value.
+
+    Labels are looked up per enum: a StrEnum member equals (and hashes as) its value, so
+    in one dict keyed by members ApplicationStatus.approved and ClaimStatus.approved
+    would be one key and one enum's labels would replace the other's.
+    """
+
     @property
     def label(self) -> str:
         """In the current locale."""
-        return gettext(_LABELS[self])
+        return gettext(self.msgid)
 
     @property
     def msgid(self) -> str:
         """The label untranslated (the catalogue's key), for code that translates itself."""
-        return _LABELS[self]
+        return _LABELS[type(self)][self.value]
 
     @classmethod
     def values(cls) -> tuple[str, ...]:
@@ -87,15 +94,57 @@ class ClaimStatus(LabelledEnum):
     approved = "approved"
     rejected = "rejected"
 
-    # Labelled apart: a StrEnum member equals its value, so in _LABELS these would replace
-    # the labels of ApplicationStatus.approved and .rejected and of CertificateState.pending.
-    @property
-    def label(self) -> str:
-        return gettext(_CLAIM_LABELS[self.value])
 
-    @property
-    def msgid(self) -> str:
-        return _CLAIM_LABELS[self.value]
+class Decision(LabelledEnum):
+    """What a review stage decides (which of these a stage may: review.allowed_decisions)."""
+    forward = "forward"
+    approve = "approve"
+    return_ = "return"
+    reject = "reject"
+
+
+class NoticeStatus(LabelledEnum):
+    open = "open"
+    closed = "closed"
+
+
+class EntryOutcome(LabelledEnum):
+    """Where an application on a public notice stands."""
+    listed = "listed"
+    rated = "rated"
+    held = "held"
+    removed = "removed"
+
+
+class ObjectionStatus(LabelledEnum):
+    open = "open"
+    dismissed = "dismissed"
+    upheld = "upheld"
+
+
+class OutboxStatus(LabelledEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+class EmailKind(LabelledEnum):
+    """The outbox's kinds of message, each the name of its template in templates/email/."""
+    status_changed = "status_changed"
+    certificate_ready = "certificate_ready"
+    claim_decided = "claim_decided"
+    password_reset = "password_reset"  # nosec B105 (the name of an email, not a password)
+    assigned = "assigned"
+    reminder = "reminder"
+    overdue = "overdue"
+
+
+class ExportState(LabelledEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
 
 
 class Scale(LabelledEnum):
@@ -143,56 +192,118 @@ INDUSTRY_SECTIONS = {
     "T": _l("国际组织"),
 }
 
-_LABELS = {
-    JurisdictionLevel.province: N_("省"),
-    JurisdictionLevel.city: N_("设区市"),
-    JurisdictionLevel.county: N_("县（市、区）"),
-    Role.enterprise: N_("企业用户"),
-    Role.reviewer: N_("审核人员"),
-    Role.expert: N_("评审专家"),
-    Role.official: N_("主管部门人员"),
-    Role.admin: N_("系统管理员"),
-    ApplicationStatus.draft: N_("草稿"),
-    ApplicationStatus.submitted: N_("已提交，待评分"),
-    ApplicationStatus.in_review: N_("审核中"),
-    ApplicationStatus.returned: N_("退回修改"),
-    ApplicationStatus.approved: N_("审核通过"),
-    ApplicationStatus.publicity: N_("公示中"),
-    ApplicationStatus.held: N_("暂缓（异议处理中）"),
-    ApplicationStatus.rated: N_("已认定"),
-    ApplicationStatus.rejected: N_("未通过"),
-    ApplicationStatus.withdrawn: N_("已撤回"),
-    Stage.county: N_("县（市、区）工信局审核"),
-    Stage.city: N_("设区市工信局评审"),
-    Stage.province: N_("省工信厅评审"),
-    RatingStatus.valid: N_("有效"),
-    RatingStatus.revoked: N_("已撤销"),
-    RatingStatus.superseded: N_("已被更高星级取代"),
-    RatingStatus.expired: N_("已过期"),
-    CertificateState.pending: N_("证书生成中"),
-    CertificateState.ready: N_("证书已生成"),
-    CertificateState.failed: N_("证书生成失败"),
-    Disbursement.due: N_("待拨付"),
-    Disbursement.paid: N_("已拨付"),
-    Disbursement.withheld: N_("不予拨付"),
-    Scale.large: N_("大型"),
-    Scale.medium: N_("中型"),
-    Scale.small: N_("小型"),
-    Scale.micro: N_("微型"),
-    ServiceCategory.iaas: N_("基础设施服务（IaaS）"),
-    ServiceCategory.paas: N_("平台服务（PaaS）"),
-    ServiceCategory.saas: N_("软件服务（SaaS）"),
-    ServiceCategory.industrial_app: N_("工业APP"),
-    ServiceCategory.device: N_("设备上云服务"),
-    Deployment.public: N_("公有云"),
-    Deployment.private: N_("私有云"),
-    Deployment.hybrid: N_("混合云"),
-}
-
-_CLAIM_LABELS = {
-    ClaimStatus.pending.value: N_("待区县确认"),
-    ClaimStatus.approved.value: N_("已确认"),
-    ClaimStatus.rejected.value: N_("未予确认"),
+# Per enum (see LabelledEnum): within one enum no two members share a value.
+_LABELS: dict[type[LabelledEnum], dict[str, str]] = {
+    JurisdictionLevel: {
+        JurisdictionLevel.province: N_("省"),
+        JurisdictionLevel.city: N_("设区市"),
+        JurisdictionLevel.county: N_("县（市、区）"),
+    },
+    Role: {
+        Role.enterprise: N_("企业用户"),
+        Role.reviewer: N_("审核人员"),
+        Role.expert: N_("评审专家"),
+        Role.official: N_("主管部门人员"),
+        Role.admin: N_("系统管理员"),
+    },
+    ApplicationStatus: {
+        ApplicationStatus.draft: N_("草稿"),
+        ApplicationStatus.submitted: N_("已提交，待评分"),
+        ApplicationStatus.in_review: N_("审核中"),
+        ApplicationStatus.returned: N_("退回修改"),
+        ApplicationStatus.approved: N_("审核通过"),
+        ApplicationStatus.publicity: N_("公示中"),
+        ApplicationStatus.held: N_("暂缓（异议处理中）"),
+        ApplicationStatus.rated: N_("已认定"),
+        ApplicationStatus.rejected: N_("未通过"),
+        ApplicationStatus.withdrawn: N_("已撤回"),
+    },
+    Stage: {
+        Stage.county: N_("县（市、区）工信局审核"),
+        Stage.city: N_("设区市工信局评审"),
+        Stage.province: N_("省工信厅评审"),
+    },
+    RatingStatus: {
+        RatingStatus.valid: N_("有效"),
+        RatingStatus.revoked: N_("已撤销"),
+        RatingStatus.superseded: N_("已被更高星级取代"),
+        RatingStatus.expired: N_("已过期"),
+    },
+    CertificateState: {
+        CertificateState.pending: N_("证书生成中"),
+        CertificateState.ready: N_("证书已生成"),
+        CertificateState.failed: N_("证书生成失败"),
+    },
+    Disbursement: {
+        Disbursement.due: N_("待拨付"),
+        Disbursement.paid: N_("已拨付"),
+        Disbursement.withheld: N_("不予拨付"),
+    },
+    ClaimStatus: {
+        ClaimStatus.pending: N_("待区县确认"),
+        ClaimStatus.approved: N_("已确认"),
+        ClaimStatus.rejected: N_("未予确认"),
+    },
+    Decision: {
+        Decision.forward: N_("报送上级"),
+        Decision.approve: N_("审核通过"),
+        Decision.return_: N_("退回修改"),
+        Decision.reject: N_("不予通过"),
+    },
+    NoticeStatus: {
+        NoticeStatus.open: N_("进行中"),
+        NoticeStatus.closed: N_("已结束"),
+    },
+    EntryOutcome: {
+        EntryOutcome.listed: N_("公示中"),
+        EntryOutcome.rated: N_("已认定"),
+        EntryOutcome.held: N_("暂缓"),
+        EntryOutcome.removed: N_("已撤出"),
+    },
+    ObjectionStatus: {
+        ObjectionStatus.open: N_("待处理"),
+        ObjectionStatus.dismissed: N_("异议不成立"),
+        ObjectionStatus.upheld: N_("异议成立"),
+    },
+    OutboxStatus: {
+        OutboxStatus.pending: N_("待发送"),
+        OutboxStatus.sending: N_("发送中"),
+        OutboxStatus.sent: N_("已发送"),
+        OutboxStatus.failed: N_("发送失败"),
+    },
+    EmailKind: {
+        EmailKind.status_changed: N_("状态变化"),
+        EmailKind.certificate_ready: N_("证书已生成"),
+        EmailKind.claim_decided: N_("企业认领"),
+        EmailKind.password_reset: N_("找回密码"),
+        EmailKind.assigned: N_("审核任务指派"),
+        EmailKind.reminder: N_("审核到期提醒"),
+        EmailKind.overdue: N_("逾期"),
+    },
+    ExportState: {
+        ExportState.queued: N_("排队中"),
+        ExportState.running: N_("生成中"),
+        ExportState.done: N_("已完成"),
+        ExportState.failed: N_("生成失败"),
+    },
+    Scale: {
+        Scale.large: N_("大型"),
+        Scale.medium: N_("中型"),
+        Scale.small: N_("小型"),
+        Scale.micro: N_("微型"),
+    },
+    ServiceCategory: {
+        ServiceCategory.iaas: N_("基础设施服务（IaaS）"),
+        ServiceCategory.paas: N_("平台服务（PaaS）"),
+        ServiceCategory.saas: N_("软件服务（SaaS）"),
+        ServiceCategory.industrial_app: N_("工业APP"),
+        ServiceCategory.device: N_("设备上云服务"),
+    },
+    Deployment: {
+        Deployment.public: N_("公有云"),
+        Deployment.private: N_("私有云"),
+        Deployment.hybrid: N_("混合云"),
+    },
 }
 
 

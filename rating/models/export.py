@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rating.extensions import db
+from rating.models.enums import ExportState
 from rating.models.types import UTCDateTime, utcnow
 
 
@@ -19,7 +20,7 @@ class ExportJob(db.Model):
 
     __tablename__ = "export_jobs"
     __table_args__ = (
-        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+        CheckConstraint(f"state IN ({ExportState.sql_in()})", name="state"),
         CheckConstraint("format IN ('csv', 'xlsx', 'pdf')", name="format"),
         CheckConstraint("done_rows >= 0 AND (total_rows IS NULL OR done_rows <= total_rows)", name="progress"),
         CheckConstraint("(state = 'done') = (file_name IS NOT NULL)", name="done_has_file"),
@@ -29,7 +30,7 @@ class ExportJob(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     format: Mapped[str] = mapped_column(String(4))
     filters: Mapped[str] = mapped_column(Text, default="{}")
-    state: Mapped[str] = mapped_column(String(8), default="queued")
+    state: Mapped[str] = mapped_column(String(8), default=ExportState.queued)
     total_rows: Mapped[int | None] = mapped_column(Integer)
     done_rows: Mapped[int] = mapped_column(Integer, default=0)
     file_name: Mapped[str | None] = mapped_column(String(100))

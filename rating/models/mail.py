@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rating.extensions import db
+from rating.models.enums import OutboxStatus
 from rating.models.types import UTCDateTime, utcnow
 
 # Not a NULL: one range of the (status, next_attempt_at) index holds everything due, and
@@ -17,7 +18,7 @@ NOT_YET_TRIED = datetime(2000, 1, 1, tzinfo=timezone.utc)
 class OutboxEmail(db.Model):
     __tablename__ = "email_outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        CheckConstraint(f"status IN ({OutboxStatus.sql_in()})", name="status"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent"),
         CheckConstraint("attempts >= 0", name="attempts"),
         # What a flush claims: pending and due, soonest first.
@@ -27,12 +28,12 @@ class OutboxEmail(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"),
                                                        index=True)
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))  # an EmailKind (its template in templates/email/)
     to_address: Mapped[str] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(8), default="pending")
+    status: Mapped[str] = mapped_column(String(8), default=OutboxStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,11 +7,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
+from rating.models.enums import EntryOutcome, NoticeStatus, ObjectionStatus
 from rating.models.types import UTCDateTime, utcnow
-
-NOTICE_STATUSES = ("open", "closed")
-ENTRY_OUTCOMES = ("listed", "rated", "held", "removed")
-OBJECTION_STATUSES = ("open", "dismissed", "upheld")
 
 # Limits on what the public may send (also checked by the form, with messages).
 OBJECTION_NAME_MAX = 50
@@ -19,15 +16,11 @@ OBJECTION_CONTACT_MAX = 100
 OBJECTION_REASON_MAX = 2000
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 class PublicityNotice(db.Model):
     __tablename__ = "publicity_notices"
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="period"),
-        CheckConstraint(f"status IN ({_in(NOTICE_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({NoticeStatus.sql_in()})", name="status"),
         CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed"),
     )
 
@@ -36,7 +29,7 @@ class PublicityNotice(db.Model):
     jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(8), default="open")
+    status: Mapped[str] = mapped_column(String(8), default=NoticeStatus.open)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -52,7 +45,7 @@ class PublicityEntry(db.Model):
     __tablename__ = "publicity_entries"
     __table_args__ = (
         UniqueConstraint("notice_id", "application_id", name="uq_publicity_entries_notice_application"),
-        CheckConstraint(f"outcome IN ({_in(ENTRY_OUTCOMES)})", name="outcome"),
+        CheckConstraint(f"outcome IN ({EntryOutcome.sql_in()})", name="outcome"),
         # An application is on at most one notice that is still deciding its fate.
         Index("uq_publicity_entries_live", "application_id", unique=True,
               postgresql_where=text("outcome IN ('listed', 'held')"),
@@ -63,7 +56,7 @@ class PublicityEntry(db.Model):
     notice_id: Mapped[int] = mapped_column(ForeignKey("publicity_notices.id", ondelete="CASCADE"))
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
     level: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(8), default="listed")
+    outcome: Mapped[str] = mapped_column(String(8), default=EntryOutcome.listed)
 
     notice = relationship("PublicityNotice", back_populates="entries")
     application = relationship("Application")
@@ -73,7 +66,7 @@ class PublicityEntry(db.Model):
 class Objection(db.Model):
     __tablename__ = "objections"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(OBJECTION_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({ObjectionStatus.sql_in()})", name="status"),
         CheckConstraint("(status = 'open') = (handled_at IS NULL)", name="handled"),
         CheckConstraint(f"length(reason) BETWEEN 1 AND {OBJECTION_REASON_MAX}", name="reason_length"),
         CheckConstraint(f"length(name) BETWEEN 1 AND {OBJECTION_NAME_MAX}", name="name_length"),
@@ -88,7 +81,7 @@ class Objection(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(45))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=ObjectionStatus.open)
     resolution: Mapped[str | None] = mapped_column(Text)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from rating import clock
 from rating.extensions import db
-from rating.models import OutboxEmail, User
+from rating.models import EmailKind, OutboxEmail, OutboxStatus, User
 from rating.platform.outbox import RESET_LINK_PLACEHOLDER
 
 _OUTBOX = OutboxEmail.__table__
@@ -37,13 +37,13 @@ def _claim(limit: int) -> list:
     """
     now, c = clock.now(), _OUTBOX.c
     waiting = (select(c.id)
-               .where(c.status == "pending", c.next_attempt_at <= now)
+               .where(c.status == OutboxStatus.pending, c.next_attempt_at <= now)
                .order_by(c.next_attempt_at, c.id).limit(limit)
                .with_for_update(skip_locked=True, key_share=True))
     rows = db.session.execute(
         update(_OUTBOX)
         .where(c.id.in_(waiting.scalar_subquery()))
-        .values(status="sending", claimed_at=now, attempts=c.attempts + 1)
+        .values(status=OutboxStatus.sending, claimed_at=now, attempts=c.attempts + 1)
         .returning(c.id, c.kind, c.to_address, c.subject, c.body, c.attempts)
     ).all()
     db.session.commit()
@@ -88,11 +88,11 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
         now = clock.now()
         if unsendable:
             db.session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(unsendable)).values(
-                status="failed", last_error="not sent: no active account has this address any more"))
+                status=OutboxStatus.failed, last_error="not sent: no active account has this address any more"))
             counts["failed"] += len(unsendable)
         if sent:
             db.session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(sent))
-                               .values(status="sent", sent_at=now, last_error=None))
+                               .values(status=OutboxStatus.sent, sent_at=now, last_error=None))
             counts["sent"] += len(sent)
         limit = current_app.config["MAIL_MAX_ATTEMPTS"]
         # The messages a server that could not be reached left unsent share one error:
@@ -105,7 +105,7 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
             if error.startswith("refused"):
                 final = row.attempts >= limit
                 db.session.execute(update(OutboxEmail).where(OutboxEmail.id == row.id).values(
-                    status="failed" if final else "pending", last_error=error[:2000],
+                    status=OutboxStatus.failed if final else OutboxStatus.pending, last_error=error[:2000],
                     next_attempt_at=now + retry_delay(row.attempts)))
                 counts["failed" if final else "retry"] += 1
             else:
@@ -113,7 +113,7 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
                 counts["retry"] += 1
         for (attempts, error), ids in unsent.items():
             db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(ids)).values(
-                status="pending", last_error=error, next_attempt_at=now + retry_delay(attempts))
+                status=OutboxStatus.pending, last_error=error, next_attempt_at=now + retry_delay(attempts))
                 .execution_options(synchronize_session=False))
         db.session.commit()
         if len(sent) < len(claimed) and any(not e.startswith("refused") for e in errors.values()):
@@ -126,6 +126,15 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
     return counts
 
 
+# Makes a password-reset link for a user row (id, email, password_hash). The accounts area
+# registers it (create_app): the mailer stands below the use cases and does not import them.
+_reset_link: dict[str, Callable[[object], str]] = {}
+
+
+def make_reset_links_with(maker: Callable[[object], str]) -> None:
+    _reset_link["maker"] = maker
+
+
 def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
     """The bodies of the claimed reset emails with their links (id → body), made now with
     a fresh token for the active account of the address (one query for the batch), and
@@ -136,22 +145,21 @@ def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
     working link), and works even if the password changed since the request, as the
     reader of a reset email expects of its link (it lands in the same mailbox any new
     request would, so it gives no one more than a new request would)."""
-    from rating.services.accounts import password_reset
-
-    waiting = [row for row in claimed if row.kind == "password_reset" and RESET_LINK_PLACEHOLDER in row.body]
+    waiting = [row for row in claimed if row.kind == EmailKind.password_reset and RESET_LINK_PLACEHOLDER in row.body]
     if not waiting:
         return {}, set()
     users = {row.email: row for row in db.session.execute(
         select(User.id, User.email, User.password_hash)
         .where(User.email.in_(sorted({row.to_address for row in waiting})), User.active.is_(True))).all()}
     bodies, unsendable = {}, set()
+    reset_link = _reset_link["maker"]   # a KeyError here: create_app registers it
     for row in waiting:
         user = users.get(row.to_address)
         if user is None:
             unsendable.add(row.id)
             continue
         head, _, tail = row.body.rpartition(RESET_LINK_PLACEHOLDER)   # the template's, after any name
-        bodies[row.id] = head + password_reset.reset_link(user) + tail
+        bodies[row.id] = head + reset_link(user) + tail
     return bodies, unsendable
 
 

@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 
 from rating import clock
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, ClaimStatus, Enterprise, OutboxEmail, Stage, User
+from rating.models import (
+    Application, ApplicationStatus, ClaimStatus, EmailKind, Enterprise, OutboxEmail, OutboxStatus, Stage, User)
 from rating.permissions import unconfirmed_claim
 
 DEFAULT_LOCALE = "zh_Hans_CN"
 _SESSION_KEY = "rating_outbox_ids"
 
 
-def _render(kind: str, locale: str, **context) -> tuple[str, str]:
+def _render(kind: EmailKind, locale: str, **context) -> tuple[str, str]:
     """Subject (the template's first line) and body, in `locale`. An email reads only what
     it is given, not the request's context (Flask's context processors would load the
     requesting user again, ~0.3 ms a message)."""
@@ -71,7 +72,7 @@ _INSERT_MESSAGE = insert(_OUTBOX)
 _PENDING = "rating_outbox_pending"
 
 
-def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id: int | None, /,
+def _queue(kind: EmailKind, to_address: str, locale: str | None, outbox_application_id: int | None, /,
            **context) -> None:
     """Render the message now; it is written just before the transaction commits, with
     every other message of the transaction in one statement (like the audit chain)."""
@@ -79,7 +80,7 @@ def _queue(kind: str, to_address: str, locale: str | None, outbox_application_id
     subject, body = _render(kind, locale, **context)
     db.session.info.setdefault(_PENDING, []).append({
         "application_id": outbox_application_id, "kind": kind, "to_address": to_address, "locale": locale,
-        "subject": subject, "body": body, "status": "pending",
+        "subject": subject, "body": body, "status": OutboxStatus.pending,
     })
     db.session.info[_SESSION_KEY] = True
 
@@ -135,7 +136,7 @@ def queue_status_changes(changes: list[tuple[int, str, str | None, str | None]])
             continue
         name, level, contact = firm[0][1], firm[0][2], firm[0][3]
         for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in firm]):
-            _queue("status_changed", address, locale, application_id, application_id=application_id,
+            _queue(EmailKind.status_changed, address, locale, application_id, application_id=application_id,
                    enterprise_name=name, level=level, status=to_status, stage=stage, comment=comment)
 
 
@@ -152,7 +153,7 @@ def queue_certificate_ready(rating) -> None:
         return
     name, contact = rows[0][0], rows[0][1]
     for address, locale in _firm_recipients(contact, [(email, locale) for *_, email, locale in rows]):
-        _queue("certificate_ready", address, locale, rating.application_id, enterprise_name=name,
+        _queue(EmailKind.certificate_ready, address, locale, rating.application_id, enterprise_name=name,
                level=rating.level, certificate_no=rating.certificate_no)
 
 
@@ -164,17 +165,17 @@ RESET_LINK_PLACEHOLDER = "[password-reset-link]"
 
 def queue_password_reset(user: User, minutes: int) -> None:
     """A reset email to the account's own address only, its link made when it is sent."""
-    _queue("password_reset", user.email, user.locale, None, name=user.name, link=RESET_LINK_PLACEHOLDER,
+    _queue(EmailKind.password_reset, user.email, user.locale, None, name=user.name, link=RESET_LINK_PLACEHOLDER,
            minutes=minutes)
 
 
 def queue_claim_decision(claim) -> None:
     """Tell a claimant of an imported firm how the county decided, at the account's address."""
-    _queue("claim_decided", claim.user.email, claim.user.locale, None, enterprise_name=claim.name,
+    _queue(EmailKind.claim_decided, claim.user.email, claim.user.locale, None, enterprise_name=claim.name,
            uscc=claim.enterprise.uscc, approved=claim.status == ClaimStatus.approved, comment=claim.comment)
 
 
-def queue_reviewer(kind: str, reviewer_id: int, application_id: int, due_at: datetime,
+def queue_reviewer(kind: EmailKind, reviewer_id: int, application_id: int, due_at: datetime,
                    known: tuple[int, str | None, str] | None = None, reviewer=None) -> None:
     """Assignment, reminder or overdue notice to a reviewer. `known`: (level, stage, firm
     name), and `reviewer` (with email, locale and name), when the caller has them loaded already."""
@@ -279,14 +280,14 @@ def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), li
     now = clock.now()
     db.session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.status == "sending", OutboxEmail.claimed_at < now - stuck_after)
-        .values(status="pending")
+        .where(OutboxEmail.status == OutboxStatus.sending, OutboxEmail.claimed_at < now - stuck_after)
+        .values(status=OutboxStatus.pending)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     ids = list(db.session.execute(
         select(OutboxEmail.id)
-        .where(OutboxEmail.status == "pending",
+        .where(OutboxEmail.status == OutboxStatus.pending,
                OutboxEmail.next_attempt_at < now - grace, OutboxEmail.created_at < now - grace)
         .order_by(OutboxEmail.id).limit(limit)
     ).scalars())

@@ -17,7 +17,7 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, Evidence, Role
+from rating.models import Application, ApplicationStatus, EmailKind, Evidence, Role
 from rating.permissions import can_edit_application, claim_pending, is_staff
 from rating.rules.eligibility import allowed_levels
 from rating.rules.scoring import ScoreResult
@@ -352,7 +352,7 @@ def show(application_id: int):
         alerts=blacklist.alerts(application) if is_staff(current_user) and application.status in filing.OPEN else [],
         assignment=routing.open_assignment(application.id) if is_staff(current_user) else None,
         emails=[m for m in outbox.log_for(application.id)
-                if is_staff(current_user) or m.kind == "status_changed"],
+                if is_staff(current_user) or m.kind == EmailKind.status_changed],
         adjustments=adjustments_json(application),
         diff=snapshots.diff(application) if is_staff(current_user) else None,
         expert_summary=experts.summary(application) if is_staff(current_user) else None,

@@ -12,10 +12,12 @@ from markupsafe import Markup
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
 from rating.errors import ServiceError
+from rating.models import ExportState
 from rating.readonly import read_only
 from rating.services.reporting import dashboard, export_jobs, exports
 from rating.views import shared_pages
-from rating.views.common import official_required, staff_scope
+from rating.permissions import staff_scope
+from rating.views.common import official_required
 
 bp = Blueprint("dashboard", __name__)
 
@@ -110,7 +112,7 @@ def export_page(job_id: int):
 def export_progress(job_id: int):
     job = export_jobs.visible(current_user, job_id)
     state = export_jobs.progress(job)
-    if job.state == "done":
+    if job.state == ExportState.done:
         state["download_url"] = url_for(".export_download", job_id=job.id)
     return state
 
@@ -119,7 +121,7 @@ def export_progress(job_id: int):
 @official_required
 def export_download(job_id: int):
     job = export_jobs.visible(current_user, job_id)
-    if job.state != "done":
+    if job.state != ExportState.done:
         flash(_("文件尚未生成完毕。"), "error")
         return redirect(url_for(".export_page", job_id=job.id))
     response = export_jobs.response(job)

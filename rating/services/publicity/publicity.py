@@ -22,10 +22,14 @@ from rating.extensions import db
 from rating.models import (
     Application,
     ApplicationStatus,
+    Disbursement,
     Enterprise,
+    EntryOutcome,
     Jurisdiction,
     JurisdictionLevel,
+    NoticeStatus,
     Objection,
+    ObjectionStatus,
     PublicityEntry,
     PublicityNotice,
     Rating,
@@ -105,14 +109,14 @@ def create_notice(user: User, title: str, application_ids: list[int], starts_on:
             {"application_ids": [_("状态不是审核通过。")]},
         )
     notice = PublicityNotice(title=title.strip(), jurisdiction_code=owner, starts_on=starts_on, ends_on=ends_on,
-                             status="open", created_by_id=user.id)
+                             status=NoticeStatus.open, created_by_id=user.id)
     db.session.add(notice)
     db.session.flush()
     for application in applications:
         _move(application, ApplicationStatus.approved, ApplicationStatus.publicity, user, "publicity",
               _("列入公示：%(title)s", title=notice.title))
         db.session.add(PublicityEntry(notice_id=notice.id, application_id=application.id,
-                                      level=application.target_level, outcome="listed"))
+                                      level=application.target_level, outcome=EntryOutcome.listed))
     audit.append("publicity.create", "publicity_notice", notice.id, user.id, title=notice.title,
                  jurisdiction=owner, starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
                  application_ids=[a.id for a in applications])
@@ -179,7 +183,7 @@ def managed_notice(user: User, notice_id: int) -> PublicityNotice:
 
 def is_running(notice: PublicityNotice, today: date | None = None) -> bool:
     today = today or clock.today()
-    return notice.status == "open" and notice.starts_on <= today <= notice.ends_on
+    return notice.status == NoticeStatus.open and notice.starts_on <= today <= notice.ends_on
 
 
 def submit_objection(notice: PublicityNotice, application_id: int, name: str, contact: str, reason: str,
@@ -187,11 +191,11 @@ def submit_objection(notice: PublicityNotice, application_id: int, name: str, co
     if not is_running(notice):
         raise Conflict(_("该公示不在公示期内（%(start)s 至 %(end)s），不能提出异议。",
                          start=notice.starts_on.isoformat(), end=notice.ends_on.isoformat()))
-    entry = next((e for e in notice.entries if e.application_id == application_id and e.outcome == "listed"), None)
+    entry = next((e for e in notice.entries if e.application_id == application_id and e.outcome == EntryOutcome.listed), None)
     if entry is None:
         raise ValidationFailed(_("该企业不在本次公示名单中。"), {"application_id": [_("请从公示名单中选择。")]})
     objection = Objection(entry_id=entry.id, name=name.strip(), contact=contact.strip(), reason=reason.strip(),
-                          remote_addr=remote_addr, status="open")
+                          remote_addr=remote_addr, status=ObjectionStatus.open)
     db.session.add(objection)
     db.session.flush()
     audit.append("objection.create", "publicity_notice", notice.id, None, objection_id=objection.id,
@@ -206,28 +210,28 @@ def resolve_objection(user: User, notice: PublicityNotice, objection_id: int, ou
     objection = db.session.get(Objection, objection_id) if valid_id(objection_id) else None
     if objection is None or objection.entry.notice_id != notice.id:
         raise NotFound(_("未找到该异议。"))
-    if objection.status != "open":
+    if objection.status != ObjectionStatus.open:
         raise Conflict(_("该异议已处理。"))
     entry, application, now = objection.entry, objection.entry.application, clock.now()
-    objection.status = "upheld" if outcome == "uphold" else "dismissed"
+    objection.status = ObjectionStatus.upheld if outcome == "uphold" else ObjectionStatus.dismissed
     objection.resolution, objection.handled_by_id, objection.handled_at = comment.strip(), user.id, now
     audit.append(f"objection.{objection.status}", "publicity_notice", notice.id, user.id,
                  objection_id=objection.id, application_id=application.id, action=action, comment=comment)
     if outcome == "uphold":
         for other in entry.objections:
-            if other.id != objection.id and other.status == "open":
-                other.status, other.handled_by_id, other.handled_at = "upheld", user.id, now
+            if other.id != objection.id and other.status == ObjectionStatus.open:
+                other.status, other.handled_by_id, other.handled_at = ObjectionStatus.upheld, user.id, now
                 other.resolution = _("与异议 #%(id)s 一并处理。", id=objection.id)
-        entry.outcome = "removed"
+        entry.outcome = EntryOutcome.removed
         if action == "return":
             final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
             _move(application, application.status, ApplicationStatus.returned, user, "objection_return",
                   comment, stage=final)
         else:
             _move(application, application.status, ApplicationStatus.rejected, user, "objection_reject", comment)
-    elif entry.outcome == "held" and not _open_objections(entry, excluding=objection.id):
+    elif entry.outcome == EntryOutcome.held and not _open_objections(entry, excluding=objection.id):
         # The notice closed while this objection was open: the entry is rated now.
-        entry.outcome = "rated"
+        entry.outcome = EntryOutcome.rated
         _move(application, ApplicationStatus.held, ApplicationStatus.rated, user, "rated",
               _("异议不成立，予以认定。"))
         grant(application, clock.today())
@@ -236,18 +240,18 @@ def resolve_objection(user: User, notice: PublicityNotice, objection_id: int, ou
 
 
 def _open_objections(entry: PublicityEntry, excluding: int | None = None) -> bool:
-    return any(o.status == "open" and o.id != excluding for o in entry.objections)
+    return any(o.status == ObjectionStatus.open and o.id != excluding for o in entry.objections)
 
 
 def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[int]]:
-    if notice.status != "open":
+    if notice.status != NoticeStatus.open:
         raise Conflict(_("该公示已结束。"))
     today = clock.today()
     if today < notice.ends_on:
         raise Conflict(_("公示期至 %(end)s 结束，届时方可结束公示。", end=notice.ends_on.isoformat()))
     moved = db.session.execute(
-        update(PublicityNotice).where(PublicityNotice.id == notice.id, PublicityNotice.status == "open")
-        .values(status="closed", closed_at=clock.now(), closed_by_id=user.id)
+        update(PublicityNotice).where(PublicityNotice.id == notice.id, PublicityNotice.status == NoticeStatus.open)
+        .values(status=NoticeStatus.closed, closed_at=clock.now(), closed_by_id=user.id)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
@@ -255,16 +259,16 @@ def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[i
         raise Conflict(_("该公示已结束。"))
     rated, held = [], []
     for entry in notice.entries:
-        if entry.outcome != "listed":
+        if entry.outcome != EntryOutcome.listed:
             continue
         application = entry.application
         if _open_objections(entry):
-            entry.outcome = "held"
+            entry.outcome = EntryOutcome.held
             _move(application, ApplicationStatus.publicity, ApplicationStatus.held, user, "held",
                   _("公示期内有异议尚未处理。"))
             held.append(application.id)
         else:
-            entry.outcome = "rated"
+            entry.outcome = EntryOutcome.rated
             _move(application, ApplicationStatus.publicity, ApplicationStatus.rated, user, "rated",
                   _("公示期满无异议，予以认定。"))
             grant(application, today)
@@ -306,7 +310,7 @@ def grant(application: Application, on: date) -> Rating:
                     certificate_no=ratings.certificate_number(batch.province_code, batch.year, batch.number,
                                                               application.target_level),
                     granted_on=on, valid_until=add_years(on, years) - timedelta(days=1),
-                    status=RatingStatus.valid, reward_yuan=reward, disbursement="due")
+                    status=RatingStatus.valid, reward_yuan=reward, disbursement=Disbursement.due)
     db.session.add(rating)
     db.session.flush()
     certificates.request_render(rating)

@@ -29,6 +29,7 @@ from rating.models import (
     Certificate,
     CertificateState,
     Enterprise,
+    EntryOutcome,
     PublicityEntry,
     PublicityNotice,
     Rating,
@@ -96,7 +97,7 @@ def request_for_notice(user: User, notice: PublicityNotice) -> int:
 def notice_ratings(notice_id: int) -> list[Rating]:
     return list(db.session.execute(
         select(Rating).join(PublicityEntry, PublicityEntry.application_id == Rating.application_id)
-        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == "rated")
+        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == EntryOutcome.rated)
         .order_by(Rating.id)
     ).scalars())
 
@@ -125,7 +126,7 @@ def notice_progress(notice_id: int) -> Progress:
                func.count(Certificate.rating_id).filter(~done & (Certificate.state == CertificateState.failed)))
         .join(Rating, Rating.id == Certificate.rating_id)
         .join(PublicityEntry, PublicityEntry.application_id == Rating.application_id)
-        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == "rated")
+        .where(PublicityEntry.notice_id == notice_id, PublicityEntry.outcome == EntryOutcome.rated)
     ).one()
     return Progress(*row)
 

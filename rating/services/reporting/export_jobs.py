@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select, update
 from rating import clock
 from rating.errors import Forbidden, NotFound
 from rating.extensions import db
-from rating.models import ExportJob, User
+from rating.models import ExportJob, ExportState, User
 from rating.platform import blobstore, storage
 from rating.services.reporting import exports
 from rating.permissions import is_official
@@ -54,7 +54,7 @@ def request(user: User, fmt: str, filters: dict, rows: int | None = None) -> Exp
     """A job for the worker, committed; its task is published after the commit."""
     _official(user)
     job = ExportJob(user_id=user.id, format=fmt, filters=json.dumps(filters, sort_keys=True, ensure_ascii=False),
-                    state="queued", total_rows=rows, done_rows=0, attempts=0, created_at=clock.now())
+                    state=ExportState.queued, total_rows=rows, done_rows=0, attempts=0, created_at=clock.now())
     db.session.add(job)
     db.session.commit()
     _publish(job.id)
@@ -76,7 +76,7 @@ def visible(user: User, job_id: int) -> ExportJob:
 
 def progress(job: ExportJob) -> dict:
     return {"state": job.state, "done": job.done_rows, "total": job.total_rows or 0, "failed": 0,
-            "finished": job.state in ("done", "failed"), "error": job.error}
+            "finished": job.state in (ExportState.done, ExportState.failed), "error": job.error}
 
 
 def file_key(job: ExportJob) -> str:
@@ -101,11 +101,11 @@ def download_name(job: ExportJob) -> str:
 def build(job_id: int) -> str:
     """Build the job's file (the worker's side); a job already done is left alone."""
     job = db.session.get(ExportJob, job_id)
-    if job is None or job.state == "done":
+    if job is None or job.state == ExportState.done:
         return "nothing to do"
     claimed = db.session.execute(
-        update(ExportJob).where(ExportJob.id == job_id, ExportJob.state.in_(("queued", "running", "failed")))
-        .values(state="running", started_at=clock.now(), attempts=ExportJob.attempts + 1, done_rows=0, error=None)
+        update(ExportJob).where(ExportJob.id == job_id, ExportJob.state.in_((ExportState.queued, ExportState.running, ExportState.failed)))
+        .values(state=ExportState.running, started_at=clock.now(), attempts=ExportJob.attempts + 1, done_rows=0, error=None)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     if not claimed:
@@ -132,11 +132,11 @@ def build(job_id: int) -> str:
                 size = store.write(key, [pdf])
     except Exception as exc:
         db.session.rollback()
-        _set(job.id, state="failed", error=_("导出失败：%(reason)s", reason=type(exc).__name__),
+        _set(job.id, state=ExportState.failed, error=_("导出失败：%(reason)s", reason=type(exc).__name__),
              finished_at=clock.now())
         raise
     db.session.rollback()  # end the read transaction of the export
-    _set(job.id, state="done", file_name=name, size=size, done_rows=total,
+    _set(job.id, state=ExportState.done, file_name=name, size=size, done_rows=total,
          finished_at=clock.now())
     return f"{job.format} {total} rows"
 
@@ -162,8 +162,8 @@ def waiting(grace: timedelta, limit: int = 100) -> list[int]:
     now = clock.now()
     stale_run = now - timedelta(seconds=current_app.config["EXPORT_TIME_LIMIT_SECONDS"]) - grace
     return list(db.session.execute(
-        select(ExportJob.id).where(or_((ExportJob.state == "queued") & (ExportJob.created_at < now - grace),
-                                       (ExportJob.state == "running") & (ExportJob.started_at < stale_run)),
+        select(ExportJob.id).where(or_((ExportJob.state == ExportState.queued) & (ExportJob.created_at < now - grace),
+                                       (ExportJob.state == ExportState.running) & (ExportJob.started_at < stale_run)),
                                    ExportJob.attempts < 5)
         .order_by(ExportJob.id).limit(limit)).scalars())
 
@@ -171,12 +171,12 @@ def waiting(grace: timedelta, limit: int = 100) -> list[int]:
 def remove_expired(days: int = 7) -> int:
     """Files of finished jobs older than `days` are removed (the rows stay as history)."""
     cutoff = clock.now() - timedelta(days=days)
-    jobs = db.session.execute(select(ExportJob).where(ExportJob.state == "done",
+    jobs = db.session.execute(select(ExportJob).where(ExportJob.state == ExportState.done,
                                                       ExportJob.finished_at < cutoff)).scalars().all()
     store = blobstore.backend()
     for job in jobs:
         store.delete(file_key(job))
-        job.state, job.file_name, job.size = "failed", None, None
+        job.state, job.file_name, job.size = ExportState.failed, None, None
         job.error = _("文件已过期删除，请重新导出。")
     db.session.commit()
     return len(jobs)

@@ -14,6 +14,7 @@ from rating.extensions import db
 from rating.models import (
     Application,
     ApplicationStatus,
+    EmailKind,
     Enterprise,
     Jurisdiction,
     ReviewAssignment,
@@ -140,7 +141,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
     for assignment in due_soon:
         assignment.reminded_at = now
         marked["reminded"].append(assignment.id)
-        outbox.queue_reviewer("reminder", assignment.reviewer_id, assignment.application_id,
+        outbox.queue_reviewer(EmailKind.reminder, assignment.reviewer_id, assignment.application_id,
                               assignment.due_at)
     overdue = db.session.execute(
         select(ReviewAssignment).where(ReviewAssignment.closed_at.is_(None), ReviewAssignment.overdue_at.is_(None),
@@ -153,7 +154,7 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
         audit.append("assignment.overdue", "application", assignment.application_id, None, at=now,
                      assignment_id=assignment.id, reviewer_id=assignment.reviewer_id,
                      due_at=assignment.due_at.isoformat())
-        outbox.queue_reviewer("overdue", assignment.reviewer_id, assignment.application_id,
+        outbox.queue_reviewer(EmailKind.overdue, assignment.reviewer_id, assignment.application_id,
                               assignment.due_at)
     db.session.commit()
     return marked

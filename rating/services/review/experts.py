@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, ExpertAssignment, Jurisdiction, Role, Stage, User
+from rating.models import Application, ApplicationStatus, EmailKind, ExpertAssignment, Jurisdiction, Role, Stage, User
 from rating.platform import audit, outbox
 from rating.services.reference import edition_of_batch
 from rating.services.review.routing import conflicted, stage_owner
@@ -89,7 +89,7 @@ def assign(official: User, application: Application, expert_ids: list[int] | Non
     for item in created:
         audit.append("expert.assign", "application", application.id, official.id, expert_id=item.expert_id,
                      stage=item.stage, round=item.round)
-        outbox.queue_reviewer("assigned", item.expert_id, application.id, now + _expert_due(application))
+        outbox.queue_reviewer(EmailKind.assigned, item.expert_id, application.id, now + _expert_due(application))
     db.session.commit()
     return assigned(application)
 

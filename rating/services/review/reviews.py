@@ -24,6 +24,7 @@ from rating.models import (
     ApplicationScore,
     ApplicationStatus,
     BatchQuota,
+    Decision,
     Enterprise,
     ReviewAssignment,
     Role,
@@ -37,9 +38,6 @@ from rating.services.filing import history
 from rating.services.review import experts, routing
 from rating.services.reference import edition_of_batch
 
-DECISIONS = ("forward", "approve", "return", "reject")
-
-
 @dataclass(frozen=True)
 class Adjustment:
     code: str
@@ -47,16 +45,16 @@ class Adjustment:
     reason: str
 
 
-def allowed_decisions(application: Application) -> tuple[str, ...]:
+def allowed_decisions(application: Application) -> tuple[Decision, ...]:
     """What the stage the application is at may decide, from the edition's final stage."""
     if application.status != ApplicationStatus.in_review or application.stage is None:
         return ()
     final = edition_of_batch(application.batch.edition_code).levels[application.target_level].final_stage
     if application.stage == final:
-        return ("approve", "return", "reject")
+        return (Decision.approve, Decision.return_, Decision.reject)
     if stages.before(application.stage, final):
-        return ("forward", "return", "reject")
-    return ("return", "reject")
+        return (Decision.forward, Decision.return_, Decision.reject)
+    return (Decision.return_, Decision.reject)
 
 
 def can_review(user: User, application: Application) -> bool:
@@ -78,8 +76,9 @@ def decide(user: User, application: Application, decision: str, comment: str | N
         raise Conflict(_("该申报已被他人处理或修改，请刷新后查看最新状态。"), {"version": [_("版本已过期。")]})
     if not can_review(user, application):
         raise Forbidden(_("只有当前审核阶段所属地区的审核人员可以作出决定。"))
-    if decision not in DECISIONS:
+    if decision not in Decision.values():
         raise ValidationFailed(_("决定类型不正确。"), {"decision": [_("应为 forward、approve、return 或 reject。")]})
+    decision = Decision(decision)
     allowed = allowed_decisions(application)
     if decision not in allowed:
         raise ValidationFailed(
@@ -88,21 +87,21 @@ def decide(user: User, application: Application, decision: str, comment: str | N
             {"decision": [_("当前阶段不允许该决定。")]},
         )
     comment = (comment or "").strip()
-    if decision in ("return", "reject") and not comment:
+    if decision in (Decision.return_, Decision.reject) and not comment:
         raise ValidationFailed(_("退回或不通过时必须填写意见。"), {"comment": [_("请填写意见。")]})
     _check_adjustments(application, adjustments)
-    if decision == "approve":
+    if decision == Decision.approve:
         missing = experts.missing_before_approval(application)
         if missing:
             raise ValidationFailed(_("还有 %(n)s 位指派的专家尚未评分，评分完成后方可通过。", n=missing),
                                    {"decision": [_("专家评分尚未完成。")]})
         _check_quota(application)
     from_status, from_stage = application.status, application.stage
-    if decision == "forward":
+    if decision == Decision.forward:
         status, stage = ApplicationStatus.in_review, Stage(stages.next_stage(application.stage))
-    elif decision == "approve":
+    elif decision == Decision.approve:
         status, stage = ApplicationStatus.approved, None
-    elif decision == "return":
+    elif decision == Decision.return_:
         status, stage = ApplicationStatus.returned, application.stage
     else:
         status, stage = ApplicationStatus.rejected, None

@@ -26,6 +26,7 @@ from rating.models import (
     Application,
     ApplicationStatus,
     CloudService,
+    EmailKind,
     Enterprise,
     Jurisdiction,
     ReviewAssignment,
@@ -294,7 +295,7 @@ def _assign_many(items: list[tuple[Subject, object, datetime]], now: datetime, b
         audit.append("assignment.create", "application", subject.application_id, by.id if by else None, at=now,
                      assignment_id=assignment_id, reviewer_id=reviewer.id, stage=subject.stage,
                      round=subject.round, due_at=due.isoformat(), reason=reason)
-        outbox.queue_reviewer("assigned", reviewer.id, subject.application_id, due,
+        outbox.queue_reviewer(EmailKind.assigned, reviewer.id, subject.application_id, due,
                               known=(subject.level, subject.stage, subject.firm_name), reviewer=reviewer)
     return ids
 

@@ -10,7 +10,7 @@ from forms.application import application_form_class
 from forms.jsondata import application_formdata, flatten_errors
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, Role, Stage
+from rating.models import Application, ApplicationStatus, EmailKind, Role, Stage
 from rating.permissions import can_edit_application, scope_applications
 from rating import clock
 from rating.services.filing import applications as filing
@@ -149,5 +149,5 @@ def application_emails(application_id: int):
          "sent_at": clock.local(m.sent_at).isoformat() if m.sent_at else None}
         for m in outbox.log_for(application.id)
         # A firm sees what was sent to it, not the reviewers' mail.
-        if api_user().role != Role.enterprise or m.kind == "status_changed"
+        if api_user().role != Role.enterprise or m.kind == EmailKind.status_changed
     ]

@@ -7,6 +7,7 @@ from forms.jsondata import flat_formdata, validated
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
 from rating.extensions import limiter
+from rating.models import EntryOutcome
 from rating.services.publicity import publicity
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.common import public_url
@@ -27,7 +28,7 @@ def notice_json(notice, manager: bool = False) -> dict:
              "uscc": publicity.mask_uscc(e.application.enterprise.uscc), "level": e.level,
              "district_code": e.application.enterprise.district_code,
              "district_name": e.application.enterprise.district.name, "outcome": e.outcome}
-            for e in notice.entries if e.outcome != "removed" or manager
+            for e in notice.entries if e.outcome != EntryOutcome.removed or manager
         ],
     }
     if manager:
