@@ -76,8 +76,8 @@ class Application(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    enterprise = relationship("Enterprise")
-    batch = relationship("Batch")
+    enterprise: Mapped["Enterprise"] = relationship()
+    batch: Mapped["Batch"] = relationship()
     services: Mapped[list["CloudService"]] = relationship(
         back_populates="application",
         order_by="CloudService.position",
@@ -121,7 +121,7 @@ class CloudService(db.Model):
     started_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
 
-    application = relationship("Application", back_populates="services")
+    application: Mapped["Application"] = relationship(back_populates="services")
     # Loaded with the services that hold them, in one statement (not one per service).
     payments: Mapped[list["Payment"]] = relationship(
         back_populates="service", order_by="Payment.id", cascade="all, delete-orphan", lazy="selectin"
@@ -139,7 +139,7 @@ class Payment(db.Model):
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
-    service = relationship("CloudService", back_populates="payments")
+    service: Mapped["CloudService"] = relationship(back_populates="payments")
 
 
 class Evidence(db.Model):
@@ -163,7 +163,7 @@ class Evidence(db.Model):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    application = relationship("Application", back_populates="evidence")
+    application: Mapped["Application"] = relationship(back_populates="evidence")
 
 
 class ApplicationScore(db.Model):
@@ -189,7 +189,7 @@ class ApplicationScore(db.Model):
     detail: Mapped[dict] = mapped_column(JSONDoc)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    application = relationship("Application", back_populates="scores")
+    application: Mapped["Application"] = relationship(back_populates="scores")
 
 
 class StatusChange(db.Model):
@@ -210,8 +210,8 @@ class StatusChange(db.Model):
     to_stage: Mapped[str | None] = mapped_column(String(10))
     comment: Mapped[str | None] = mapped_column(Text)
 
-    application = relationship("Application", back_populates="history")
-    actor = relationship("User")
+    application: Mapped["Application"] = relationship(back_populates="history")
+    actor: Mapped["User | None"] = relationship()
 
 
 class SubmissionSnapshot(db.Model):

@@ -36,8 +36,8 @@ class Enterprise(db.Model):
     group_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    district = relationship("Jurisdiction")
-    users = relationship("User", back_populates="enterprise")
+    district: Mapped["Jurisdiction"] = relationship()
+    users: Mapped[list["User"]] = relationship(back_populates="enterprise")
 
     def __repr__(self) -> str:
         return f"<Enterprise {self.uscc} {self.name}>"
@@ -72,7 +72,7 @@ class BlacklistEntry(db.Model):
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
-    enterprise = relationship("Enterprise")
+    enterprise: Mapped["Enterprise | None"] = relationship()
 
 
 class EnterpriseClaim(db.Model):
@@ -111,5 +111,5 @@ class EnterpriseClaim(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     comment: Mapped[str | None] = mapped_column(Text)
 
-    enterprise = relationship("Enterprise")
-    user = relationship("User", foreign_keys=[user_id])
+    enterprise: Mapped["Enterprise"] = relationship()
+    user: Mapped["User"] = relationship(foreign_keys=[user_id])

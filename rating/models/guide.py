@@ -48,7 +48,7 @@ class Batch(db.Model):
     province_review_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    edition = relationship("GuideEdition")
+    edition: Mapped["GuideEdition"] = relationship()
 
     def review_days(self, stage: str) -> int:
         return getattr(self, f"{stage}_review_days")

@@ -35,7 +35,7 @@ class PublicityNotice(db.Model):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    jurisdiction = relationship("Jurisdiction")
+    jurisdiction: Mapped["Jurisdiction"] = relationship()
     entries: Mapped[list["PublicityEntry"]] = relationship(
         back_populates="notice", order_by="PublicityEntry.id", cascade="all, delete-orphan"
     )
@@ -58,8 +58,8 @@ class PublicityEntry(db.Model):
     level: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(8), default=EntryOutcome.listed)
 
-    notice = relationship("PublicityNotice", back_populates="entries")
-    application = relationship("Application")
+    notice: Mapped["PublicityNotice"] = relationship(back_populates="entries")
+    application: Mapped["Application"] = relationship()
     objections: Mapped[list["Objection"]] = relationship(back_populates="entry", order_by="Objection.id")
 
 
@@ -86,4 +86,4 @@ class Objection(db.Model):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    entry = relationship("PublicityEntry", back_populates="objections")
+    entry: Mapped["PublicityEntry"] = relationship(back_populates="objections")

@@ -53,8 +53,8 @@ class Rating(db.Model):
     disbursed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    enterprise = relationship("Enterprise")
-    batch = relationship("Batch")
+    enterprise: Mapped["Enterprise"] = relationship()
+    batch: Mapped["Batch | None"] = relationship()
     certificate: Mapped["Certificate | None"] = relationship(back_populates="rating", uselist=False)
 
     def status_on(self, day: date) -> str:

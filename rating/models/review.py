@@ -58,8 +58,8 @@ class ReviewAssignment(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_reason: Mapped[str | None] = mapped_column(String(12))
 
-    application = relationship("Application")
-    reviewer = relationship("User", foreign_keys=[reviewer_id])
+    application: Mapped["Application"] = relationship()
+    reviewer: Mapped["User"] = relationship(foreign_keys=[reviewer_id])
 
 
 class ReviewerConflict(db.Model):
@@ -136,8 +136,8 @@ class ExpertAssignment(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    expert = relationship("User", foreign_keys=[expert_id])
-    application = relationship("Application")
+    expert: Mapped["User"] = relationship(foreign_keys=[expert_id])
+    application: Mapped["Application"] = relationship()
 
     @property
     def due_at(self) -> datetime:

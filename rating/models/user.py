@@ -45,8 +45,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    jurisdiction = relationship("Jurisdiction")
-    enterprise = relationship("Enterprise", back_populates="users")
+    jurisdiction: Mapped["Jurisdiction | None"] = relationship()
+    enterprise: Mapped["Enterprise | None"] = relationship(back_populates="users")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -69,4 +69,4 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    user = relationship("User")
+    user: Mapped["User"] = relationship()
