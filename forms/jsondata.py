@@ -28,12 +28,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def json_object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise ValidationFailed(_("请求体必须是 JSON 对象。"))
-    return body
-
-
 def application_formdata(body: dict, multi_codes: frozenset[str] = frozenset()
                          ) -> tuple[MultiDict, list[str] | None, bool]:
     """Flatten an application body. Returns (formdata, answer codes given, services given).

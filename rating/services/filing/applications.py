@@ -6,7 +6,7 @@ caller must enqueue after the commit; they never talk to the broker themselves.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -83,7 +83,6 @@ class Outcome:
 
     application: Application
     enqueue_scoring: bool = False
-    messages: list[str] = field(default_factory=list)
 
 
 def record(application: Application, actor: User | None, action: str, from_status: str | None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
@@ -23,7 +22,7 @@ from rating import clock
 from rating.errors import Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ExportJob, ExportState, User
-from rating.platform import blobstore, storage
+from rating.platform import blobstore
 from rating.services.reporting import exports
 from rating.permissions import is_official
 
@@ -81,11 +80,6 @@ def progress(job: ExportJob) -> dict:
 
 def file_key(job: ExportJob) -> str:
     return f"exports/{job.file_name}"
-
-
-def file_path(job: ExportJob) -> Path:
-    """Where the local backend keeps the file."""
-    return storage.storage_root() / file_key(job)
 
 
 def response(job: ExportJob):

@@ -2,7 +2,7 @@
 page's header, page numbers in the footer, the table header repeated on each page."""
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import get_locale
 from weasyprint import HTML
 
@@ -22,7 +22,3 @@ def render_list(user: User, filters: dict, rows: list[tuple], total: int) -> byt
                            generated_at=clock.now())
     return HTML(string=html, base_url=static_dir().as_uri() + "/", url_fetcher=StaticOnlyFetcher(static_dir())
                 ).write_pdf(font_config=fonts.font_configuration(fonts.FONTS_DIR))
-
-
-def max_rows() -> int:
-    return current_app.config["EXPORT_PDF_MAX_ROWS"]
