@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Flask, Response, abort, has_request_context, request, session
 
 from rating import config as config_module
-from rating.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
+from rating.extensions import babel, csrf, db, limiter, login_manager, migrate
+from rating.platform import jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -132,9 +133,13 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
-    celery_init_app(app)
+    jobs.init_celery(app)
 
+    from rating.platform import mailer
+    from rating.services.accounts.password_reset import reset_link
     from rating.services.accounts.signin import load_user, load_user_from_request
+
+    mailer.make_reset_links_with(reset_link)
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_user_from_request)

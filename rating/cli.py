@@ -74,11 +74,6 @@ def users_create(email: str, password: str, role: str, jurisdiction_code: str | 
     except ServiceError as exc:
         raise click.ClickException(exc.message)
     click.echo(f"created {user.role} {user.email} ({user.jurisdiction_code or 'all'})")
-    if user.role == "reviewer":
-        # Work that waited for an eligible reviewer here is assigned now.
-        from workers.tasks import publish_soft, route_waiting
-
-        publish_soft(route_waiting, user.jurisdiction_code)
 
 
 @demo_cli.command("seed")

@@ -141,10 +141,7 @@ def _demo_filing(batch: Batch, email: str) -> str:
         for indicator in edition.indicators_for(level):
             if indicator.evidence_required:
                 filing.add_evidence(user, filed, io.BytesIO(DEMO_PDF), "证明材料.pdf", indicator.code)
-        filing.submit_application(user, filed, pledge=True)
-        from workers.tasks import request_scoring
-
-        request_scoring(filed.id)     # or the sweeper, if the broker is not up yet
+        filing.submit_application(user, filed, pledge=True)   # its scoring job: after the commit
     return f"demo application #{filed.id}: {user.enterprise.name}, {filed.target_level}★, {filed.status}"
 
 

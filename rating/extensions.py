@@ -1,8 +1,6 @@
 """Extension objects, created here and bound to the app in create_app()."""
 from __future__ import annotations
 
-from celery import Celery, Task
-from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -47,29 +45,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
-
-
-def celery_init_app(app: Flask) -> Celery:
-    """Flask's documented pattern: every task runs inside the app context."""
-
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            from rating.platform import outbox
-
-            state: dict = {}
-            token = outbox.in_task.set(state)
-            try:
-                with app.app_context():
-                    return self.run(*args, **kwargs)
-            finally:
-                outbox.in_task.reset(token)
-                if state.get("flush"):
-                    # One flush for all the email this task committed.
-                    with app.app_context():
-                        outbox.request_flush()
-
-    celery_app = Celery(app.name, task_cls=FlaskTask)
-    celery_app.config_from_object(app.config["CELERY"])
-    celery_app.set_default()
-    app.extensions["celery"] = celery_app
-    return celery_app

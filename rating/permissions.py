@@ -27,6 +27,15 @@ def is_official(user: User) -> bool:
     return user.is_authenticated and user.role in OFFICIALS
 
 
+def staff_scope(user) -> Jurisdiction:
+    """The jurisdiction a staff member sees: their own, or the province for an admin."""
+    if user.jurisdiction is not None:
+        return user.jurisdiction
+    return db.session.execute(
+        select(Jurisdiction).where(Jurisdiction.parent_code.is_(None)).order_by(Jurisdiction.code).limit(1)
+    ).scalar_one()
+
+
 def unconfirmed_claim(user_id):
     """SQL condition: the account was created by a claim of an imported firm that the
     county has not confirmed (pending, or refused)."""

@@ -1,9 +1,12 @@
-"""Celery tasks: thin, take ids, idempotent. The work lives in rating.services."""
+"""Celery tasks: thin, take ids, idempotent. The work lives in rating.services.
+
+The application publishes these by name (`rating.platform.jobs`, which names each one):
+the names here are part of that contract. A task that wants follow-up jobs records them
+in its transaction like any use case (`jobs.later`); they are published when it ends."""
 from __future__ import annotations
 
 import gc
 import logging
-import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -12,7 +15,7 @@ from celery.signals import worker_process_init, worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rating.platform import blobstore, mailer, outbox
+from rating.platform import blobstore, jobs, mailer, outbox
 from rating.services.ratings import certificates
 from rating.services.review import assignments, routing, scoring_runs
 
@@ -25,18 +28,18 @@ DURABLE = dict(acks_late=True, reject_on_worker_lost=True, autoretry_for=RETRYAB
                retry_backoff_max=300, retry_jitter=True, max_retries=20)
 
 
-@shared_task(name="workers.tasks.score_application", **DURABLE, soft_time_limit=60, time_limit=90)
+@shared_task(name=jobs.SCORE_APPLICATION, **DURABLE, soft_time_limit=60, time_limit=90)
 def score_application(application_id: int) -> str:
     """Score the submission and assign it to a reviewer (one transaction: see scoring_runs)."""
     return scoring_runs.score_application(int(application_id))
 
 
-@shared_task(name="workers.tasks.route_application", **DURABLE, time_limit=60)
+@shared_task(name=jobs.ROUTE_APPLICATION, **DURABLE, time_limit=60)
 def route_application(application_id: int) -> str:
     return routing.route(int(application_id))
 
 
-@shared_task(name="workers.tasks.route_waiting", acks_late=True, time_limit=300)
+@shared_task(name=jobs.ROUTE_WAITING, acks_late=True, time_limit=300)
 def route_waiting(owner: str | None = None) -> dict[str, int]:
     """Assign whatever waits without a reviewer (inside `owner`, or everywhere)."""
     counts = routing.route_waiting(owner=owner)
@@ -57,14 +60,12 @@ def review_deadlines() -> dict[str, int]:
 def sweep_unscored() -> int:
     """Re-publish scoring for anything left submitted without a score (broker or worker died)."""
     ids = scoring_runs.claim_unscored(current_app.config["SWEEP_GRACE_SECONDS"])
-    for application_id in ids:
-        score_application.delay(application_id)
     if ids:
         log.warning("re-published scoring for %d application(s)", len(ids))
     return len(ids)
 
 
-@shared_task(name="workers.tasks.render_certificate", acks_late=True, reject_on_worker_lost=True,
+@shared_task(name=jobs.RENDER_CERTIFICATE, acks_late=True, reject_on_worker_lost=True,
              autoretry_for=(*RETRYABLE, OSError, SoftTimeLimitExceeded), retry_backoff=2, retry_backoff_max=300,
              retry_jitter=True, max_retries=8, soft_time_limit=60, time_limit=90)
 def render_certificate(rating_id: int) -> str:
@@ -88,8 +89,6 @@ def _freeze_startup_objects(**_kwargs) -> None:
 def sweep_certificates() -> int:
     """Publish renders that a broker or worker lost; tidy temporaries of renders that died."""
     ids = certificates.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
-    for rating_id in ids:
-        publish_soft(render_certificate, rating_id)
     certificates.remove_stale_temporaries()
     if ids:
         log.warning("re-published %d certificate render(s)", len(ids))
@@ -105,7 +104,7 @@ def sweep_storage() -> int:
     return removed
 
 
-@shared_task(name="workers.tasks.build_export", acks_late=True, reject_on_worker_lost=True,
+@shared_task(name=jobs.BUILD_EXPORT, acks_late=True, reject_on_worker_lost=True,
              autoretry_for=(*RETRYABLE, OSError), retry_backoff=2, retry_backoff_max=300, retry_jitter=True,
              max_retries=4, soft_time_limit=1800, time_limit=1860)
 def build_export(job_id: int) -> str:
@@ -125,7 +124,7 @@ def sweep_exports() -> int:
 
     ids = export_jobs.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
     for job_id in ids:
-        publish_soft(build_export, job_id)
+        jobs.publish(jobs.BUILD_EXPORT, job_id)
     export_jobs.remove_expired()
     return len(ids)
 
@@ -151,7 +150,7 @@ def noop(value: int | None = None) -> int | None:
 
 
 @shared_task(
-    name="workers.tasks.flush_outbox",
+    name=jobs.FLUSH_OUTBOX,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(mailer.DeliveryFailed, *RETRYABLE),
@@ -165,7 +164,7 @@ def flush_outbox() -> dict[str, int]:
     """Send the email waiting in the outbox (batches over one SMTP connection); with
     more than a batch waiting, another flush job is published to help."""
     outbox.flush_starting()
-    return mailer.flush(more_waiting=lambda: publish_soft(flush_outbox))
+    return mailer.flush(more_waiting=lambda: jobs.publish(jobs.FLUSH_OUTBOX))
 
 
 @shared_task(name="workers.tasks.sweep_outbox", acks_late=True, time_limit=120)
@@ -179,43 +178,5 @@ def sweep_outbox() -> int:
                           timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
     if ids:
         # The main queue (scoring, routing, certificates): Celery's default, as configured.
-        publish_soft(flush_outbox, queue=flush_outbox.app.conf.task_default_queue)
+        jobs.publish(jobs.FLUSH_OUTBOX, queue=flush_outbox.app.conf.task_default_queue)
     return len(ids)
-
-
-# Once a publish has failed, the next ones for a while are tried once, without the retries
-# and their pauses: while the broker is down each would otherwise hold its request ~0.5 s
-# (a submission publishes two jobs), and the sweepers publish whatever fails anyway.
-RECENT_FAILURE_SECONDS = 10.0
-_last_failure = {"at": float("-inf")}
-
-
-def publish_soft(task, *args, countdown: float | None = None, queue: str | None = None) -> bool:
-    """Publish a job (to start `countdown` seconds from now, if given; on `queue` instead of
-    its own, if given); when the broker is down, log and let the beat sweepers catch up."""
-    recently_failed = time.monotonic() - _last_failure["at"] < RECENT_FAILURE_SECONDS
-    policy = ({"max_retries": 0} if recently_failed else
-              {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1})
-    try:
-        task.apply_async(args, retry=True, retry_policy=policy, countdown=countdown or None,
-                         **({"queue": queue} if queue else {}))
-    except Exception:  # noqa: BLE001  (any broker failure: a sweeper covers it)
-        _last_failure["at"] = time.monotonic()
-        log.warning("could not publish %s%r; a sweeper will", task.name, args, exc_info=not recently_failed)
-        return False
-    _last_failure["at"] = float("-inf")
-    return True
-
-
-def request_routing(application_id: int) -> bool:
-    """After a forward committed: route the application to its new stage's reviewers."""
-    return publish_soft(route_application, application_id)
-
-
-def request_scoring(application_id: int) -> bool:
-    """Publish the scoring job after the submit committed.
-
-    A broker that is down must not fail the firm's submission: the application is
-    already saved as submitted, and the beat sweeper publishes the job later.
-    """
-    return publish_soft(score_application, application_id)

@@ -3,15 +3,14 @@ and overdue, queued in the caller's transaction (the sending is in `mailer`).
 
 `queue_*` writes the message into the outbox inside the caller's transaction, rendered
 in the recipient's language, so a change and its email commit (or roll back) together.
-After the commit a flush job is published (at most one per web request or worker task,
-and none while another is still queued); a worker claims what waits, sends it in batches
-over one SMTP connection and marks each message; the beat sweeper publishes a flush for
-messages a dead broker or worker left behind. Delivery is at least once; the Message-ID
+After the commit a flush job is published (through `jobs`: at most one per web request
+or worker task, and none while another is still queued); a worker claims what waits,
+sends it in batches over one SMTP connection and marks each message; the beat sweeper
+publishes a flush for messages a dead broker or worker left behind. Delivery is at least once; the Message-ID
 is stable per message so receiving servers can drop a repeat.
 """
 from __future__ import annotations
 
-import contextvars
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -25,9 +24,9 @@ from rating.extensions import db
 from rating.models import (
     Application, ApplicationStatus, ClaimStatus, EmailKind, Enterprise, OutboxEmail, OutboxStatus, Stage, User)
 from rating.permissions import unconfirmed_claim
+from rating.platform import jobs
 
 DEFAULT_LOCALE = "zh_Hans_CN"
-_SESSION_KEY = "rating_outbox_ids"
 
 
 def _render(kind: EmailKind, locale: str, **context) -> tuple[str, str]:
@@ -82,7 +81,7 @@ def _queue(kind: EmailKind, to_address: str, locale: str | None, outbox_applicat
         "application_id": outbox_application_id, "kind": kind, "to_address": to_address, "locale": locale,
         "subject": subject, "body": body, "status": OutboxStatus.pending,
     })
-    db.session.info[_SESSION_KEY] = True
+    jobs.later(jobs.FLUSH_OUTBOX)
 
 
 # Before the audit chain's own before_commit hook (insert=True), which locks the chain's
@@ -192,26 +191,10 @@ def queue_reviewer(kind: EmailKind, reviewer_id: int, application_id: int, due_a
            due_at=clock.local(due_at))
 
 
-# Set while a Celery task runs: commits inside it only note that mail is waiting, and the
-# task publishes one flush when it ends (a job that commits several times: one flush, not several).
-in_task: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rating_outbox_task", default=None)
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    if not session.info.pop(_SESSION_KEY, None):
-        return
-    task_state = in_task.get()
-    if task_state is not None:
-        task_state["flush"] = True
-    else:
-        request_flush()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_SESSION_KEY, None)
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_without_commit(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 # Set while a flush job is queued and has not started. The job clears it before it claims
@@ -238,10 +221,9 @@ def _flag_store():
 
 
 def request_flush() -> None:
-    """Have the waiting mail sent: publish a flush job unless one is queued already."""
+    """Have the waiting mail sent: publish a flush job unless one is queued already (how
+    `jobs` publishes the flush a commit with mail asks for)."""
     from redis.exceptions import RedisError
-
-    from workers.tasks import flush_outbox, publish_soft
 
     store = _flag_store()
     if store is not None:
@@ -253,8 +235,11 @@ def request_flush() -> None:
     # Delayed: the flag stays set until the job starts, so the mail of every change in
     # between rides on it (without Redis there is no flag, and each commit publishes one).
     delay = current_app.config["MAIL_FLUSH_DELAY_SECONDS"] if store is not None else None
-    if not publish_soft(flush_outbox, countdown=delay) and store is not None:
+    if not jobs.publish(jobs.FLUSH_OUTBOX, countdown=delay) and store is not None:
         _clear_flag(store)
+
+
+jobs.publish_with(jobs.FLUSH_OUTBOX, request_flush)
 
 
 def flush_starting() -> None:

@@ -31,7 +31,6 @@ from rating.services.filing.applications import held_levels
 from rating.services.reference import edition_of_batch
 from rating.views.api.serialize import adjustments_json
 from rating.views.common import input_from_form, valid_id, visible_application
-from workers.tasks import request_scoring
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -306,13 +305,12 @@ def submit(application_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        outcome = filing.submit_application(current_user, application, bool(form.pledge.data))
+        filing.submit_application(current_user, application, bool(form.pledge.data))
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _render_edit(application, edition, _form_for(application, edition), exc.status,
                             submit_errors=exc.fields)
-    request_scoring(outcome.application.id)
     flash(_("申报已提交，系统正在自动评分，请稍候刷新查看。"), "success")
     return redirect(url_for(".show", application_id=application.id))
 

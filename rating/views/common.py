@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from rating.errors import NotFound
 from rating.extensions import db
-from rating.models import Application, Jurisdiction
+from rating.models import Application
 from rating.models.types import valid_id  # noqa: F401  (views import it from here)
 from rating.permissions import can_view_application, is_official
 from rating.rules.scoring import PaymentIn, ServiceIn
@@ -67,15 +67,6 @@ def visible_application(user, application_id: int) -> Application:
     if application is None or not can_view_application(user, application):
         raise NotFound(_("未找到该申报。"))
     return application
-
-
-def staff_scope(user) -> Jurisdiction:
-    """The jurisdiction a staff member sees: their own, or the province for an admin."""
-    if user.jurisdiction is not None:
-        return user.jurisdiction
-    return db.session.execute(
-        select(Jurisdiction).where(Jurisdiction.parent_code.is_(None)).order_by(Jurisdiction.code).limit(1)
-    ).scalar_one()
 
 
 def public_url(endpoint: str, **values) -> str:

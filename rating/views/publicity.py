@@ -15,7 +15,8 @@ from rating.extensions import db, limiter
 from rating.models import PublicityNotice
 from rating.services.publicity import publicity
 from rating.services.ratings import certificates
-from rating.views.common import official_required, staff_scope
+from rating.permissions import staff_scope
+from rating.views.common import official_required
 
 bp = Blueprint("publicity", __name__, url_prefix="/publicity")
 

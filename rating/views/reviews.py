@@ -10,13 +10,11 @@ from forms.officials import BlacklistForm, LiftForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
-from rating.models import ApplicationStatus
 from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only
 from rating.views import shared_pages
-from rating.views.common import staff_scope, visible_application
-from rating.permissions import is_official, is_staff
-from workers.tasks import request_routing
+from rating.views.common import visible_application
+from rating.permissions import is_official, is_staff, staff_scope
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the default
@@ -67,8 +65,6 @@ def decide(application_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
-    if application.status == ApplicationStatus.in_review:
-        request_routing(application.id)
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))
 

@@ -194,3 +194,12 @@ def test_a_worker_serves_the_main_queue_before_mail(app, worker_env, log_dir):
     done = [line.rsplit("'", 2)[1] for line in proc.output().splitlines()
             if "workers.tasks.noop[" in line and " succeeded in " in line]
     assert done == ["main-0", "main-1", "main-2", "mail-0", "mail-1", "mail-2"], proc.output()
+
+
+def test_every_job_the_application_publishes_is_a_worker_task(app):
+    """`rating` publishes by task name (`jobs`) and never imports `workers`: each name it
+    uses must be a task the workers register."""
+    import workers.tasks  # noqa: F401  (registers the tasks)
+    from rating.platform import jobs
+
+    assert set(jobs.NAMES) <= set(app.extensions["celery"].tasks)

@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash
 from rating.errors import ValidationFailed
 from rating.extensions import db
 from rating.models import ApiToken, User
-from rating.platform import audit
+from rating.platform import audit, outbox
 from rating.services.accounts.signin import DUMMY_HASH, client_address, hash_password, user_by_email
 
 # Password reset: a signed, timed token naming the user and a fingerprint of the password
@@ -44,8 +44,6 @@ def reset_link(user: User) -> str:
 def request_password_reset(email: str) -> None:
     """Email a reset link when the address belongs to an active account. The caller says
     the same thing either way, so the form does not reveal who has an account."""
-    from rating.platform import outbox
-
     user = user_by_email(email)
     if user is None or not user.active:
         check_password_hash(DUMMY_HASH, "x")    # about the same time either way

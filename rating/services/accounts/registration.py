@@ -83,5 +83,8 @@ def create_staff(email: str, password: str, role: str, jurisdiction_code: str | 
         jurisdiction_code=jurisdiction_code,
     )
     db.session.add(user)
+    if role == Role.reviewer:
+        # Work that waited for an eligible reviewer here is assigned now.
+        jobs.later(jobs.ROUTE_WAITING, jurisdiction_code)
     db.session.commit()
     return user

@@ -1,7 +1,8 @@
 """Filing use cases: create, edit, attach evidence, submit, withdraw.
 
-Each public function is one use case and one transaction. Functions return what the
-caller must enqueue after the commit; they never talk to the broker themselves.
+Each public function is one use case and one transaction. The jobs a use case wants
+(scoring a submission) are recorded in its transaction and published after the commit
+(`rating.platform.jobs`); they never talk to the broker themselves.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from rating.rules.scoring import ServiceIn
 from rating.services.accounts import claims
 from rating.services.filing import history, snapshots
 from rating.services.review import routing
-from rating.platform import storage
+from rating.platform import jobs, storage
 from rating.services.reference import get_batch, edition_of_batch
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,9 @@ class Completeness:
 
 @dataclass
 class Outcome:
-    """A use case's result plus the jobs to publish after the commit."""
+    """A use case's result."""
 
     application: Application
-    enqueue_scoring: bool = False
 
 
 def record(application: Application, actor: User | None, action: str, from_status: str | None,
@@ -366,8 +366,11 @@ def submit_application(user: User, application: Application, pledge: bool,
     application.score_requested_at = now
     snapshots.take(application)
     record(application, user, "submit" if first else "resubmit", from_status, from_stage)
+    # A broker that is down must not fail the submission: it is saved as submitted, and
+    # the beat sweeper publishes the scoring job later (`jobs`).
+    jobs.later(jobs.SCORE_APPLICATION, application.id)
     _commit(_("申报已被他人修改，请刷新后重试。"), keep=application)
-    return Outcome(application, enqueue_scoring=True)
+    return Outcome(application)
 
 
 def withdraw_application(user: User, application: Application, comment: str | None = None) -> Outcome:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from rating import clock
 from rating.extensions import db
@@ -35,12 +35,10 @@ from rating.models import (
     Rating,
     User,
 )
-from rating.platform import audit, blobstore, storage
+from rating.platform import audit, blobstore, jobs, storage
 from rating.services.ratings import certificate_pdf
 
 log = logging.getLogger(__name__)
-
-_SESSION_KEY = "rating_certificates_to_render"
 
 
 def directory_for(certificate_no: str) -> Path:
@@ -81,7 +79,7 @@ def request_render(rating: Rating, user: User | None = None) -> Certificate:
             .execution_options(synchronize_session=False))
         audit.append("certificate.request", "rating", rating.id, user.id if user else None,
                      certificate_no=rating.certificate_no)
-    db.session.info.setdefault(_SESSION_KEY, set()).add(rating.id)
+    jobs.later(jobs.RENDER_CERTIFICATE, rating.id)
     return certificate
 
 
@@ -131,28 +129,13 @@ def notice_progress(notice_id: int) -> Progress:
     return Progress(*row)
 
 
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    ids = session.info.pop(_SESSION_KEY, None)
-    if ids:
-        from workers.tasks import publish_soft, render_certificate
-
-        for rating_id in sorted(ids):
-            publish_soft(render_certificate, rating_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_SESSION_KEY, None)
-
-
 def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
     """Ratings whose requested certificate has not been rendered for a while (their job was
     lost with a broker or a worker); failed ones wait for an official.
 
-    Marks them as requested again now, as `scoring_runs.claim_unscored` does: the caller
-    publishes a job for each, and while those wait in a long queue of renders the next
-    sweeps must not publish them again (1,000 certificates behind a worker killed every
+    Marks them as requested again now, as `scoring_runs.claim_unscored` does, and has a
+    job published for each after the commit; while those wait in a long queue of renders
+    the next sweeps must not publish them again (1,000 certificates behind a worker killed every
     few seconds became over 9,000 render jobs before this).
     """
     now = clock.now()
@@ -169,6 +152,8 @@ def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
                    Certificate.rendered_generation < Certificate.requested_generation)
             .values(requested_at=now)
             .execution_options(synchronize_session=False))
+        for rating_id in ids:
+            jobs.later(jobs.RENDER_CERTIFICATE, rating_id)
     db.session.commit()
     return ids
 

@@ -22,7 +22,7 @@ from rating import clock
 from rating.errors import Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ExportJob, ExportState, User
-from rating.platform import blobstore
+from rating.platform import blobstore, jobs
 from rating.services.reporting import exports
 from rating.permissions import is_official
 
@@ -31,7 +31,6 @@ PROGRESS_EVERY = 2000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "pdf": "application/pdf"}
-_SESSION_KEY = "export_jobs_to_publish"
 
 
 def _official(user: User) -> None:
@@ -55,15 +54,10 @@ def request(user: User, fmt: str, filters: dict, rows: int | None = None) -> Exp
     job = ExportJob(user_id=user.id, format=fmt, filters=json.dumps(filters, sort_keys=True, ensure_ascii=False),
                     state=ExportState.queued, total_rows=rows, done_rows=0, attempts=0, created_at=clock.now())
     db.session.add(job)
+    db.session.flush()
+    jobs.later(jobs.BUILD_EXPORT, job.id)
     db.session.commit()
-    _publish(job.id)
     return job
-
-
-def _publish(job_id: int) -> None:
-    from workers.tasks import build_export, publish_soft
-
-    publish_soft(build_export, job_id)
 
 
 def visible(user: User, job_id: int) -> ExportJob:

@@ -11,7 +11,7 @@ from rating.models import User
 from rating.platform import fonts
 from rating.services.reporting import exports
 from rating.services.ratings.certificate_pdf import StaticOnlyFetcher, static_dir
-from rating.views.common import staff_scope
+from rating.permissions import staff_scope
 
 
 def render_list(user: User, filters: dict, rows: list[tuple], total: int) -> bytes:

@@ -33,6 +33,7 @@ from rating.models import (
     User,
 )
 from rating.permissions import is_official, scope_applications
+from rating.platform import jobs
 from rating.rules import stages
 from rating.services.filing import history
 from rating.services.review import experts, routing
@@ -124,6 +125,9 @@ def decide(user: User, application: Application, decision: str, comment: str | N
                           comment or None, version=version + 1,
                           adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
                                        for a in adjustments])
+    if decision == "forward":
+        # The next stage's reviewer is chosen by a worker (or by the route-waiting sweep).
+        jobs.later(jobs.ROUTE_APPLICATION, application.id)
     db.session.commit()
     db.session.refresh(application)
     return application

@@ -33,7 +33,7 @@ from rating.models import (
 from rating.rules import answers as answer_codec
 from rating.rules import stages
 from rating.rules.scoring import BatchWindow, PaymentIn, ServiceIn, score
-from rating.platform import audit, outbox
+from rating.platform import audit, jobs, outbox
 from rating.services.review import routing
 from rating.services.reference import edition_of_batch
 
@@ -276,7 +276,7 @@ def claim_unscored(grace_seconds: int, limit: int = 1000) -> list[int]:
     """Submitted applications whose scoring request is older than the grace period.
 
     Marks them as requested again now, so that overlapping sweeps do not publish the
-    same job twice; the caller publishes one job per returned id.
+    same job twice, and has a scoring job published for each after the commit.
     """
     now = clock.now()
     stale = now - timedelta(seconds=grace_seconds)
@@ -298,5 +298,7 @@ def claim_unscored(grace_seconds: int, limit: int = 1000) -> list[int]:
             .values(score_requested_at=now)
             .execution_options(synchronize_session=False)
         )
+        for application_id in ids:
+            jobs.later(jobs.SCORE_APPLICATION, application_id)
     db.session.commit()
     return ids

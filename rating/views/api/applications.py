@@ -19,7 +19,6 @@ from rating.services.reference import get_batch, edition_of_batch
 from rating.views.api import api_user, bp, json_body, request_json, token_required
 from rating.views.api.serialize import application_json, evidence_json, summary_json
 from rating.views.common import input_from_form, visible_application
-from workers.tasks import request_scoring
 
 PAGE_SIZE = 50
 
@@ -88,8 +87,6 @@ def submit_application(application_id: int):
         api_user(), application, body.get("pledge") is True,
         expected_version=version if isinstance(version, int) else None,
     )
-    if outcome.enqueue_scoring:
-        request_scoring(outcome.application.id)
     return {"id": outcome.application.id, "status": outcome.application.status,
             "version": outcome.application.version}, 202
 

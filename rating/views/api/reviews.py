@@ -10,13 +10,12 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ValidationFailed
 from rating.readonly import read_only
-from rating.models import ApplicationStatus, Role
+from rating.models import Role
 from rating.services.filing import snapshots
 from rating.services.review import assignments, experts, reviews
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
-from rating.views.common import staff_scope, valid_id, visible_application
-from rating.permissions import OFFICIALS, STAFF
-from workers.tasks import request_routing
+from rating.views.common import valid_id, visible_application
+from rating.permissions import OFFICIALS, STAFF, staff_scope
 
 
 def decision_formdata(body: dict) -> MultiDict:
@@ -41,8 +40,6 @@ def decide(application_id: int):
                    for e in form.adjustments.entries]
     application = reviews.decide(api_user(), application, form.decision.data, form.comment.data,
                                  form.version.data, adjustments)
-    if application.status == ApplicationStatus.in_review:
-        request_routing(application.id)
     return {"status": application.status, "stage": application.stage, "version": application.version}, 201
 
 
