@@ -46,11 +46,6 @@ def key_for(sha256: str, kind: str = "evidence") -> str:
     return f"{kind}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def path_for(sha256: str, kind: str = "evidence") -> Path:
-    """Where the local backend keeps the file."""
-    return storage_root() / key_for(sha256, kind)
-
-
 def safe_filename(name: str | None) -> str:
     """Keep a readable original name (Chinese included) without paths or control characters."""
     name = (name or "").replace("\\", "/").split("/")[-1]

@@ -67,12 +67,6 @@ def validate_uscc(raw: str) -> str:
     return code
 
 
-def is_valid_uscc(raw: str) -> bool:
-    try:
-        validate_uscc(raw)
-        return True
-    except UsccError:
-        return False
 
 
 def make_uscc(registration: str = "91", division: str = "320402", org8: str = "MA1XXXXX") -> str:

@@ -6,7 +6,6 @@ import pytest
 from rating.rules.uscc import (
     USCC_ALPHABET,
     UsccError,
-    is_valid_uscc,
     make_uscc,
     normalize_uscc,
     org_code_check_char,
@@ -16,6 +15,15 @@ from rating.rules.uscc import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+def is_valid_uscc(raw: str) -> bool:
+    try:
+        validate_uscc(raw)
+        return True
+    except UsccError:
+        return False
+
 
 # Published codes of well-known firms (business licences are public records).
 REAL = [

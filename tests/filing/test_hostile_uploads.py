@@ -22,6 +22,7 @@ from tests.support.files import image_bytes, refused
 from tests.support.flows import upload
 from tests.support.people import csrf_token, logged_in
 from tests.support.snapshot import fingerprint, stored_files
+from tests.support import disk
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +163,7 @@ def test_odd_names_are_stored_under_a_safe_name(api, app, draft, name, kept):
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["filename"] == kept
-    stored = storage.path_for(body["sha256"])                  # stored by its hash, never by its name
+    stored = disk.evidence_path(body["sha256"])                  # stored by its hash, never by its name
     assert stored.read_bytes() == PDF_BYTES
     evidence_dir = stored.parent.parent.parent
     assert all(re.fullmatch("[0-9a-f]{64}", path.name) for path in evidence_dir.rglob("*") if path.is_file())

@@ -28,6 +28,7 @@ from tests.support.faults.ledger import ledger, wait_until
 from tests.support.faults.processes import Stack, StorageBlocker
 from tests.support.faults.scenarios import all_scored, review_and_grant
 from tests.support.faults.seed import FilingPlan, seed_firms, seed_staff
+from tests.support import disk
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +119,6 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
     upload and a failed certificate, no row naming a file that is not there, no temporary
     left; the previous certificate stays downloadable; all works again once space is back."""
     from rating.models import Certificate, Evidence
-    from rating.services.ratings import certificates as certs
 
     env = {**fault_env, "STORAGE_DIR": str(small_storage.root)}
     batch = make_batch()
@@ -149,7 +149,7 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
         first_no = db.session.get(Rating, first_id).certificate_no
         first = wait_state(http, official, first_no, "ready", stack)
 
-        small_storage.block(certs.storage.path_for(new_sha).parent, certs.directory_for(first_no).parent)
+        small_storage.block(disk.evidence_path(new_sha).parent, disk.certificate_folder(first_no).parent)
         try:
             refused = upload()
             evidence_while_full = evidence_of_filer()
@@ -188,8 +188,8 @@ def test_storage_full_during_upload_and_render(app, fault_env, log_dir, small_st
     assert failed == {"state": "failed", "sha256": None, "size": None} and download.status == 409
     assert leftovers == []
     assert accepted.status == 201 and evidence_of_filer() == [*evidence_before, new_sha]
-    assert certs.storage.path_for(new_sha).read_bytes() == content
-    assert second["state"] == "ready" and certs.file_for(second_no, second["sha256"]).exists()
+    assert disk.evidence_path(new_sha).read_bytes() == content
+    assert second["state"] == "ready" and disk.certificate_path(second_no, second["sha256"]).exists()
     if small_storage.mounted:
         assert "No space left on device" in (last_error or "")
         # While the new file could not be written, the row kept naming the old one, which

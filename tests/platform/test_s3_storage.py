@@ -30,6 +30,7 @@ from tests.support.factories import PDF_BYTES, Api, grant_rating, make_batch, ma
 from tests.support.flows import approved, close_notice, export, upload
 from tests.support.pdf import pdf_text
 from tests.support.people import logged_in
+from tests.support import disk
 from workers import tasks
 
 pytestmark = pytest.mark.integration
@@ -225,7 +226,7 @@ def test_certificate_is_rendered_into_the_bucket_and_streamed(api, s3_app, bucke
     assert past.get_json()["error"]["code"] == "validation_error"
     assert api.get(f"/ratings/{number}/certificate.pdf", token=other_token).status_code == 404
     assert api.get(f"/ratings/{number}/certificate.pdf").status_code == 401
-    assert certificates.stored_bytes(db.session.get(Rating, rating_id)) == stored[key]
+    assert disk.certificate_bytes(db.session.get(Rating, rating_id)) == stored[key]
 
     # A corrected name: a new object replaces the old one, which is removed once the row moved.
     db.session.get(Rating, rating_id).certified_name = "常州云端更名有限公司"

@@ -15,8 +15,10 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Enterprise, Rating
 from rating.services.ratings import certificate_pdf, certificates, signing
+from rating.platform import storage
 from rating.platform.fonts import characters
 from tests.support.pdf import pdf_file, pdf_fonts, pdf_pixels, pdf_text
+from tests.support import disk
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +42,7 @@ def rating_named(api, batch, name: str, level: int = 4) -> Rating:
 def rendered(rating: Rating) -> bytes:
     assert certificates.render(rating.id) == "rendered"
     db.session.expire_all()
-    return certificates.stored_file(db.session.get(Rating, rating.id)).read_bytes()
+    return disk.certificate_file(db.session.get(Rating, rating.id)).read_bytes()
 
 
 @pytest.mark.parametrize("name", [
@@ -99,7 +101,7 @@ def test_the_short_user_agent_stylesheet_draws_what_weasyprints_own_draws(api, b
 
 def test_one_a4_landscape_page_with_qr_and_metadata(api, batch):
     rating = rating_named(api, batch, "常州云上精密机械股份有限公司", level=3)
-    reader = PdfReader(pdf_file(rendered(rating), Path(certificates.storage.storage_root())))
+    reader = PdfReader(pdf_file(rendered(rating), Path(storage.storage_root())))
     assert len(reader.pages) == 1
     box = reader.pages[0].mediabox
     assert (round(float(box.width) / 72 * 25.4), round(float(box.height) / 72 * 25.4)) == (297, 210)
@@ -131,7 +133,7 @@ def test_the_qr_code_scans_to_the_signed_verify_url(api, batch, app, tmp_path):
 
 def test_pdf_a_3b(api, batch):
     data = rendered(rating_named(api, batch, "常州档案馆友好科技有限公司"))
-    reader = PdfReader(pdf_file(data, Path(certificates.storage.storage_root()), "a.pdf"))
+    reader = PdfReader(pdf_file(data, Path(storage.storage_root()), "a.pdf"))
     root = reader.trailer["/Root"]
     intents = root["/OutputIntents"]
     assert intents[0].get_object()["/S"] == "/GTS_PDFA1"

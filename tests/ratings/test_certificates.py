@@ -14,11 +14,13 @@ from sqlalchemy import select
 from rating import clock
 from rating.extensions import db
 from rating.models import Certificate, OutboxEmail, Rating
+from rating.platform import storage
 from rating.services.ratings import certificates
 from tests.support.factories import make_batch
 from tests.support.flows import approved, close_notice, file_everything, notice_body
 from tests.support.pdf import pdf_text
 from tests.support.servers import worker
+from tests.support import disk
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +135,7 @@ def test_rendering_twice_keeps_one_file(api, batch, people):
     rating = db.session.execute(select(Rating).where(Rating.certificate_no == number)).scalar_one()
     assert certificates.render(rating.id) == "rendered"
     assert certificates.render(rating.id) == "current"
-    folder = certificates.directory_for(number)
+    folder = disk.certificate_folder(number)
     first = db.session.get(Certificate, rating.id).sha256
     assert [p.name for p in folder.iterdir()] == [f"{first}.pdf"]
 
@@ -218,7 +220,7 @@ def test_pool_child_killed_mid_render_ends_with_a_complete_certificate(api, batc
     # Storage lives as long as the test session while each test's numbers start again at 1:
     # files an earlier test left under these numbers are not this test's. (A render killed
     # after its commit leaves the folder's older files in place, and they would count.)
-    root = certificates.storage.storage_root() / "certificates"
+    root = storage.storage_root() / "certificates"
     shutil.rmtree(root, ignore_errors=True)
     ids = [approved(api, batch, people)[0] for _ in range(6)]
     numbers = close_notice(api, people, ids)
@@ -239,7 +241,7 @@ def test_pool_child_killed_mid_render_ends_with_a_complete_certificate(api, batc
     finally:
         proc.stop()
     for number, state in states.items():
-        files = [p for p in certificates.directory_for(number).iterdir() if not p.name.startswith(".")]
+        files = [p for p in disk.certificate_folder(number).iterdir() if not p.name.startswith(".")]
         assert [p.name for p in files] == [f"{state['sha256']}.pdf"]
         data = files[0].read_bytes()
         assert hashlib.sha256(data).hexdigest() == state["sha256"] and data.rstrip().endswith(b"%%EOF")
@@ -313,12 +315,12 @@ def test_a_lost_file_is_rendered_again(api, batch, people):
     rating_id = db.session.execute(select(Rating.id).where(Rating.certificate_no == number)).scalar_one()
     assert certificates.render(rating_id) == "rendered"
     sha = db.session.get(Certificate, rating_id).sha256
-    certificates.file_for(number, sha).unlink()
+    disk.certificate_path(number, sha).unlink()
     assert certificates.render(rating_id) == "rendered"
     db.session.expire_all()
     again = db.session.get(Certificate, rating_id)
     assert again.rendered_generation == again.requested_generation == 2 and again.sha256 == sha
-    assert certificates.file_for(number, sha).exists()
+    assert disk.certificate_path(number, sha).exists()
 
 
 def test_render_jobs_are_bounded_in_time_and_memory(app):

@@ -18,7 +18,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
@@ -35,19 +34,10 @@ from rating.models import (
     Rating,
     User,
 )
-from rating.platform import audit, blobstore, jobs, storage
+from rating.platform import audit, blobstore, jobs
 from rating.services.ratings import certificate_pdf
 
 log = logging.getLogger(__name__)
-
-
-def directory_for(certificate_no: str) -> Path:
-    return storage.storage_root() / "certificates" / certificate_no
-
-
-def file_for(certificate_no: str, sha256: str) -> Path:
-    """Where the local backend keeps the file."""
-    return directory_for(certificate_no) / f"{sha256}.pdf"
 
 
 def folder_key(certificate_no: str) -> str:
@@ -279,21 +269,6 @@ def stored_key(rating: Rating) -> str | None:
     if certificate is None or certificate.sha256 is None:
         return None
     return key_for(rating.certificate_no, certificate.sha256)
-
-
-def stored_file(rating: Rating) -> Path | None:
-    """The local backend's file of the current certificate, if it is there."""
-    key = stored_key(rating)
-    if key is None:
-        return None
-    path = storage.storage_root() / key
-    return path if path.exists() else None
-
-
-def stored_bytes(rating: Rating) -> bytes | None:
-    """The current certificate's PDF from whichever backend, or None."""
-    key = stored_key(rating)
-    return None if key is None else blobstore.backend().read_bytes(key)
 
 
 def response(rating: Rating, **send_file_options):

@@ -23,7 +23,7 @@ from rating.models import (
     StatusChange,
     User,
 )
-from rating.services.ratings import certificates
+from tests.support import disk
 
 
 def fresh_view() -> None:
@@ -171,7 +171,7 @@ def certificate_ledger(rating_ids: list[int], recipients: dict[int, int]) -> dic
     expected_mail = Counter({r.application_id: recipients.get(r.enterprise_id, 0) for r in rows})
     files_missing = extra_files = temporaries = 0
     for row in rows:
-        folder = certificates.directory_for(row.certificate_no)
+        folder = disk.certificate_folder(row.certificate_no)
         names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         temporaries += sum(1 for n in names if n.startswith("."))
         pdfs = [n for n in names if not n.startswith(".")]
