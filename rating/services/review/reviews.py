@@ -125,7 +125,7 @@ def decide(user: User, application: Application, decision: str, comment: str | N
                           comment or None, version=version + 1,
                           adjustments=[{"code": a.code, "points": str(a.points), "reason": a.reason}
                                        for a in adjustments])
-    if decision == "forward":
+    if decision == Decision.forward:
         # The next stage's reviewer is chosen by a worker (or by the route-waiting sweep).
         jobs.later(jobs.ROUTE_APPLICATION, application.id)
     db.session.commit()
