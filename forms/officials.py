@@ -25,7 +25,8 @@ class QuotaForm(FlaskForm):
                                                            Between(1, MAX_ID)])
     district_code = StringField(_l("县（市、区）代码"), validators=[DataRequired(_l("请填写县级行政区划代码。")),
                                                                  plain_text, Length(min=6, max=6)])
-    level = LocalIntegerField(_l("星级"), validators=[InputRequired(_l("请填写星级。")), Between(1, 9)])
+    # Whether the batch's guide edition has this level is the use case's check (quotas.set_quota).
+    level = LocalIntegerField(_l("星级"), validators=[InputRequired(_l("请填写星级。")), Between(1)])
     max_count = LocalIntegerField(_l("名额数"), validators=[Optional(), Between(0, 1_000_000)])
     percent = FiniteDecimalField(_l("比例（%）"), places=2, validators=[Optional(), Between(0, 100)])
     base_count = LocalIntegerField(_l("基数（累计上云企业数）"), validators=[Optional(), Between(0, 10_000_000)])

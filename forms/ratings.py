@@ -1,6 +1,7 @@
 """Ratings: revocation, reward disbursement, and the public's certificate check."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -9,6 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forms.fields import DateBetween, LocalDateField, plain_text
 from rating.models import Disbursement
+from rating.services.reference import all_levels
 from rating.services.reporting.totals import FIRST_DAY, LAST_DAY
 
 
@@ -47,7 +49,9 @@ class ConfirmForm(FlaskForm):
     """A button that only needs its CSRF token."""
 
 
-LEVEL_CHOICES = [("", _l("全部星级")), ("3", _l("三星级")), ("4", _l("四星级")), ("5", _l("五星级"))]
+def level_choices() -> list[tuple[str, str]]:
+    """Every level, then each star level of the guide editions loaded (a list spans editions)."""
+    return [("", _("全部星级"))] + [(str(n), _("%(n)s星级", n=n)) for n in all_levels()]
 
 
 class DashboardFilterForm(FlaskForm):
@@ -56,8 +60,12 @@ class DashboardFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    level = SelectField(_l("星级"), choices=LEVEL_CHOICES, default="")
+    level = SelectField(_l("星级"), default="")
     on = LocalDateField(_l("统计日期"), validators=[Optional(), DateBetween(FIRST_DAY, LAST_DAY)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.level.choices = level_choices()
 
 
 class ExportForm(FlaskForm):
@@ -65,11 +73,15 @@ class ExportForm(FlaskForm):
 
     format = SelectField(_l("格式"), choices=[("xlsx", _l("Excel 工作簿（.xlsx）")), ("csv", _l("CSV（UTF-8）")),
                                             ("pdf", _l("打印版 PDF"))], default="xlsx")
-    level = SelectField(_l("星级"), choices=LEVEL_CHOICES, default="")
+    level = SelectField(_l("星级"), default="")
     status = SelectField(_l("状态"), choices=[("valid", _l("有效")), ("", _l("全部状态")), ("revoked", _l("已撤销")),
                                             ("superseded", _l("已被更高星级取代")), ("expired", _l("已过期"))],
                          default="valid")
     year = IntegerField(_l("年度"), validators=[Optional(), NumberRange(1990, 2100, _l("请输入 1990 到 2100 之间的年份。"))])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.level.choices = level_choices()
 
     def filters(self) -> dict:
         return {"city": None, "district": None, "level": int(self.level.data) if self.level.data else None,

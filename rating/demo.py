@@ -119,15 +119,16 @@ def seed() -> list[str]:
 
 
 def _demo_filing(batch: Batch, email: str) -> str:
-    """`email`'s firm files a complete 3★ application for `batch` and submits it, through the
-    services the web pages use; once, however often the seed runs."""
+    """`email`'s firm files a complete application for the first level of `batch`'s edition and
+    submits it, through the services the web pages use; once, however often the seed runs."""
     user = db.session.execute(select(User).where(User.email == email)).scalar_one()
     filed = db.session.execute(
         select(Application).where(Application.enterprise_id == user.enterprise_id, Application.batch_id == batch.id,
                                   Application.status != ApplicationStatus.withdrawn)
     ).scalars().first()
     if filed is None:
-        level, edition = 3, edition_of_batch(batch.edition_code)
+        edition = edition_of_batch(batch.edition_code)
+        level = min(edition.levels)     # what a firm without a rating may apply for
         today = clock.today()
         started = today - timedelta(days=400)
         amount = edition.levels[level].min_investment_yuan / 2 + 1000

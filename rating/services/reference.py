@@ -138,6 +138,26 @@ def edition_of_batch(code: str) -> Edition:
     return edition
 
 
+_LEVELS: dict[frozenset, tuple[int, ...]] = {}
+
+
+def all_levels() -> tuple[int, ...]:
+    """Every star level some loaded guide edition defines, ascending.
+
+    What spans editions offers and accepts these: filters, totals, dashboards, imports and
+    exports (filing takes its batch's edition). Taken from the editions rather than from
+    the ratings, so a level nobody holds yet still has its column and its filter, and an
+    imported list is checked against the levels a guide defines. Kept per set of content
+    hashes: one read of the small editions table, and a new edition counts at once."""
+    loaded = frozenset(db.session.execute(select(GuideEdition.code, GuideEdition.sha256)).tuples())
+    levels = _LEVELS.get(loaded)
+    if levels is None:
+        levels = tuple(sorted({level for code, _sha in loaded for level in get_edition(code).levels}))
+        _LEVELS.clear()
+        _LEVELS[loaded] = levels
+    return levels
+
+
 def batches() -> list[Batch]:
     return list(db.session.execute(select(Batch).order_by(Batch.opens_at.desc())).scalars())
 

@@ -12,6 +12,7 @@ from rating.models import RatingStatus, Role
 from rating.permissions import claim_pending, is_official, RATING_VIEWERS
 from rating.services.accounts import claims
 from rating.services.ratings import ratings
+from rating.services.reference import all_levels
 from rating.views.api.ratings import certificate_response
 
 bp = Blueprint("ratings", __name__, url_prefix="/ratings")
@@ -29,15 +30,16 @@ def _viewer():
 def index():
     _viewer()
     q = (request.args.get("q") or "").strip()[:100] or None
+    levels = all_levels()
     level = request.args.get("level", type=int)
     status = request.args.get("status") or None
     if status not in (None, *RatingStatus.values()):
         status = None
     page = max(1, min(request.args.get("page", 1, type=int), 100_000))
-    items, total = ratings.search(current_user, level=level if level in (3, 4, 5) else None, status=status, q=q,
+    items, total = ratings.search(current_user, level=level if level in levels else None, status=status, q=q,
                                   page=page, per_page=50)
     return render_template("ratings/index.html", items=items, total=total, page=page, q=q or "", level=level,
-                           status=status, today=clock.today(),
+                           levels=levels, status=status, today=clock.today(),
                            claim_message=claims.pending_message() if claim_pending(current_user) else None)
 
 

@@ -10,6 +10,7 @@ from forms.officials import BlacklistForm, LiftForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
+from rating.services.reference import all_levels
 from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only
 from rating.views import shared_pages
@@ -26,8 +27,9 @@ PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the defa
 def queue():
     if not is_staff(current_user):
         abort(403)
+    levels = all_levels()
     level = request.args.get("level", type=int)
-    level = level if level is not None and 1 <= level <= 9 else None   # no such star level: no filter
+    level = level if level in levels else None   # no such star level: no filter
     overdue = request.args.get("overdue") == "1"
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
     per_page = request.args.get("per_page", PAGE_SIZES[0], type=int)
@@ -40,13 +42,14 @@ def queue():
 
     def context() -> dict:
         return {"items": items, "total": total, "late": late, "page": page, "pages": pages, "per_page": per_page,
-                "page_sizes": PAGE_SIZES, "now": now, "level": level, "overdue": overdue, "scope_name": scope_name}
+                "page_sizes": PAGE_SIZES, "now": now, "level": level, "levels": levels, "overdue": overdue,
+                "scope_name": scope_name}
 
     # A reviewer looks at their queue again and again while it stays the same: the page is
     # what the rows (plain values), counts, filters and overdue marks make it, and is kept
     # under exactly those (their name and CSRF token are put in per request).
     key = ("reviews.queue", tuple(items), tuple(bool(i.due_at and i.due_at <= now) for i in items), total, late,
-           page, pages, per_page, level, overdue, scope_name)
+           page, pages, per_page, level, levels, overdue, scope_name)
     return shared_pages.render(key, "reviews/queue.html", context)
 
 

@@ -21,9 +21,9 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Jurisdiction, JurisdictionLevel
 from rating.rules.ranks import competition_ranks
+from rating.services.reference import all_levels
 from rating.services.reporting import aggregates, totals
 
-LEVELS = (3, 4, 5)
 TREND_YEARS = 6
 
 
@@ -50,6 +50,7 @@ class Dashboard:
     scope: Jurisdiction
     on: date
     level: int | None
+    levels: tuple[int, ...]               # the star levels shown: those of the guide editions loaded
     computed_at: datetime
     headline: Headline
     by_level: dict[int, int]              # firms by highest level in the scope
@@ -97,24 +98,25 @@ def _build(scope: Jurisdiction, on: date, level: int | None, today: date) -> Das
     divisions = _divisions(scope.province_code)
     counties = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.county]
     cities = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.city]
+    levels = all_levels()
 
     def firms(district: str, lv: int | None = level) -> int:
         if lv is not None:
             return counts.get((district, lv), 0)
-        return sum(counts.get((district, each), 0) for each in LEVELS)
+        return sum(counts.get((district, each), 0) for each in levels)
 
     by_county = {c: firms(c) for c in counties}
     by_city = {c: sum(n for d, n in by_county.items() if divisions[d][2] == c) for c in cities}
     if scope.level == JurisdictionLevel.province:
         headline = Headline(sum(by_county.values()), None, 0, None, 0)
-        rows = _table(cities, by_city, divisions, lambda code, lv: sum(
+        rows = _table(cities, by_city, divisions, levels, lambda code, lv: sum(
             firms(d, lv) for d in counties if divisions[d][2] == code))
         kind = "city"
     elif scope.level == JurisdictionLevel.city:
         ranks = competition_ranks(by_city)
         headline = Headline(by_city.get(scope.code, 0), ranks.get(scope.code), len(cities), None, 0)
         mine = [d for d in counties if divisions[d][2] == scope.code]
-        rows = _table(mine, {d: by_county[d] for d in mine}, divisions, firms)
+        rows = _table(mine, {d: by_county[d] for d in mine}, divisions, levels, firms)
         kind = "district"
     else:
         in_city = {d: n for d, n in by_county.items() if divisions[d][2] == scope.city_code}
@@ -123,19 +125,19 @@ def _build(scope: Jurisdiction, on: date, level: int | None, today: date) -> Das
         rows, kind = [], "district"
     inside_scope = [d for d in counties if scope.level == JurisdictionLevel.province
                     or (scope.level == JurisdictionLevel.city and divisions[d][2] == scope.code) or d == scope.code]
-    by_level = {lv: sum(firms(d, lv) for d in inside_scope) for lv in LEVELS}
+    by_level = {lv: sum(firms(d, lv) for d in inside_scope) for lv in levels}
 
     years = list(range(on.year - TREND_YEARS + 1, on.year + 1))
-    stock = {lv: {} for lv in LEVELS}
+    stock = {lv: {} for lv in levels}
     for year in years:
         day = on if year == on.year else date(year, 12, 31)
         day_counts = counts if day == on else aggregates.day_counts(
             day, store=day in aggregates.stored_days(today, TREND_YEARS))[0]
-        for lv in LEVELS:
+        for lv in levels:
             stock[lv][year] = sum(day_counts.get((d, lv), 0) for d in inside_scope)
-    return Dashboard(scope=scope, on=on, level=level, computed_at=computed_at, headline=headline,
-                     by_level=by_level, rows=rows, row_kind=kind, years=years, stock=stock,
-                     granted=_granted(scope, years))
+    return Dashboard(scope=scope, on=on, level=level, levels=levels, computed_at=computed_at,
+                     headline=headline, by_level=by_level, rows=rows, row_kind=kind, years=years, stock=stock,
+                     granted=_granted(scope, years, levels))
 
 
 def _divisions(province: str) -> dict[str, tuple[str, str, str | None]]:
@@ -145,18 +147,19 @@ def _divisions(province: str) -> dict[str, tuple[str, str, str | None]]:
         .where(Jurisdiction.province_code == province, Jurisdiction.level != JurisdictionLevel.province))}
 
 
-def _table(codes: list[str], totals_by_code: dict[str, int], divisions, per_level) -> list[TableRow]:
+def _table(codes: list[str], totals_by_code: dict[str, int], divisions, levels: tuple[int, ...],
+           per_level) -> list[TableRow]:
     ranks = competition_ranks(totals_by_code)
-    rows = [TableRow(code, divisions[code][1], {lv: per_level(code, lv) for lv in LEVELS}, totals_by_code[code],
+    rows = [TableRow(code, divisions[code][1], {lv: per_level(code, lv) for lv in levels}, totals_by_code[code],
                      ranks[code]) for code in codes]
     return sorted(rows, key=lambda r: (r.rank, r.key))
 
 
-def _granted(scope: Jurisdiction, years: list[int]) -> dict[int, dict[int, int]]:
+def _granted(scope: Jurisdiction, years: list[int], levels: tuple[int, ...]) -> dict[int, dict[int, int]]:
     """Ratings granted per level and year in the scope (any status now), from the stored
     per-district counts (`aggregates.granted`)."""
     counts = aggregates.granted(scope, years[0], years[-1])
-    granted = {lv: {year: 0 for year in years} for lv in LEVELS}
+    granted = {lv: {year: 0 for year in years} for lv in levels}
     for (lv, year), n in counts.items():
         granted.setdefault(lv, {y: 0 for y in years})[year] = n
     return granted
@@ -222,7 +225,7 @@ def lines(board: Dashboard) -> tuple[list[Series], int]:
     inner_w, inner_h = CHART_W - PAD_L - 16, CHART_H - PAD_B - PAD_T
     step = inner_w / max(len(board.years) - 1, 1)
     series = []
-    for lv in LEVELS:
+    for lv in board.levels:
         points = [(PAD_L + i * step, PAD_T + inner_h - inner_h * board.stock[lv].get(year, 0) / top, year,
                    board.stock[lv].get(year, 0)) for i, year in enumerate(board.years)]
         series.append(Series(lv, points))

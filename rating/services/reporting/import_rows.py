@@ -18,15 +18,15 @@ from rating.extensions import db
 from rating.models import Jurisdiction, JurisdictionLevel, User
 from rating.platform import text
 from rating.rules.uscc import UsccError, validate_uscc
+from rating.services.reference import all_levels
 
 REQUIRED = ("企业名称", "统一社会信用代码", "区县代码", "星级", "年度")
 OPTIONAL = ("证书编号", "批次", "认定日期")
-LEVELS = (3, 4, 5)
 # An XLSX is a zip: refuse archives that would unpack to more than this (zip bombs).
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 MAX_ROWS = 1_000_000
 
-_CHINESE_LEVELS = {"三": 3, "四": 4, "五": 5}
+_CHINESE_NUMERALS = {numeral: n for n, numeral in enumerate("一二三四五六七八九", start=1)}
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 
 
@@ -149,8 +149,8 @@ def _level(value) -> int | None:
     if set(text) <= {"★", "☆"} and text.count("★"):
         return text.count("★")
     text = re.sub(r"(星级|星|★)$", "", text)
-    if text in _CHINESE_LEVELS:
-        return _CHINESE_LEVELS[text]
+    if text in _CHINESE_NUMERALS:
+        return _CHINESE_NUMERALS[text]
     return int(text) if text.isdigit() else None
 
 
@@ -182,6 +182,9 @@ class Checker:
             .where(Jurisdiction.level == JurisdictionLevel.county))}
         self.scope = importer.jurisdiction if importer is not None else None
         self.today = clock.today()
+        self.levels = all_levels()       # a list spans editions: any level a loaded guide defines
+        if not self.levels:
+            raise ImportFileError(_("尚未载入评定指南，无法核对星级：请先运行 flask guides load。"))
 
     def in_scope(self, district: str) -> bool:
         if self.scope is None:
@@ -216,8 +219,9 @@ class Checker:
         if not self.in_scope(district):
             raise ValueError(_("区县代码“%(code)s”不在您的管辖范围内。", code=district))
         level = _level(cells.get("星级"))
-        if level not in LEVELS:
-            raise ValueError(_("星级“%(value)s”不正确，应为 3、4 或 5。", value=_text(cells.get("星级"))[:20]))
+        if level not in self.levels:
+            raise ValueError(_("星级“%(value)s”不正确，应为 %(levels)s 之一。", value=_text(cells.get("星级"))[:20],
+                               levels="、".join(str(n) for n in self.levels)))
         year = _year(cells.get("年度"))
         if year is None or not 2000 <= year <= self.today.year:
             raise ValueError(_("年度“%(value)s”不正确，应为 2000 至 %(this)s 之间的四位年份。",

@@ -33,6 +33,7 @@ from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus
 from rating.models.enums import INDUSTRY_SECTIONS
 from rating.rules.ranks import competition_ranks
+from rating.services.reference import all_levels
 
 GROUPS = ("city", "district", "level", "year", "industry")
 # A firm is in exactly one group of these (its district decides its city), at its highest
@@ -184,7 +185,7 @@ def _names(group_by: str, counts: dict[str, int], province_code: str, city: str 
 
 @dataclass(frozen=True)
 class LevelTable:
-    """The published figures: per city, the firms whose highest valid level is 3, 4 or 5."""
+    """The published figures: per city, the firms whose highest valid level is each of `levels`."""
     on: date
     levels: tuple[int, ...]
     rows: list[tuple[str, str, dict[int, int], int, int]]   # code, name, by level, all, rank
@@ -192,7 +193,9 @@ class LevelTable:
     total: int
 
 
-def city_level_table(on: date, levels: tuple[int, ...] = (3, 4, 5)) -> LevelTable:
+def city_level_table(on: date) -> LevelTable:
+    """Per city, the firms at each level of the guide editions loaded."""
+    levels = all_levels()
     overall = compute("city", on)
     per_level = {level: {r.key: r.count for r in compute("city", on, level=level).rows} for level in levels}
     rows = [(r.key, r.name, {level: per_level[level].get(r.key, 0) for level in levels}, r.count, r.rank)

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from rating.errors import Forbidden, Unauthorized, ValidationFailed
 from rating.platform import text
+from rating.services.reference import all_levels
 
 bp = Blueprint("api", __name__)
 
@@ -49,6 +50,21 @@ def int_arg(name: str, low: int, high: int) -> int | None:
         value = None
     if value is None or not low <= value <= high:
         raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("请输入 %(low)s 到 %(high)s 之间的整数。", low=low, high=high)]})
+    return value
+
+
+def level_arg(name: str = "level") -> int | None:
+    """A star-level filter: one of the levels of the guide editions loaded (lists and totals
+    span editions), None when absent; 422 otherwise."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value not in all_levels():
+        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("星级不正确。")]})
     return value
 
 

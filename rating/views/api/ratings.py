@@ -12,7 +12,7 @@ from rating.extensions import limiter
 from rating.models import RatingStatus
 from rating.services.ratings import certificates, ratings, signing
 from rating.services.reporting import exports
-from rating.views.api import api_user, bp, int_arg, json_body, token_required
+from rating.views.api import api_user, bp, int_arg, json_body, level_arg, token_required
 from rating.permissions import OFFICIALS
 
 
@@ -133,7 +133,7 @@ def _list_filters() -> dict:
         if value is not None and (len(value) != 6 or not value.isdigit()):
             raise ValidationFailed(_("行政区划代码应为 6 位数字。"), {key: [_("行政区划代码应为 6 位数字。")]})
     q = (request.args.get("q") or "").strip()[:100] or None
-    return {"city": codes["city"], "district": codes["district"], "level": int_arg("level", 1, 9),
+    return {"city": codes["city"], "district": codes["district"], "level": level_arg(),
             "year": int_arg("year", 1990, 2100), "status": status, "q": q}
 
 

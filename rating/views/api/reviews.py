@@ -13,7 +13,7 @@ from rating.readonly import read_only
 from rating.models import Role
 from rating.services.filing import snapshots
 from rating.services.review import assignments, experts, reviews
-from rating.views.api import api_user, bp, int_arg, json_body, token_required
+from rating.views.api import api_user, bp, json_body, level_arg, token_required
 from rating.views.common import valid_id, visible_application
 from rating.permissions import OFFICIALS, STAFF, staff_scope
 
@@ -47,7 +47,7 @@ def decide(application_id: int):
 @read_only
 @token_required(*STAFF)
 def review_queue():
-    level = int_arg("level", 1, 9)
+    level = level_arg()
     flag = request.args.get("overdue") or "0"
     if flag not in ("1", "true", "0", "false"):
         message = _("查询参数 %(name)s 不正确。", name="overdue")

@@ -11,7 +11,7 @@ from rating.errors import ValidationFailed
 from rating.extensions import limiter
 from rating.readonly import read_only
 from rating.services.reporting import totals
-from rating.views.api import bp, int_arg
+from rating.views.api import bp, int_arg, level_arg
 
 
 @bp.get("/totals")
@@ -33,6 +33,6 @@ def get_totals():
         message = _("请输入 %(first)s 至 %(last)s 之间的日期。", first=totals.FIRST_DAY.isoformat(),
                     last=totals.LAST_DAY.isoformat())
         raise ValidationFailed(message, {"on": [message]})
-    result = totals.compute(group_by, on, level=int_arg("level", 1, 9), year=int_arg("year", 1990, 2100),
+    result = totals.compute(group_by, on, level=level_arg(), year=int_arg("year", 1990, 2100),
                             city=city)
     return result.as_json()
