@@ -334,7 +334,7 @@ def test_failures_are_counted_in_memory_while_the_limiter_storage_is_down(app, a
         def limiter(self):
             raise RedisDown("Redis is down")
 
-    monkeypatch.setattr(accounts, "limiter", Down())
+    monkeypatch.setattr(signin, "limiter", Down())
     user = make_staff("reviewer", "320402")
     assert [_token(api, user.email, "wrong-Pass1").status_code for _ in range(11)] == [401] * 10 + [429]
     assert _token(api, user.email, PASSWORD, "10.0.0.2").status_code == 201
