@@ -13,10 +13,18 @@ from tests.support.factories import make_batch
 pytestmark = pytest.mark.integration
 
 
-def test_users_create(runner, api):
+def test_users_create(runner, api, redis_server):
+    import json
+
+    import redis
+
     result = runner.invoke(args=["users", "create", "--email", "Reviewer@Bureau.example", "--password", "Secret123",
                                  "--role", "reviewer", "--jurisdiction", "320402", "--name", "张审核"])
     assert result.exit_code == 0, result.output
+    # Work that waited for a reviewer there is routed now (published after the commit).
+    published = [json.loads(m) for m in redis.Redis.from_url(redis_server.url(1)).lrange("celery", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in published] == [
+        ("workers.tasks.route_waiting", "('320402',)")]
     assert api.post("/tokens", {"email": "reviewer@bureau.example", "password": "Secret123"}).status_code == 201
     again = runner.invoke(args=["users", "create", "--email", "reviewer@bureau.example", "--password", "x",
                                 "--role", "reviewer", "--jurisdiction", "320402"])

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from rating.errors import Conflict, ValidationFailed
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Role, User
+from rating.platform import jobs
 from rating.services.accounts import claims
 from rating.services.accounts.signin import hash_password, normalize_email
 
