@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from forms.ratings import ConfirmForm, DisbursementForm, RevokeForm
 from rating import clock
 from rating.errors import ServiceError
+from rating.extensions import db
 from rating.models import RatingStatus, Role
 from rating.permissions import claim_pending, is_official, RATING_VIEWERS
 from rating.services.accounts import claims
@@ -70,12 +71,14 @@ def download(certificate_no: str):
 
 
 def _act(certificate_no: str, action, success: str):
-    """Run an official's action on the rating, say how it went, and go back to its page."""
+    """Run an official's action on the rating (committed when it succeeds), say how it went,
+    and go back to its page."""
     try:
         action()
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
+        db.session.commit()
         flash(success, "success")
     return redirect(url_for(".show", certificate_no=certificate_no))
 

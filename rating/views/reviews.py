@@ -126,8 +126,10 @@ def blacklist_page():
                 _entry, flagged = blacklist.add(current_user, form.reason.data, form.enterprise_id.data,
                                                 form.provider_name.data)
             except ServiceError as exc:
+                db.session.rollback()   # the page below reads the list again
                 flash(exc.message, "error")
             else:
+                db.session.commit()
                 flash(_("已列入黑名单；受影响的在办申报 %(n)s 件已标记。", n=len(flagged)), "success")
                 return redirect(url_for(".blacklist_page"))
         else:
@@ -146,6 +148,7 @@ def lift_blacklist(entry_id: int):
     if form.validate_on_submit():
         try:
             blacklist.lift(current_user, entry_id, form.reason.data)
+            db.session.commit()
             flash(_("已移出黑名单。"), "success")
         except ServiceError as exc:
             flash(exc.message, "error")

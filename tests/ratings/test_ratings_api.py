@@ -103,3 +103,37 @@ def test_superseded_and_expired_read_plainly(api, batch, rating_people):
     assert api.get("/ratings?status=expired", token=rating_people["city_official"]).get_json()["total"] == 1
 
 
+
+
+def test_revoking_and_blacklisting_is_one_transaction(api, batch, rating_people, monkeypatch):
+    """Revocation and the blacklist entries it asks for commit together or not at all: a
+    failure at the last entry leaves the rating valid and nobody on the list; a party
+    already on the list is skipped, and the revocation still happens."""
+    from rating.services.review import blacklist
+
+    application_id, _firm = approved(api, batch, rating_people)
+    firm_id = api.get(f"/applications/{application_id}", token=rating_people["city_official"]).get_json()["enterprise_id"]
+    (number,) = rate(api, rating_people, [application_id])
+    official = rating_people["city_official"]
+    flags = {"blacklist_enterprise": True, "blacklist_provider": True}
+    flagged = blacklist.flagged_applications
+
+    def fail_after_writing_the_second_provider(entry):
+        if entry.provider_name == "徐工汉云":     # the firm and 天翼云 are written by now
+            raise RuntimeError("injected failure after the blacklist insert")
+        return flagged(entry)
+
+    monkeypatch.setattr(blacklist, "flagged_applications", fail_after_writing_the_second_provider)
+    assert api.post(f"/ratings/{number}/revoke", {"reason": "材料造假", **flags}, token=official).status_code == 500
+    monkeypatch.undo()
+    assert api.get(f"/verify/{number}").get_json()["status"] == "valid"
+    assert api.get("/blacklist", token=official).get_json() == []
+
+    listed = api.post("/blacklist", {"provider_name": "天翼云", "reason": "早已列入"}, token=official)
+    assert listed.status_code == 201
+    revoked = api.post(f"/ratings/{number}/revoke", {"reason": "材料造假", **flags}, token=official)
+    assert revoked.status_code == 200 and revoked.get_json() == {"status": "revoked"}
+    assert api.get(f"/verify/{number}").get_json()["status"] == "revoked"
+    entries = api.get("/blacklist", token=official).get_json()
+    assert sorted((e["enterprise_id"] or 0, e["provider_name"] or "", e["reason"]) for e in entries) == sorted([
+        (firm_id, "", "材料造假"), (0, "天翼云", "早已列入"), (0, "徐工汉云", "材料造假")])

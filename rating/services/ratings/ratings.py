@@ -30,6 +30,9 @@ from rating.models import (
 )
 from rating.permissions import acting_enterprise_id, inside, is_official, RATING_VIEWERS
 from rating.platform import audit
+from rating.services.ratings import certificates
+from rating.services.reporting import aggregates
+from rating.services.review import blacklist
 
 # GB/T 2260 province prefixes and their usual letter codes.
 PROVINCE_LETTERS = {
@@ -129,6 +132,9 @@ def search(user: User, *, page: int = 1, per_page: int = 50, **filters) -> tuple
 
 def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: bool = False,
            blacklist_provider: bool = False) -> Rating:
+    """Revoke a rating and, on request, blacklist its firm and its cloud providers: one
+    transaction, so a failure in any step leaves the rating valid and nobody blacklisted.
+    A party already on the list is skipped."""
     if not is_official(user):
         raise Forbidden(_("只有主管部门人员可以撤销认定。"))
     rating = visible(user, certificate_no)
@@ -147,25 +153,19 @@ def revoke(user: User, certificate_no: str, reason: str, blacklist_enterprise: b
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        db.session.rollback()
         raise Conflict(_("该认定已被他人修改，请刷新后重试。"))
-    from rating.services.reporting import aggregates
-
     aggregates.refresh_firm(rating.enterprise_id)   # the dashboards' counts, in this transaction
     audit.append("rating.revoke", "rating", rating.id, user.id, certificate_no=rating.certificate_no,
                  reason=reason, blacklist_enterprise=blacklist_enterprise, blacklist_provider=blacklist_provider,
                  disbursement=disbursement)
-    db.session.commit()
-    if blacklist_enterprise or blacklist_provider:
-        from rating.services.review import blacklist
-
-        if blacklist_enterprise:
-            _blacklist_quietly(blacklist, user, reason, enterprise_id=rating.enterprise_id)
-        if blacklist_provider and rating.application_id is not None:
-            providers = db.session.execute(select(CloudService.provider).distinct()
-                                           .where(CloudService.application_id == rating.application_id)).scalars()
-            for name in list(providers):
-                _blacklist_quietly(blacklist, user, reason, provider_name=name)
+    if blacklist_enterprise and not blacklist.listed(enterprise_id=rating.enterprise_id):
+        blacklist.add(user, reason, enterprise_id=rating.enterprise_id)
+    if blacklist_provider and rating.application_id is not None:
+        providers = db.session.execute(select(CloudService.provider).distinct()
+                                       .where(CloudService.application_id == rating.application_id)).scalars()
+        for name in sorted({name.strip() for name in providers} - {""}):
+            if not blacklist.listed(provider_name=name):
+                blacklist.add(user, reason, provider_name=name)
     db.session.refresh(rating)
     return rating
 
@@ -186,11 +186,9 @@ def downloadable(user: User, certificate_no: str) -> Rating:
 def regenerate(user: User, certificate_no: str) -> Rating:
     """An official asks for the certificate to be rendered again (the old file stays until
     the new one is complete)."""
-    from rating.services.ratings import certificates
-
     rating = _official_in_scope(user, certificate_no)
     certificates.request_render(rating, user)
-    db.session.commit()
+    db.session.flush()
     db.session.refresh(rating)
     if rating.certificate is not None:
         db.session.refresh(rating.certificate)
@@ -215,21 +213,12 @@ def set_disbursement(user: User, certificate_no: str, state: str, paid_on: date 
         .values(disbursement=state, disbursed_on=paid_on if state == Disbursement.paid else None)
         .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        db.session.rollback()
         raise Conflict(_("该认定已被他人修改，请刷新后重试。"))
     audit.append("rating.disbursement", "rating", rating.id, user.id, certificate_no=rating.certificate_no,
                  from_state=before, to_state=state, disbursed_on=paid_on.isoformat() if paid_on else None,
                  note=(note or "").strip() or None)
-    db.session.commit()
     db.session.refresh(rating)
     return rating
-
-
-def _blacklist_quietly(blacklist, user: User, reason: str, **party) -> None:
-    try:
-        blacklist.add(user, reason, **party)
-    except Conflict:
-        pass  # already on the list
 
 
 def verification(rating: Rating, on: date | None = None) -> dict:

@@ -25,6 +25,14 @@ def _require_official(user: User) -> None:
         raise Forbidden(_("只有主管部门人员可以管理黑名单。"))
 
 
+def listed(enterprise_id: int | None = None, provider_name: str | None = None) -> bool:
+    """Whether the firm or the provider has an active entry (in the caller's transaction)."""
+    party = (BlacklistEntry.enterprise_id == enterprise_id if enterprise_id is not None
+             else BlacklistEntry.provider_name == (provider_name or "").strip())
+    return db.session.execute(select(BlacklistEntry.id).where(party, BlacklistEntry.lifted_at.is_(None))
+                              ).first() is not None
+
+
 def add(user: User, reason: str, enterprise_id: int | None = None, provider_name: str | None = None
         ) -> tuple[BlacklistEntry, list[int]]:
     """Blacklist one party; returns the entry and the open applications it now flags."""
@@ -40,18 +48,19 @@ def add(user: User, reason: str, enterprise_id: int | None = None, provider_name
         enterprise = db.session.get(Enterprise, enterprise_id)
         if enterprise is None or (user.jurisdiction is not None and not user.jurisdiction.contains(enterprise.district)):
             raise NotFound(_("未找到该企业。"))
+    if listed(enterprise_id, provider_name):
+        raise Conflict(_("该企业或云服务商已在黑名单中。"))
     entry = BlacklistEntry(enterprise_id=enterprise_id, provider_name=provider_name, reason=reason,
                            created_by_id=user.id)
     db.session.add(entry)
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
+        # A concurrent addition of the same party won; the caller's transaction is spoilt.
         raise Conflict(_("该企业或云服务商已在黑名单中。"))
     flagged = flagged_applications(entry)
     audit.append("blacklist.add", "blacklist_entry", entry.id, user.id, enterprise_id=enterprise_id,
                  provider_name=provider_name, reason=reason, flagged_applications=flagged)
-    db.session.commit()
     return entry, flagged
 
 
@@ -78,7 +87,6 @@ def lift(user: User, entry_id: int, reason: str) -> BlacklistEntry:
         raise ValidationFailed(_("请填写移出黑名单的原因。"), {"reason": [_("请填写原因。")]})
     entry.lifted_at, entry.lifted_by_id, entry.lift_reason = clock.now(), user.id, reason
     audit.append("blacklist.lift", "blacklist_entry", entry.id, user.id, reason=reason)
-    db.session.commit()
     return entry
 
 

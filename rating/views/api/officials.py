@@ -29,6 +29,7 @@ def add_to_blacklist():
     form = validated(BlacklistForm(formdata=flat_formdata(json_body(), ("enterprise_id", "provider_name", "reason")),
                                     meta={"csrf": False}))
     entry, flagged = blacklist.add(api_user(), form.reason.data, form.enterprise_id.data, form.provider_name.data)
+    db.session.commit()
     return {**entry_json(entry), "flagged_applications": flagged}, 201
 
 
@@ -36,7 +37,9 @@ def add_to_blacklist():
 @token_required(*OFFICIALS)
 def lift_blacklist(entry_id: int):
     form = validated(LiftForm(formdata=flat_formdata(json_body(), ("reason",)), meta={"csrf": False}))
-    return entry_json(blacklist.lift(api_user(), entry_id, form.reason.data))
+    entry = blacklist.lift(api_user(), entry_id, form.reason.data)
+    db.session.commit()
+    return entry_json(entry)
 
 
 @bp.post("/batch-quotas")

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from rating import clock
 from rating.errors import Conflict, NotFound, ValidationFailed
-from rating.extensions import limiter
+from rating.extensions import db, limiter
 from rating.models import RatingStatus
 from rating.services.ratings import certificates, ratings, signing
 from rating.services.reporting import exports
@@ -74,6 +74,7 @@ def download_certificate(certificate_no: str):
 @token_required(*OFFICIALS)
 def regenerate_certificate(certificate_no: str):
     rating = ratings.regenerate(api_user(), certificate_no)
+    db.session.commit()
     return {"certificate_no": rating.certificate_no, "certificate": certificates.state_json(rating.certificate),
             "requested_generation": rating.certificate.requested_generation}, 202
 
@@ -95,6 +96,7 @@ def update_disbursement(certificate_no: str):
         raise ValidationFailed(_("备注不超过 2000 字。"), {"note": [_("备注不超过 2000 字。")]})
     rating = ratings.set_disbursement(api_user(), certificate_no, state if isinstance(state, str) else "",
                                       paid_on, note)
+    db.session.commit()
     return rating_json(rating)
 
 
@@ -107,6 +109,7 @@ def revoke_rating(certificate_no: str):
         raise ValidationFailed(_("请填写撤销原因。"), {"reason": [_("请填写撤销原因（不超过 4000 字）。")]})
     flags = {key: body.get(key) is True for key in ("blacklist_enterprise", "blacklist_provider")}
     rating = ratings.revoke(api_user(), certificate_no, reason, **flags)
+    db.session.commit()
     return {"status": rating.status}
 
 
