@@ -10,6 +10,7 @@ from forms.officials import BlacklistForm, LiftForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
+from rating.extensions import db
 from rating.services.reference import all_levels
 from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only

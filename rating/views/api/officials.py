@@ -4,6 +4,7 @@ from __future__ import annotations
 from forms.jsondata import flat_formdata, validated
 from forms.officials import BlacklistForm, LiftForm, QuotaForm
 from rating import clock
+from rating.extensions import db
 from rating.services.review import blacklist, quotas
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.permissions import OFFICIALS
