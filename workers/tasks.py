@@ -15,6 +15,7 @@ from celery.signals import worker_process_init, worker_ready
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from rating.extensions import db
 from rating.platform import blobstore, jobs, mailer, outbox
 from rating.services.ratings import certificates
 from rating.services.review import assignments, routing, scoring_runs
@@ -36,7 +37,9 @@ def score_application(application_id: int) -> str:
 
 @shared_task(name=jobs.ROUTE_APPLICATION, **DURABLE, time_limit=60)
 def route_application(application_id: int) -> str:
-    return routing.route(int(application_id))
+    outcome = routing.route(int(application_id))
+    db.session.commit()
+    return outcome
 
 
 @shared_task(name=jobs.ROUTE_WAITING, acks_late=True, time_limit=300)
@@ -53,6 +56,7 @@ def review_deadlines() -> dict[str, int]:
     """Remind reviewers before their due dates and flag overdue work (each once)."""
     hours = current_app.config["REVIEW_REMINDER_HOURS"]
     marked = assignments.deadlines(timedelta(hours=hours))
+    db.session.commit()
     return {key: len(ids) for key, ids in marked.items()}
 
 
@@ -60,6 +64,7 @@ def review_deadlines() -> dict[str, int]:
 def sweep_unscored() -> int:
     """Re-publish scoring for anything left submitted without a score (broker or worker died)."""
     ids = scoring_runs.claim_unscored(current_app.config["SWEEP_GRACE_SECONDS"])
+    db.session.commit()
     if ids:
         log.warning("re-published scoring for %d application(s)", len(ids))
     return len(ids)

@@ -57,6 +57,7 @@ def queue():
 @bp.post("/<int:application_id>/decide")
 @login_required
 def decide(application_id: int):
+        db.session.commit()
     application = visible_application(current_user, application_id)
     form = DecisionForm()
     if not form.validate_on_submit():
@@ -71,6 +72,7 @@ def decide(application_id: int):
         return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))
+        db.session.commit()
 
 
 @bp.post("/<int:application_id>/experts")
@@ -90,6 +92,7 @@ def assign_experts(application_id: int):
 @bp.post("/<int:application_id>/expert-scores")
 @login_required
 def expert_scores(application_id: int):
+        db.session.commit()
     application = visible_application(current_user, application_id)
     form = ExpertScoresForm()
     if not form.validate_on_submit():

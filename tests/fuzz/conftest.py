@@ -11,11 +11,10 @@ from rating.extensions import db
 from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
-from rating.services.review import routing
 from rating.services.accounts.password_reset import reset_token
 from tests.support.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.support.files import csv_bytes
-from tests.support.flows import approved, decide, notice_body, scored, upload
+from tests.support.flows import approved, decide, notice_body, route, scored, upload
 
 FIRM_EMAIL = "fuzz-firm@example.com"
 CLAIMED = uscc_from_serial(9201, division="320402")
@@ -43,7 +42,7 @@ def world(app, api) -> World:
     at_county, _firm = scored(api, batch, 3)
     at_city, _firm = scored(api, batch, 3)
     assert decide(api, tokens["county"], at_city, "forward").status_code == 201
-    routing.route(at_city)
+    route(at_city)
     expert = api.post(f"/applications/{at_city}/experts", {"expert_ids": [staff["expert"].id]},
                       token=official)
     assert expert.status_code == 201, expert.get_json()
@@ -63,7 +62,7 @@ def world(app, api) -> World:
     firm, firm_token = api.register_firm("320402", email=FIRM_EMAIL)
     draft = api.post("/applications", {"batch_id": batch.id, "target_level": 3}, token=firm_token).get_json()
     assert upload(api, firm_token, draft["id"], PDF_BYTES, "合同.pdf").status_code == 201
-    routing.route(at_county)
+    route(at_county)
 
     # A firm known only from an imported list, and someone's pending claim of it.
     imports.run("list.csv", csv_bytes([["常州导入企业有限公司", CLAIMED, "320402", "3", "2024", "", "", ""]]))

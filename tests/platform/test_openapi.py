@@ -17,10 +17,10 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Rating
 from rating.rules.uscc import uscc_from_serial
-from rating.services.review import routing, scoring_runs
+from rating.services.review import scoring_runs
 from rating.services.reference import get_edition
 from tests.support.factories import PDF_BYTES, good_application, grant_rating, make_batch, make_staff
-from tests.support.flows import approved, decide, notice_body, scored, upload
+from tests.support.flows import approved, decide, notice_body, route, scored, upload
 
 pytestmark = pytest.mark.integration
 
@@ -263,7 +263,7 @@ def test_filing_answers_match(api, app, contract):
     submitted = contract.check(api.post(f"{url}/submit", {"pledge": True}, token=token), 202)
     assert submitted["status"] == "submitted"
     assert scoring_runs.score_application(application_id) == "scored"
-    routing.route(application_id)
+    route(application_id)
     scored_body = contract.check(api.get(url, token=token), 200)
     assert scored_body["score"]["passed"] is True and scored_body["stage"] == "county"
     contract.check(api.get(f"{url}/emails", token=token), 200)
@@ -292,7 +292,7 @@ def test_review_and_expert_answers_match(api, app, contract):
     contract.request("decide", decision)
     forwarded = contract.check(api.post(f"{url}/decisions", decision, token=tokens[county]), 201)
     assert forwarded["stage"] == "city"
-    routing.route(application_id)
+    route(application_id)
     contract.check(api.post(f"{url}/decisions", decision, token=tokens[county]), 409)
 
     contract.check(api.get("/reviews/overview", token=tokens[official]), 200)

@@ -17,7 +17,7 @@ from rating.models import Certificate, OutboxEmail, Rating
 from rating.platform import storage
 from rating.services.ratings import certificates
 from tests.support.factories import make_batch
-from tests.support.flows import approved, close_notice, file_everything, notice_body
+from tests.support.flows import approved, close_notice, file_everything, notice_body, route
 from tests.support.pdf import pdf_text
 from tests.support.servers import worker
 from tests.support import disk
@@ -99,7 +99,7 @@ def test_closed_notice_to_downloaded_verified_and_revoked_certificate(api, batch
 
 
 def test_five_stars_supersede_four(api, people, app):
-    from rating.services.review import routing, scoring_runs
+    from rating.services.review import scoring_runs
     from tests.support.flows import decide
 
     four, firm_token = approved(api, make_batch("js-2024"), people, level=4)
@@ -108,7 +108,7 @@ def test_five_stars_supersede_four(api, people, app):
     five = file_everything(api, firm_token, make_batch("js-2024"), 5)["id"]
     assert api.post(f"/applications/{five}/submit", {"pledge": True}, token=firm_token).status_code == 202
     assert scoring_runs.score_application(five) == "scored"
-    routing.route(five)
+    route(five)
     for who, what in (("county", "forward"), ("city", "forward"), ("province", "approve")):
         response = decide(api, people[who], five, what)
         assert response.status_code == 201, response.get_json()

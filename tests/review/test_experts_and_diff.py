@@ -6,7 +6,7 @@ import io
 import pytest
 
 from tests.support.factories import PDF_BYTES, make_batch, make_staff
-from tests.support.flows import decide, scored
+from tests.support.flows import decide, route, scored
 from tests.support.people import csrf_token, log_in
 
 pytestmark = pytest.mark.integration
@@ -106,10 +106,10 @@ def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, panel):
     assert api.patch(f"/applications/{application_id}", {"answers": {"business_app_count": 2}},
                      token=firm).status_code == 200
     api.post(f"/applications/{application_id}/submit", {"pledge": True}, token=firm)
-    from rating.services.review import routing, scoring_runs
+    from rating.services.review import scoring_runs
 
     scoring_runs.score_application(application_id)
-    routing.route(application_id)
+    route(application_id)
     reviewer = app.test_client()
     log_in(reviewer, panel["county"].email, follow_redirects=True)
     page = reviewer.get(f"/applications/{application_id}").text

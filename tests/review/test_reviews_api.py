@@ -5,10 +5,14 @@ import threading
 
 import pytest
 
+from sqlalchemy import func, select
+
 from rating.extensions import db
-from rating.services.review import routing, scoring_runs
+from rating.models import Application, AuditEntry, StatusChange
+from rating.platform import jobs
+from rating.services.review import reviews, scoring_runs
 from tests.support.factories import make_staff
-from tests.support.flows import decide, scored
+from tests.support.flows import decide, route, scored
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +42,32 @@ def test_three_star_path(api, batch, staff):
     history = api.get(f"/applications/{application_id}", token=staff["city"]).get_json()["history"]
     assert [h["action"] for h in history][-2:] == ["forward", "approve"]
     assert history[-2]["comment"] == "材料齐全"
+
+
+def test_a_decision_is_part_of_the_callers_transaction(api, batch, monkeypatch):
+    """The use case writes and flushes, the edge commits: so a decision composes with other
+    use cases, and rolled back it leaves nothing (no move, history, audit entry or job)."""
+    reviewer = make_staff("reviewer", "320402")
+    application_id, _firm = scored(api, batch, 3)
+    published = []
+    monkeypatch.setattr(jobs, "publish", lambda task, *args, **_kw: published.append((task, args)))
+
+    def counts():
+        return [db.session.execute(select(func.count()).select_from(model)).scalar_one()
+                for model in (StatusChange, AuditEntry)]
+
+    before = counts()
+    application = db.session.get(Application, application_id)
+    reviews.decide(reviewer, application, "forward", "材料齐全", application.version)
+    assert application.stage == "city"                  # written inside the transaction…
+    db.session.rollback()                               # …which the caller ends
+    db.session.expire_all()
+    assert db.session.get(Application, application_id).stage == "county"
+    assert counts() == before and published == []
+    reviews.decide(reviewer, db.session.get(Application, application_id), "forward", "材料齐全",
+                   db.session.get(Application, application_id).version)
+    db.session.commit()
+    assert published == [(jobs.ROUTE_APPLICATION, (application_id,))]
 
 
 def test_five_star_goes_to_the_province(api, batch, staff):
@@ -159,7 +189,7 @@ def test_queues(api, batch, staff):
     decide(api, staff["county"], application_id, "forward")
     assert api.get("/reviews/queue", token=staff["county"]).get_json() == []
     assert api.get("/reviews/queue", token=staff["city"]).get_json() == []    # not routed yet
-    assert routing.route(application_id) == "assigned"
+    assert route(application_id) == "assigned"
     entry = api.get("/reviews/queue", token=staff["city"]).get_json()[0]
     assert entry["stage"] == "city" and entry["target_level"] == 3 and entry["assigned_at"].endswith("+08:00")
     assert entry["due_at"] > entry["assigned_at"] and entry["overdue"] is False

@@ -13,7 +13,7 @@ from rating.models import Enterprise, ReviewAssignment, ReviewerConflict
 from rating.platform import audit
 from rating.services.review import assignments, routing, scoring_runs
 from tests.support.factories import make_staff
-from tests.support.flows import decide, file_everything
+from tests.support.flows import decide, file_everything, route
 from tests.support.people import log_in
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,13 @@ def submitted_and_scored(api, batch, district="320402", group=None) -> tuple[int
     return body["id"], token
 
 
+def deadlines() -> dict[str, list[int]]:
+    """The review_deadlines task: the use case, then its commit."""
+    marked = assignments.deadlines(timedelta(hours=48))
+    db.session.commit()
+    return marked
+
+
 def open_for(application_id: int) -> ReviewAssignment | None:
     db.session.expire_all()
     return routing.open_assignment(application_id)
@@ -39,7 +46,7 @@ def test_load_is_balanced_within_the_county(api, batch):
     reviewers = [make_staff("reviewer", "320402") for _ in range(3)]
     make_staff("reviewer", "320411")                      # another county: never chosen
     ids = [submitted_and_scored(api, batch)[0] for _ in range(7)]   # scoring assigns each
-    assert [routing.route(i) for i in ids] == ["kept"] * 7              # routing again changes nothing
+    assert [route(i) for i in ids] == ["kept"] * 7              # routing again changes nothing
     counts = {r.id: 0 for r in reviewers}
     for application_id in ids:
         counts[open_for(application_id).reviewer_id] += 1
@@ -68,14 +75,17 @@ def test_conflicts_are_never_assigned(api, batch):
     firm_app, _ = submitted_and_scored(api, batch)
     enterprise_id = db.session.execute(select(Enterprise.id).order_by(Enterprise.id.desc())).scalar()
     assignments.declare_conflict(conflicted, enterprise_id=enterprise_id)
+    db.session.commit()
     group_app, _ = submitted_and_scored(api, batch, group="常州某集团")
     assignments.declare_conflict(conflicted, group_name="常州某集团")
+    db.session.commit()
     provider_app, _ = submitted_and_scored(api, batch)
     assignments.declare_conflict(conflicted, provider_name="天翼云")   # every firm's services use it
+    db.session.commit()
     for application_id in (firm_app, group_app, provider_app):
         # Scoring assigned it before the conflict was declared (to either); declaring took
         # it back from the conflicted reviewer, and routing gives it to the other.
-        assert routing.route(application_id) in ("assigned", "kept")
+        assert route(application_id) in ("assigned", "kept")
         assert open_for(application_id).reviewer_id == free.id
     # Scoring itself honours declared conflicts, though the conflicted reviewer is now the
     # least loaded: every firm's services use the provider.
@@ -90,9 +100,10 @@ def test_conflicts_are_never_assigned(api, batch):
 def test_conflicted_reviewer_may_not_decide(api, batch):
     reviewer = make_staff("reviewer", "320402")
     application_id, _ = submitted_and_scored(api, batch)
-    routing.route(application_id)
+    route(application_id)
     enterprise_id = db.session.execute(select(Enterprise.id)).scalar()
     assignments.declare_conflict(reviewer, enterprise_id=enterprise_id)
+    db.session.commit()
     assert open_for(application_id) is None              # taken back from them
     assert decide(api, api.token(reviewer.email), application_id, "forward").status_code == 403
 
@@ -100,7 +111,7 @@ def test_conflicted_reviewer_may_not_decide(api, batch):
 def test_no_eligible_reviewer_is_flagged_then_assigned_when_one_exists(api, batch):
     official = make_staff("official", "320400")
     application_id, _ = submitted_and_scored(api, batch)
-    assert routing.route(application_id) == "unassigned"
+    assert route(application_id) == "unassigned"
     token = api.token(official.email)
     rows = api.get("/reviews/overview", token=token).get_json()["rows"]
     assert rows == [{"jurisdiction_code": "320402", "jurisdiction_name": "天宁区", "stage": "county",
@@ -116,16 +127,16 @@ def test_no_eligible_reviewer_is_flagged_then_assigned_when_one_exists(api, batc
 def test_resubmission_goes_back_to_the_reviewer_who_returned_it(api, batch):
     first, second = make_staff("reviewer", "320402"), make_staff("reviewer", "320402")
     application_id, firm = submitted_and_scored(api, batch)
-    routing.route(application_id)
+    route(application_id)
     owner = open_for(application_id).reviewer_id
     other = second if owner == first.id else first
     other_app, _ = submitted_and_scored(api, batch)
-    routing.route(other_app)                              # the other reviewer now has one, the owner one
+    route(other_app)                              # the other reviewer now has one, the owner one
     assert decide(api, api.token(other.email), application_id, "return", "请补充合同").status_code == 201
     assert open_for(application_id) is None
     assert api.post(f"/applications/{application_id}/submit", {"pledge": True}, token=firm).status_code == 202
     scoring_runs.score_application(application_id)
-    routing.route(application_id)
+    route(application_id)
     # Back to whoever had the stage before the return (the owner), not to the least loaded.
     assert open_for(application_id).reviewer_id == owner
 
@@ -135,9 +146,9 @@ def test_forward_routes_to_the_city_and_official_reassigns(api, batch):
     city_a, city_b = make_staff("reviewer", "320400"), make_staff("reviewer", "320400")
     official = make_staff("official", "320400")
     application_id, _ = submitted_and_scored(api, batch)
-    routing.route(application_id)
+    route(application_id)
     assert decide(api, api.token(county.email), application_id, "forward").status_code == 201
-    assert routing.route(application_id) == "assigned"
+    assert route(application_id) == "assigned"
     assignment = open_for(application_id)
     assert assignment.stage == "city" and assignment.reviewer_id in (city_a.id, city_b.id)
     target = city_b if assignment.reviewer_id == city_a.id else city_a
@@ -163,18 +174,18 @@ def test_forward_routes_to_the_city_and_official_reassigns(api, batch):
 def test_deadlines_remind_then_flag_overdue_once(api, batch):
     make_staff("reviewer", "320402")
     application_id, _ = submitted_and_scored(api, batch)
-    routing.route(application_id)
+    route(application_id)
     assignment = open_for(application_id)
     assert assignment.due_at - assignment.assigned_at <= timedelta(days=batch.county_review_days)
-    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assert deadlines() == {"reminded": [], "overdue": []}
     assignment.due_at = assignment.assigned_at + timedelta(hours=1)
     db.session.commit()
-    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [assignment.id], "overdue": []}
-    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": []}
+    assert deadlines() == {"reminded": [assignment.id], "overdue": []}
+    assert deadlines() == {"reminded": [], "overdue": []}
     assignment = open_for(application_id)
     assignment.due_at = assignment.assigned_at - timedelta(minutes=1)
     db.session.commit()
-    assert assignments.deadlines(timedelta(hours=48)) == {"reminded": [], "overdue": [assignment.id]}
+    assert deadlines() == {"reminded": [], "overdue": [assignment.id]}
     assert api.get("/reviews/queue", token=api.token(assignment.reviewer.email)).get_json()[0]["overdue"] is True
 
 
@@ -182,7 +193,7 @@ def test_the_queue_page_pages_and_counts(app, api, batch):
     reviewer = make_staff("reviewer", "320402")
     ids = [submitted_and_scored(api, batch)[0] for _ in range(23)]
     for application_id in ids:
-        routing.route(application_id)
+        route(application_id)
     late = open_for(ids[0])
     late.due_at = late.assigned_at - timedelta(minutes=1)
     db.session.commit()
@@ -221,7 +232,7 @@ def test_a_routing_holding_its_reviewers_does_not_deadlock_their_decisions(app, 
     routed, waiting = submitted_and_scored(api, batch)[0], submitted_and_scored(api, batch)[0]
     for application_id in (routed, waiting):
         assert decide(api, county_token, application_id, "forward").status_code == 201
-    assert routing.route(routed) == "assigned"
+    assert route(routed) == "assigned"
     version = api.get(f"/applications/{routed}", token=city_token).get_json()["version"]
 
     locked, decided = threading.Event(), threading.Event()
@@ -241,7 +252,7 @@ def test_a_routing_holding_its_reviewers_does_not_deadlock_their_decisions(app, 
     def route_in_a_worker():
         with app.app_context():
             try:
-                outcome.append(routing.route(waiting))
+                outcome.append(route(waiting))
             except Exception as exc:          # noqa: BLE001 - reported by the assertion below
                 outcome.append(exc)
             finally:

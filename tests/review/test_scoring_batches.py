@@ -146,6 +146,7 @@ def test_the_failures_remembered_are_bounded(monkeypatch):
 def test_conflicts_hold_inside_a_batch(api, batch):
     conflicted, free = make_staff("reviewer", "320402"), make_staff("reviewer", "320402").id
     assignments.declare_conflict(conflicted, enterprise_id=api.register_firm()[0]["id"])   # another firm
+    db.session.commit()
     conflicted = conflicted.id
     ids = [submitted(api, batch) for _ in range(4)]
     firm_of_first = db.session.get(Application, ids[0]).enterprise_id

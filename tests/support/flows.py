@@ -53,8 +53,15 @@ def scored(api, batch, level: int) -> tuple[int, str]:
         scores = db.session.execute(select(func.count()).select_from(ApplicationScore)
                                     .where(ApplicationScore.application_id == body["id"])).scalar_one()
         assert outcome in ("duplicate", "skipped") and scores == 1, (outcome, scores)
-    routing.route(body["id"])
+    route(body["id"])
     return body["id"], token
+
+
+def route(application_id: int) -> str:
+    """Route the application as the route_application task does: the use case, then the commit."""
+    outcome = routing.route(application_id)
+    db.session.commit()
+    return outcome
 
 
 def decide(api, token, application_id, decision, comment="", version=None, **extra):

@@ -59,7 +59,6 @@ def reassign(official: User, application: Application, reviewer_id: int, reason:
     if current is not None:
         close_open(application.id, "reassigned", now)
     assignment_id = assign(subject_of(application), target, now, due, official, reason)
-    db.session.commit()
     return db.session.get(ReviewAssignment, assignment_id)
 
 
@@ -89,7 +88,6 @@ def declare_conflict(reviewer: User, enterprise_id: int | None = None, group_nam
     ).scalars().all():
         if has_conflict(reviewer, assignment.application):
             close_open(assignment.application_id, "reassigned")
-    db.session.commit()
     return conflict
 
 
@@ -156,5 +154,5 @@ def deadlines(remind_before: timedelta) -> dict[str, list[int]]:
                      due_at=assignment.due_at.isoformat())
         outbox.queue_reviewer(EmailKind.overdue, assignment.reviewer_id, assignment.application_id,
                               assignment.due_at)
-    db.session.commit()
+    db.session.flush()
     return marked

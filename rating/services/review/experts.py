@@ -84,13 +84,11 @@ def assign(official: User, application: Application, expert_ids: list[int] | Non
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise Conflict(_("专家已被他人指派，请刷新后查看。"))
     for item in created:
         audit.append("expert.assign", "application", application.id, official.id, expert_id=item.expert_id,
                      stage=item.stage, round=item.round)
         outbox.queue_reviewer(EmailKind.assigned, item.expert_id, application.id, now + _expert_due(application))
-    db.session.commit()
     return assigned(application)
 
 
@@ -141,7 +139,7 @@ def submit_scores(expert: User, application: Application, scores: dict[str, Deci
     mine.submitted_at = clock.now()
     audit.append("expert.score", "application", application.id, expert.id, stage=mine.stage, round=mine.round,
                  scores=mine.scores, comment=mine.comment)
-    db.session.commit()
+    db.session.flush()
     return mine
 
 

@@ -46,5 +46,4 @@ def set_quota(user: User, batch_id: int, district_code: str, level: int, max_cou
     audit.append("quota.set", "batch", batch.id, user.id, district_code=district_code, level=level,
                  max_count=max_count, percent=str(percent) if percent is not None else None,
                  base_count=quota.base_count, cap=quota.cap)
-    db.session.commit()
     return quota

@@ -114,7 +114,6 @@ def decide(user: User, application: Application, decision: str, comment: str | N
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        db.session.rollback()
         raise Conflict(_("该申报已被他人处理或修改，请刷新后查看最新状态。"), {"version": [_("版本已过期。")]})
     routing.close_open(application.id, "decided")
     for item in adjustments:
@@ -128,8 +127,8 @@ def decide(user: User, application: Application, decision: str, comment: str | N
     if decision == Decision.forward:
         # The next stage's reviewer is chosen by a worker (or by the route-waiting sweep).
         jobs.later(jobs.ROUTE_APPLICATION, application.id)
-    db.session.commit()
-    db.session.refresh(application)
+    db.session.flush()
+    db.session.refresh(application)  # the guarded UPDATE bypassed the ORM: read what it wrote
     return application
 
 
@@ -175,7 +174,6 @@ def _check_quota(application: Application) -> None:
                Application.status.in_(APPROVED_OR_LATER))
     ).scalar_one()
     if approved >= quota.cap:
-        db.session.rollback()
         how = (_("名额上限 %(cap)s 家", cap=quota.cap) if quota.max_count is not None else
                _("名额上限为基数 %(base)s 家的 %(percent)s%%，即 %(cap)s 家", base=quota.base_count,
                  percent=quota.percent.normalize(), cap=quota.cap))

@@ -215,7 +215,9 @@ def choose(subjects: list[Subject], now: datetime) -> dict[int, Candidate | None
 
 
 def route(application_id: int) -> str:
-    """Assign the application's current stage to a reviewer; idempotent. One transaction."""
+    """Assign the application's current stage to a reviewer; idempotent. The caller commits
+    (the route_application task, or `route_waiting` for each): the locks taken here, on the
+    application and on the jurisdiction's reviewers, are held until then."""
     # The firm, its division and the batch come with the locked row: one round trip, not four.
     application = db.session.execute(
         select(Application)
@@ -224,18 +226,14 @@ def route(application_id: int) -> str:
         .where(Application.id == application_id).with_for_update(of=Application, key_share=True)
     ).scalar_one_or_none()
     if application is None:
-        db.session.rollback()
         return "missing"
     current = open_assignment(application.id)
     if application.status != ApplicationStatus.in_review:
         if current is not None:
             close_open(application.id, "left_stage")
-            db.session.commit()
             return "closed"
-        db.session.rollback()
         return "not_in_review"
     if current is not None and current.stage == application.stage and current.round == application.submission_round:
-        db.session.rollback()
         return "kept"
     if current is not None:
         close_open(application.id, "left_stage")
@@ -243,14 +241,14 @@ def route(application_id: int) -> str:
     now = clock.now()
     chosen = choose([subject], now)[subject.application_id]
     if chosen is None:
-        db.session.commit()
         return "unassigned"
     due = entered_stage_at(application) + timedelta(days=application.batch.review_days(application.stage))
-    assign(subject, chosen, now, due, None)
     try:
-        db.session.commit()
+        # A savepoint: an official's reassignment (which does not lock the application)
+        # may have opened one meanwhile; the caller's transaction stays usable.
+        with db.session.begin_nested():
+            assign(subject, chosen, now, due, None)
     except IntegrityError:
-        db.session.rollback()  # a concurrent routing assigned it first
         return "kept"
     return "assigned"
 
@@ -316,14 +314,17 @@ def waiting(limit: int = 500, owner: str | None = None) -> list[int]:
         query = query.join(Enterprise, Enterprise.id == Application.enterprise_id).join(
             Jurisdiction, Jurisdiction.code == Enterprise.district_code)
         query = query.where(inside(scope))
-    ids = list(db.session.execute(query).scalars())
-    db.session.rollback()
-    return ids
+    return list(db.session.execute(query).scalars())
 
 
 def route_waiting(limit: int = 500, owner: str | None = None) -> dict[str, int]:
+    """A runner: routes each waiting application and commits it on its own (each is its own
+    unit of work, and holds its reviewers' locks only while it is routed)."""
     counts: dict[str, int] = {}
-    for application_id in waiting(limit, owner):
+    ids = waiting(limit, owner)
+    db.session.commit()
+    for application_id in ids:
         outcome = route(application_id)
+        db.session.commit()
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

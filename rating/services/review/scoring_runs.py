@@ -152,6 +152,9 @@ def score_application(application_id: int, batch_size: int | None = None) -> str
 
     The status-and-version guard on the UPDATE makes a second run, or a concurrent one,
     change nothing.
+
+    A runner, not a use case: each batch (or, after a failed one, each application) is its
+    own unit of work and commits here, so a task calls it and nothing else.
     """
     # Read outside a transaction: one round trip where BEGIN, SELECT and ROLLBACK were
     # three. Most jobs of a burst stop here, their application scored by another's batch.
@@ -276,7 +279,7 @@ def claim_unscored(grace_seconds: int, limit: int = 1000) -> list[int]:
     """Submitted applications whose scoring request is older than the grace period.
 
     Marks them as requested again now, so that overlapping sweeps do not publish the
-    same job twice, and has a scoring job published for each after the commit.
+    same job twice, and has a scoring job published for each after the caller's commit.
     """
     now = clock.now()
     stale = now - timedelta(seconds=grace_seconds)
@@ -300,5 +303,4 @@ def claim_unscored(grace_seconds: int, limit: int = 1000) -> list[int]:
         )
         for application_id in ids:
             jobs.later(jobs.SCORE_APPLICATION, application_id)
-    db.session.commit()
     return ids

@@ -50,6 +50,7 @@ def set_quota():
     form = validated(QuotaForm(formdata=flat_formdata(json_body(), keys), meta={"csrf": False}))
     quota = quotas.set_quota(api_user(), form.batch_id.data, form.district_code.data, form.level.data,
                              form.max_count.data, form.percent.data, form.base_count.data)
+    db.session.commit()
     return {"batch_id": quota.batch_id, "district_code": quota.district_code, "level": quota.level,
             "max_count": quota.max_count, "percent": float(quota.percent) if quota.percent is not None else None,
             "base_count": quota.base_count, "cap": quota.cap}, 201

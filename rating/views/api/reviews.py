@@ -9,6 +9,7 @@ from forms.jsondata import flat_formdata, flatten_errors, strict_scalar
 from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ValidationFailed
+from rating.extensions import db
 from rating.readonly import read_only
 from rating.models import Role
 from rating.services.filing import snapshots
@@ -40,7 +41,11 @@ def decide(application_id: int):
                    for e in form.adjustments.entries]
     application = reviews.decide(api_user(), application, form.decision.data, form.comment.data,
                                  form.version.data, adjustments)
-    return {"status": application.status, "stage": application.stage, "version": application.version}, 201
+    # Read before the commit: the answer to a decision made must not depend on the
+    # database still answering afterwards.
+    answer = {"status": application.status, "stage": application.stage, "version": application.version}
+    db.session.commit()
+    return answer, 201
 
 
 @bp.get("/reviews/queue")
@@ -88,6 +93,7 @@ def reassign(application_id: int):
     reason = body.get("reason")
     assignment = assignments.reassign(api_user(), application, reviewer_id,
                                       reason if isinstance(reason, str) else "")
+    db.session.commit()
     return {"application_id": application.id, "reviewer_id": assignment.reviewer_id,
             "assigned_at": clock.local(assignment.assigned_at).isoformat(),
             "due_at": clock.local(assignment.due_at).isoformat()}, 201
@@ -104,6 +110,7 @@ def declare_conflict():
              for key in ("group_name", "provider_name", "note")}
     conflict = assignments.declare_conflict(api_user(), enterprise_id, texts["group_name"],
                                             texts["provider_name"], texts["note"])
+    db.session.commit()
     return {"id": conflict.id}, 201
 
 
@@ -118,6 +125,7 @@ def assign_experts(application_id: int):
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 20):
         raise ValidationFailed(_("专家人数应在 1 到 20 之间。"), {"count": [_("专家人数应在 1 到 20 之间。")]})
     items = experts.assign(api_user(), application, expert_ids or None, count)
+    db.session.commit()
     return {"application_id": application.id, "experts": [i.expert_id for i in items]}, 201
 
 
@@ -140,6 +148,7 @@ def submit_expert_scores(application_id: int):
         raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), flatten_errors(form.errors))
     scores = {entry.form.code.data: entry.form.points.data for entry in form.scores.entries}
     item = experts.submit_scores(api_user(), application, scores, form.comment.data)
+    db.session.commit()
     return {"application_id": application.id, "submitted_at": clock.local(item.submitted_at).isoformat()}, 201
 
 
