@@ -124,6 +124,11 @@ def can_edit_application(user: User, application: Application) -> bool:
     )
 
 
+def can_see_all_imports(user: User) -> bool:
+    """Everyone's ratings-list imports: administrators (an official sees their own)."""
+    return user.is_authenticated and user.role == Role.admin
+
+
 def can_manage_accounts(user: User) -> bool:
     """Sign another account out everywhere, deactivate or reactivate it: administrators."""
     return user.is_authenticated and user.role == Role.admin

@@ -8,8 +8,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm, application_form_class
@@ -25,12 +23,12 @@ from rating.platform import blobstore, outbox, storage
 from rating.services import reference
 from rating.services.accounts import claims
 from rating.services.filing import applications as filing
-from rating.services.filing import snapshots
+from rating.services.filing import lookups, snapshots
 from rating.services.review import blacklist, experts, reviews, routing
 from rating.services.filing.applications import held_levels
 from rating.services.reference import edition_of_batch
 from rating.views.api.serialize import adjustments_json
-from rating.views.common import input_from_form, valid_id, visible_application
+from rating.views.common import input_from_form, visible_application
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -93,11 +91,7 @@ def dashboard():
                                message=claims.pending_message(),
                                districts={c.code: c.name for c in reference.counties()})
     enterprise = current_user.enterprise
-    rows = db.session.execute(
-        select(Application).where(Application.enterprise_id == enterprise.id)
-        .options(selectinload(Application.batch), selectinload(Application.scores))
-        .order_by(Application.id.desc())
-    ).scalars().all()
+    rows = lookups.applications_of_enterprise(enterprise.id)
     held = held_levels(enterprise.id, clock.today())
     options = []
     for batch in reference.open_batches():
@@ -272,8 +266,8 @@ def upload_evidence(application_id: int):
 @enterprise_required
 def delete_evidence(application_id: int, evidence_id: int):
     application = _own_application(application_id)
-    evidence = db.session.get(Evidence, evidence_id) if valid_id(evidence_id) else None
-    if evidence is None or evidence.application_id != application.id or not ConfirmForm().validate_on_submit():
+    evidence = lookups.evidence_of(application, evidence_id)
+    if evidence is None or not ConfirmForm().validate_on_submit():
         abort(404)
     try:
         filing.remove_evidence(current_user, application, evidence)
@@ -286,8 +280,8 @@ def delete_evidence(application_id: int, evidence_id: int):
 @login_required
 def download_evidence(application_id: int, evidence_id: int):
     application = visible_application(current_user, application_id)
-    evidence = db.session.get(Evidence, evidence_id) if valid_id(evidence_id) else None
-    if evidence is None or evidence.application_id != application.id:
+    evidence = lookups.evidence_of(application, evidence_id)
+    if evidence is None:
         abort(404)
     response = blobstore.backend().send(storage.key_for(evidence.sha256), mimetype=evidence.content_type,
                                         as_attachment=True, download_name=evidence.filename, max_age=0)

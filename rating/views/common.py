@@ -6,15 +6,14 @@ from functools import wraps
 from flask import abort, current_app, has_request_context, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from rating.errors import NotFound
-from rating.extensions import db
 from rating.models import Application
 from rating.models.types import valid_id  # noqa: F401  (views import it from here)
 from rating.permissions import can_view_application, is_official
 from rating.rules.scoring import PaymentIn, ServiceIn
 from rating.services.filing.applications import ApplicationInput
+from rating.services.filing.lookups import get_application
 
 
 def services_from_form(form) -> list[ServiceIn]:
@@ -61,9 +60,7 @@ def visible_application(user, application_id: int) -> Application:
     """The application if `user` may see it; 404 otherwise (no existence leak)."""
     if not valid_id(application_id):
         raise NotFound(_("未找到该申报。"))
-    application = db.session.execute(
-        select(Application).where(Application.id == application_id)
-    ).scalar_one_or_none()
+    application = get_application(application_id)
     if application is None or not can_view_application(user, application):
         raise NotFound(_("未找到该申报。"))
     return application

@@ -4,15 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from forms.ratings import ConfirmForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db, limiter
-from rating.models import PublicityNotice
 from rating.services.publicity import publicity
 from rating.services.ratings import certificates
 from rating.permissions import staff_scope
@@ -29,10 +26,7 @@ def _flash_errors(form) -> None:
 
 @bp.get("/")
 def index():
-    notices = db.session.execute(
-        select(PublicityNotice).options(selectinload(PublicityNotice.jurisdiction))
-        .order_by(PublicityNotice.starts_on.desc(), PublicityNotice.id.desc()).limit(100)
-    ).scalars().all()
+    notices = publicity.recent_notices(limit=100)
     return render_template("publicity/index.html", notices=notices, today=clock.today())
 
 

@@ -5,14 +5,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from forms.ratings import ConfirmForm, DisbursementForm, RevokeForm
+from forms.ratings import ConfirmForm, DisbursementForm, ImportForm, RevokeForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
-from rating.models import RatingStatus, Role
+from rating.models import RatingStatus
 from rating.permissions import claim_pending, is_official, RATING_VIEWERS
 from rating.services.accounts import claims
 from rating.services.ratings import ratings
+from rating.services.reporting import import_rows, imports
 from rating.services.reference import all_levels
 from rating.views.api.ratings import certificate_response
 
@@ -116,33 +117,10 @@ def disbursement(certificate_no: str):
                 _("奖励拨付状态已更新。"))
 
 
-def _recent_imports(limit: int = 20) -> list[dict]:
-    """The latest imports from the audit chain (an official's own; an administrator's, all)."""
-    import json
-
-    from sqlalchemy import select
-
-    from rating.extensions import db
-    from rating.models import AuditEntry, User
-
-    query = (select(AuditEntry, User.name, User.email).outerjoin(User, User.id == AuditEntry.actor_id)
-             .where(AuditEntry.action == "ratings.import").order_by(AuditEntry.id.desc()).limit(limit))
-    if current_user.role != Role.admin:
-        query = query.where(AuditEntry.actor_id == current_user.id)
-    recent = []
-    for entry, name, email in db.session.execute(query):
-        data = json.loads(entry.payload)["data"]
-        recent.append({"at": entry.at, "who": name or email or _("命令行"), **data})
-    return recent
-
-
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
 def import_list():
     """Officials upload an existing ratings list; the report shows every bad row."""
-    from forms.ratings import ImportForm
-    from rating.services.reporting import import_rows, imports
-
     if not is_official(current_user):
         abort(403)
     form = ImportForm()
@@ -165,5 +143,5 @@ def import_list():
                         m=report.skipped, k=len(report.errors)), "success" if not report.errors else "warning")
     elif form.is_submitted():
         status = 422
-    return render_template("ratings/import.html", form=form, report=report, recent=_recent_imports(),
+    return render_template("ratings/import.html", form=form, report=report, recent=imports.recent_imports(current_user),
                            required=import_rows.REQUIRED, optional=import_rows.OPTIONAL), status

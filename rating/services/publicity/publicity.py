@@ -166,6 +166,14 @@ def get_notice(notice_id: int) -> PublicityNotice:
     return notice
 
 
+def recent_notices(limit: int = 100) -> list[PublicityNotice]:
+    """The latest notices, the public list: newest first, with their jurisdiction."""
+    return list(db.session.execute(
+        select(PublicityNotice).options(selectinload(PublicityNotice.jurisdiction))
+        .order_by(PublicityNotice.starts_on.desc(), PublicityNotice.id.desc()).limit(limit)
+    ).scalars())
+
+
 def can_manage(user: User, notice: PublicityNotice) -> bool:
     if not is_official(user):
         return False

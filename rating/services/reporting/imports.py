@@ -14,6 +14,7 @@ grant does. The whole import is one transaction and one entry in the audit chain
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, timedelta
 
 from flask import current_app
@@ -24,11 +25,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from rating.errors import Forbidden
 from rating.extensions import db
-from rating.models import Enterprise, Rating, RatingStatus, Role, User
+from rating.models import AuditEntry, Enterprise, Rating, RatingStatus, Role, User
 from rating.platform import audit, storage
 from rating.services.reporting import aggregates
 from rating.services.reporting.import_rows import Checker, Report, Row, check, read_table
-from rating.permissions import is_official
+from rating.permissions import can_see_all_imports, is_official
 
 CHUNK = 2000
 
@@ -175,5 +176,19 @@ def run(filename: str, data: bytes, importer: User | None = None) -> Report:
     audit.append("ratings.import", "import", report.sha256[:16], importer.id if importer else None,
                  filename=filename[:200], sha256=report.sha256, imported=report.imported, skipped=report.skipped,
                  errors=len(report.errors), firms_created=report.firms_created, superseded=report.superseded)
-    db.session.commit()
+    db.session.flush()
     return report
+
+
+def recent_imports(user: User, limit: int = 20) -> list[dict]:
+    """The latest imports from the audit chain: an official's own, or everyone's for those who
+    see every import."""
+    query = (select(AuditEntry, User.name, User.email).outerjoin(User, User.id == AuditEntry.actor_id)
+             .where(AuditEntry.action == "ratings.import").order_by(AuditEntry.id.desc()).limit(limit))
+    if not can_see_all_imports(user):
+        query = query.where(AuditEntry.actor_id == user.id)
+    recent = []
+    for entry, name, email in db.session.execute(query):
+        data = json.loads(entry.payload)["data"]
+        recent.append({"at": entry.at, "who": name or email or _("命令行"), **data})
+    return recent

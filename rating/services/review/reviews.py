@@ -148,6 +148,12 @@ def _check_adjustments(application: Application, adjustments) -> None:
         raise ValidationFailed(_("评分调整有误。"), fields)
 
 
+def adjustments_of(application_id: int) -> list[ScoreAdjustment]:
+    """Reviewers' per-indicator adjustments of an application, in the order they were made."""
+    return list(db.session.execute(select(ScoreAdjustment).where(ScoreAdjustment.application_id == application_id)
+                                   .order_by(ScoreAdjustment.id)).scalars())
+
+
 APPROVED_OR_LATER = (ApplicationStatus.approved, ApplicationStatus.publicity, ApplicationStatus.held,
                      ApplicationStatus.rated)
 

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from forms.application import application_form_class
 from forms.jsondata import application_formdata, flatten_errors
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, EmailKind, Role, Stage
-from rating.permissions import can_edit_application, scope_applications
+from rating.permissions import can_edit_application
 from rating import clock
 from rating.services.filing import applications as filing
+from rating.services.filing import lookups
 from rating.platform import outbox
 from rating.services.reference import get_batch, edition_of_batch
 from rating.views.api import api_user, bp, json_body, request_json, token_required
@@ -122,16 +121,7 @@ def list_applications():
         fields["page"] = [_("页码必须是正整数。")]
     if fields:
         raise ValidationFailed(_("查询参数有误。"), fields)
-    query = scope_applications(select(Application), api_user())
-    if status:
-        query = query.where(Application.status == status)
-    if stage:
-        query = query.where(Application.stage == stage)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(
-        query.options(selectinload(Application.enterprise), selectinload(Application.scores))
-        .order_by(Application.id.desc()).limit(PAGE_SIZE).offset((int(page) - 1) * PAGE_SIZE)
-    ).scalars()
+    rows, total = lookups.page_of_applications(api_user(), status, stage, int(page), PAGE_SIZE)
     return {"items": [summary_json(a) for a in rows], "total": total, "page": int(page)}
 
 

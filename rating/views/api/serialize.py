@@ -4,14 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext
-from sqlalchemy import select
 
 from rating import clock
-from rating.extensions import db
-from rating.models import ScoreAdjustment
 from rating.rules import answers as answer_codec
 from rating.rules.scoring import ScoreResult
-from rating.services.review import blacklist
+from rating.services.review import blacklist, reviews
 from rating.services.filing.applications import OPEN
 from rating.services.reference import edition_of_batch
 
@@ -107,8 +104,7 @@ def _points(value) -> float | int | None:
 def adjustments_json(application) -> list[dict]:
     """Reviewers' per-indicator adjustments and reasons, beside the machine's points of that round."""
     machine = {s.round: {i["code"]: i for i in s.detail["items"]} for s in application.scores}
-    rows = db.session.execute(select(ScoreAdjustment).where(ScoreAdjustment.application_id == application.id)
-                              .order_by(ScoreAdjustment.id)).scalars()
+    rows = reviews.adjustments_of(application.id)
     return [
         {"round": a.round, "stage": a.stage, "code": a.indicator_code,
          "machine_points": _points(machine.get(a.round, {}).get(a.indicator_code, {}).get("points")),
