@@ -57,7 +57,6 @@ def queue():
 @bp.post("/<int:application_id>/decide")
 @login_required
 def decide(application_id: int):
-        db.session.commit()
     application = visible_application(current_user, application_id)
     form = DecisionForm()
     if not form.validate_on_submit():
@@ -67,12 +66,12 @@ def decide(application_id: int):
         return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
     try:
         reviews.decide(current_user, application, form.decision.data, form.comment.data, form.version.data)
+        db.session.commit()
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))
-        db.session.commit()
 
 
 @bp.post("/<int:application_id>/experts")
@@ -82,6 +81,7 @@ def assign_experts(application_id: int):
     count = request.form.get("count", type=int)
     try:
         items = experts.assign(current_user, application, None, count if count and 1 <= count <= 20 else None)
+        db.session.commit()
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
@@ -92,7 +92,6 @@ def assign_experts(application_id: int):
 @bp.post("/<int:application_id>/expert-scores")
 @login_required
 def expert_scores(application_id: int):
-        db.session.commit()
     application = visible_application(current_user, application_id)
     form = ExpertScoresForm()
     if not form.validate_on_submit():
@@ -102,6 +101,7 @@ def expert_scores(application_id: int):
     try:
         experts.submit_scores(current_user, application,
                               {e.form.code.data: e.form.points.data for e in form.scores.entries}, form.comment.data)
+        db.session.commit()
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("applications.show", application_id=application.id, _anchor="expert-scoring"))
