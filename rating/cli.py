@@ -181,6 +181,7 @@ def ratings_import(path: Path, as_email: str | None) -> None:
             raise click.ClickException(f"no user {as_email}")
     try:
         report = imports.run(path.name, path.read_bytes(), importer)
+        db.session.commit()
     except ServiceError as exc:
         raise click.ClickException(exc.message)
     click.echo(report.summary)

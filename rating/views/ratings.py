@@ -135,6 +135,7 @@ def import_list():
         else:
             try:
                 report = imports.run(upload.filename or "upload", data, current_user)
+                db.session.commit()
             except ServiceError as exc:
                 form.file.errors.append(exc.message)
                 status = 422

@@ -66,6 +66,7 @@ def world(app, api) -> World:
 
     # A firm known only from an imported list, and someone's pending claim of it.
     imports.run("list.csv", csv_bytes([["常州导入企业有限公司", CLAIMED, "320402", "3", "2024", "", "", ""]]))
+    db.session.commit()
     claim = api.post("/enterprises", {"name": "常州导入企业有限公司", "uscc": CLAIMED, "district_code": "320402",
                                       "industry": "C", "scale": "small", "contact_name": "王工",
                                       "contact_phone": "13800000000", "email": "fuzz-claim@example.com",

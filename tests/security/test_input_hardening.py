@@ -164,6 +164,7 @@ def imported(app):
     rows = [["常州旧名单有限公司", uscc_from_serial(9100, division="320402"), "320402", "3", "2023", IMPORTED_NO,
              "第一批", "2023-06-30"]]
     report = imports.run("list.csv", _csv(rows), None)
+    db.session.commit()
     assert report.imported == 1, report.errors
     return IMPORTED_NO
 

@@ -60,6 +60,7 @@ def imported_firm(app):
     """A firm known only from an imported list, with one 3★ rating of 2024."""
     report = imports.run("list.csv", csv_bytes([[IMPORTED_NAME, IMPORTED, "320402", "3", "2024", NUMBER, "第一批",
                                                  "2024-06-01"]]))
+    db.session.commit()
     assert report.imported == 1, report.errors
     return db.session.execute(select(Enterprise).where(Enterprise.uscc == IMPORTED)).scalar_one()
 
