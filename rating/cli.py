@@ -67,12 +67,14 @@ def guides_load(files: tuple[Path, ...]) -> None:
 @click.option("--name")
 def users_create(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> None:
     """Create a staff account scoped to a division code."""
+    from rating.extensions import db
     from rating.services.accounts.registration import create_staff
 
     try:
         user = create_staff(email, password, role, jurisdiction_code, name)
     except ServiceError as exc:
         raise click.ClickException(exc.message)
+    db.session.commit()
     click.echo(f"created {user.role} {user.email} ({user.jurisdiction_code or 'all'})")
 
 

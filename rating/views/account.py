@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user
 
 from forms.accounts import AccountActionForm, HtmlPasswordChangeForm, LogoutForm
 from rating.errors import ServiceError
-from rating.extensions import limiter
+from rating.extensions import db, limiter
 from rating.permissions import can_manage_accounts
 from rating.services.accounts import sessions
 
@@ -41,6 +41,7 @@ def password():
             for name, messages in exc.fields.items():
                 form[name].errors = list(form[name].errors) + messages
             return render_template("account/password.html", form=form), exc.status
+        db.session.commit()
         # Every session ended with the old password; this one goes on, under the new version.
         login_user(current_user._get_current_object())
         flash(_("密码已修改。其他设备上的登录和全部 API 令牌均已失效。"), "success")
@@ -52,6 +53,7 @@ def password():
 @login_required
 def sign_out_elsewhere():
     sessions.sign_out_elsewhere(current_user)
+    db.session.commit()
     login_user(current_user._get_current_object())
     flash(_("已在其他所有设备和浏览器上退出登录。"), "success")
     return redirect(url_for(".security"))
@@ -61,6 +63,7 @@ def sign_out_elsewhere():
 @login_required
 def revoke_token(token_id: int):
     sessions.revoke_token(current_user, token_id)
+    db.session.commit()
     flash(_("该 API 令牌已注销。"), "success")
     return redirect(url_for(".security"))
 
@@ -69,6 +72,7 @@ def revoke_token(token_id: int):
 @login_required
 def revoke_tokens():
     count = sessions.revoke_tokens(current_user)
+    db.session.commit()
     flash(_("已注销 %(n)s 个 API 令牌。", n=count), "success")
     return redirect(url_for(".security"))
 
@@ -96,6 +100,7 @@ def manage():
     except ServiceError as exc:
         form.email.errors = list(form.email.errors) + (exc.fields.get("email") or [exc.message])
         return _page(form, exc.status)
+    db.session.commit()
     if user.id == current_user.id:
         login_user(current_user._get_current_object())     # this session goes on
     flash(message, "success")

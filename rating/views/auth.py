@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from forms.accounts import ForgotPasswordForm, HtmlRegistrationForm, LoginForm, LogoutForm, ResetPasswordForm
 from rating.errors import ServiceError
-from rating.extensions import limiter
+from rating.extensions import db, limiter
 from rating.permissions import claim_pending
 from rating.services import reference
 from rating.services.accounts import password_reset, registration, sessions, signin
@@ -33,8 +33,10 @@ def login():
             user = signin.authenticate(form.email.data, form.password.data,
                                        request.cookies.get(signin.DEVICE_COOKIE))
         except ServiceError as exc:
+            db.session.commit()     # a refused login still counts against the account
             form.password.errors.append(exc.message)
             return render_template("auth/login.html", form=form), exc.status
+        db.session.commit()
         login_user(user)
         response = redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
         _remember_device(response, user)
@@ -59,6 +61,7 @@ def logout():
     API tokens when the box is ticked."""
     form = LogoutForm()
     sessions.log_out(current_user, revoke_tokens=bool(form.revoke_tokens.data))
+    db.session.commit()
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("main.index"))
@@ -72,11 +75,13 @@ def register():
         try:
             _enterprise, user = registration.register_enterprise(form.data)
         except ServiceError as exc:
+            db.session.rollback()   # the form is shown again, reading reference data
             for name, messages in exc.fields.items():
                 if name in form:
                     form[name].errors = list(form[name].errors) + messages
             flash(exc.message, "error")
             return render_template("auth/register.html", form=form), exc.status
+        db.session.commit()
         login_user(user)
         if claim_pending(user):
             flash(_("账户已创建。该统一社会信用代码的企业已在认定名单中，您的认领须经企业所在县（市、区）"
@@ -93,6 +98,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         password_reset.request_password_reset(form.email.data)
+        db.session.commit()
         # The same answer whether or not the address has an account.
         flash(_("如果该邮箱已注册，我们已发送重置密码的链接，请查收邮件（%(n)s 分钟内有效）。",
                 n=current_app.config["PASSWORD_RESET_MINUTES"]), "success")
@@ -113,6 +119,7 @@ def reset_password(token: str):
             password_reset.reset_password(token, form.password.data)
         except ServiceError as exc:
             return render_template("auth/reset.html", form=form, problem=exc.message), 410
+        db.session.commit()
         logout_user()
         flash(_("密码已重置，请用新密码登录。"), "success")
         return redirect(url_for(".login"))

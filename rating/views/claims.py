@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from forms.claims import ClaimDecisionForm
 from rating.errors import ServiceError
+from rating.extensions import db
 from rating.models import ClaimStatus, RatingStatus, Scale
 from rating.models.enums import INDUSTRY_SECTIONS
 from rating.services import reference
@@ -53,9 +54,11 @@ def decide(claim_id: int):
     try:
         if form.approve.data:
             claims.approve(current_user, claim.id, form.comment.data)
+            db.session.commit()
             flash(_("已确认认领：%(name)s 的企业信息已更新，申请人现在可以查看该企业的认定。", name=claim.name), "success")
         else:
             claims.reject(current_user, claim.id, form.comment.data)
+            db.session.commit()
             flash(_("已不予确认该认领，申请人账户已停用。"), "success")
     except ServiceError as exc:
         flash(exc.message, "error")

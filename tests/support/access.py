@@ -30,6 +30,7 @@ def make_world(api, app) -> dict:
     batch = make_batch("js-2024")
     staff = {name: make_staff(role, code) for name, role, code in ((n, *v) for n, v in ROLES.items())}
     tokens = {name: issue_token(user)[0] for name, user in staff.items()}   # the token API is tested elsewhere
+    db.session.commit()
     tokens["anonymous"] = None
     tokens["other_firm"] = api.register_firm("320411")[1]
     application_id, tokens["firm"] = scored(api, batch, 3)

@@ -112,7 +112,6 @@ def _lock_pending(user: User, claim_id: int) -> EnterpriseClaim:
     db.session.execute(select(Enterprise.id).where(Enterprise.id == claim.enterprise_id).with_for_update())
     db.session.refresh(claim, with_for_update=True)
     if claim.status != ClaimStatus.pending:
-        db.session.rollback()
         raise Conflict(_("该认领已处理（%(status)s），请刷新页面。", status=ClaimStatus(claim.status).label))
     return claim
 
@@ -156,7 +155,6 @@ def approve(user: User, claim_id: int, comment: str | None = None) -> Enterprise
                  refused_claims=[other.id for other in refused])
     for decided in (claim, *refused):
         outbox.queue_claim_decision(decided)
-    db.session.commit()
     return claim
 
 
@@ -169,7 +167,7 @@ def reject(user: User, claim_id: int, comment: str | None = None) -> EnterpriseC
     audit.append("enterprise.claim_reject", "enterprise", claim.enterprise_id, user.id, claim_id=claim.id,
                  claimant=claim.email, comment=comment)
     outbox.queue_claim_decision(claim)
-    db.session.commit()
+    db.session.flush()
     return claim
 
 

@@ -50,7 +50,6 @@ def request_password_reset(email: str) -> None:
         return
     outbox.queue_password_reset(user, current_app.config["PASSWORD_RESET_MINUTES"])
     audit.append("account.reset_requested", "user", user.id, None, address=client_address())
-    db.session.commit()
 
 
 def user_for_reset(token: str) -> User:
@@ -79,10 +78,8 @@ def reset_password(token: str, password: str) -> User:
                 session_version=User.session_version + 1)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:          # a concurrent use of the same link won
-        db.session.rollback()
         raise ValidationFailed(_("重置链接已使用过或已失效，请重新申请。"))
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     audit.append("account.password_reset", "user", user.id, user.id, address=client_address())
-    db.session.commit()
     db.session.refresh(user)
     return user

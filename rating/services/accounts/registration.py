@@ -58,10 +58,9 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
         )
         db.session.add_all([enterprise, user])
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         # Lost a race with a concurrent registration of the same code or email.
-        db.session.rollback()
         raise Conflict(_("企业或邮箱已注册。"), {"uscc": [_("该统一社会信用代码或邮箱已注册。")]})
     return enterprise, user
 
@@ -87,5 +86,5 @@ def create_staff(email: str, password: str, role: str, jurisdiction_code: str | 
     if role == Role.reviewer:
         # Work that waited for an eligible reviewer here is assigned now.
         jobs.later(jobs.ROUTE_WAITING, jurisdiction_code)
-    db.session.commit()
+    db.session.flush()
     return user

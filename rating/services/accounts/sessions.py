@@ -43,14 +43,12 @@ def log_out(user: User, *, revoke_tokens: bool = False) -> None:
     revoked = _delete_tokens(user) if revoke_tokens else []
     audit.append("account.logged_out", "user", user.id, user.id, tokens_revoked=len(revoked),
                  address=client_address())
-    db.session.commit()
 
 
 def sign_out_elsewhere(user: User) -> None:
     """End the account's browser sessions; the caller logs the current one in again."""
     _end_sessions(user)
     audit.append("account.signed_out_elsewhere", "user", user.id, user.id, address=client_address())
-    db.session.commit()
 
 
 def sign_out_everywhere(actor: User, user: User) -> None:
@@ -61,7 +59,6 @@ def sign_out_everywhere(actor: User, user: User) -> None:
     revoked = _delete_tokens(user)
     audit.append("account.signed_out_everywhere", "user", user.id, actor.id, tokens_revoked=len(revoked),
                  address=client_address())
-    db.session.commit()
 
 
 def set_active(actor: User, user: User, active: bool) -> None:
@@ -77,7 +74,6 @@ def set_active(actor: User, user: User, active: bool) -> None:
     revoked = _delete_tokens(user)
     audit.append("account.reactivated" if active else "account.deactivated", "user", user.id, actor.id,
                  tokens_revoked=len(revoked), address=client_address())
-    db.session.commit()
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -90,7 +86,6 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     revoked = _delete_tokens(user)
     audit.append("account.password_changed", "user", user.id, user.id, tokens_revoked=len(revoked),
                  address=client_address())
-    db.session.commit()
 
 
 def account_by_email(email: str) -> User:
@@ -122,7 +117,6 @@ def revoke_token(user: User, token_id: int) -> None:
         raise NotFound(_("未找到该令牌，它可能已被注销或已过期。"))
     audit.append("account.token_revoked", "user", user.id, user.id, token_id=token_id,
                  address=client_address())
-    db.session.commit()
 
 
 def revoke_tokens(user: User) -> int:
@@ -130,5 +124,4 @@ def revoke_tokens(user: User) -> int:
     revoked = _delete_tokens(user)
     audit.append("account.tokens_revoked", "user", user.id, user.id, tokens_revoked=len(revoked),
                  address=client_address())
-    db.session.commit()
     return len(revoked)

@@ -109,7 +109,9 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
     - a correct password from a known device (`device`: the DEVICE_COOKIE a login here set
       for this account) passes both. The API sends no such cookie.
 
-    A success clears the address's count for the email and the account's."""
+    A success clears the address's count for the email and the account's. A refused login
+    leaves the account's count written in the session, not committed: the caller commits it
+    before it answers the Unauthorized."""
     config = current_app.config
     user = user_by_email(email)
     known = user is not None and device_user_id(device) == user.id
@@ -138,7 +140,6 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
             if paused:
                 audit.append("account.login_paused", "user", user.id, None,
                              failures=config["LOGIN_FAILURE_LIMIT"], address=address)
-            db.session.commit()
         raise Unauthorized(_("邮箱或密码不正确。"))
     if not user.active:
         raise Unauthorized(_("该账户已停用，请联系主管部门。"))
@@ -146,7 +147,7 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
     if user.failed_logins or user.locked_until:
         user.failed_logins = 0
         user.locked_until = None
-        db.session.commit()
+        db.session.flush()
     return user
 
 
@@ -234,7 +235,7 @@ def issue_token(user: User) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = clock.now() + current_app.config["TOKEN_LIFETIME"]
     db.session.add(ApiToken(token_hash=_token_digest(token), user_id=user.id, expires_at=expires_at))
-    db.session.commit()
+    db.session.flush()
     return token, expires_at
 
 

@@ -7,8 +7,8 @@ from werkzeug.datastructures import MultiDict
 from forms.accounts import EnterpriseRegistrationForm
 from forms.fields import INVALID
 from forms.jsondata import flatten_errors
-from rating.errors import ValidationFailed
-from rating.extensions import limiter
+from rating.errors import Unauthorized, ValidationFailed
+from rating.extensions import db, limiter
 from rating.models import ClaimStatus
 from rating.permissions import claim_pending
 from rating.services import reference
@@ -27,8 +27,13 @@ def create_token():
     if not isinstance(email, str) or not isinstance(password, str):
         raise ValidationFailed(_("请提供邮箱和密码。"), {"email": [_("请输入邮箱。")]})
     # No known-device cookie here: to the failed-login pauses every caller is a new browser.
-    user = signin.authenticate(email, password)
+    try:
+        user = signin.authenticate(email, password)
+    except Unauthorized:
+        db.session.commit()     # a refused login still counts against the account
+        raise
     token, expires_at = signin.issue_token(user)
+    db.session.commit()
     return {"token": token, "expires_at": expires_at.isoformat()}, 201
 
 
@@ -48,6 +53,7 @@ def register_enterprise():
     if not form.validate():
         raise ValidationFailed(_("注册信息有误，请检查标出的项目。"), flatten_errors(form.errors))
     enterprise, user = registration.register_enterprise(form.data)
+    db.session.commit()
     if claim_pending(user):
         # A firm known only from an imported list: its county confirms the claim first.
         return {"id": enterprise.id, "status": ClaimStatus.pending.value}, 202

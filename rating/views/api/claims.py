@@ -8,6 +8,7 @@ from forms.claims import ClaimDecisionForm
 from forms.jsondata import flat_formdata, validated
 from rating import clock
 from rating.errors import ValidationFailed
+from rating.extensions import db
 from rating.models import ClaimStatus
 from rating.services.accounts import claims
 from rating.views.api import api_user, bp, request_json, token_required
@@ -48,11 +49,15 @@ def _comment() -> str | None:
 @token_required(*OFFICIALS)
 def approve_claim(claim_id: int):
     claims.visible_claim(api_user(), claim_id)       # 404 before reading the body
-    return claim_json(claims.approve(api_user(), claim_id, _comment()))
+    claim = claims.approve(api_user(), claim_id, _comment())
+    db.session.commit()
+    return claim_json(claim)
 
 
 @bp.post("/enterprise-claims/<int:claim_id>/reject")
 @token_required(*OFFICIALS)
 def reject_claim(claim_id: int):
     claims.visible_claim(api_user(), claim_id)
-    return claim_json(claims.reject(api_user(), claim_id, _comment()))
+    claim = claims.reject(api_user(), claim_id, _comment())
+    db.session.commit()
+    return claim_json(claim)

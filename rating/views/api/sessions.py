@@ -9,7 +9,7 @@ from forms.accounts import PasswordChangeForm
 from forms.fields import INVALID
 from forms.jsondata import flatten_errors
 from rating.errors import ValidationFailed
-from rating.extensions import limiter
+from rating.extensions import db, limiter
 from rating.models import Role
 from rating.services.accounts import sessions, signin
 from rating.views.api import api_user, bp, json_body, token_required
@@ -29,6 +29,7 @@ def list_tokens():
 def revoke_current_token():
     current = signin.token_of_request(request)
     sessions.revoke_token(api_user(), current.id)
+    db.session.commit()
     return "", 204
 
 
@@ -36,6 +37,7 @@ def revoke_current_token():
 @token_required()
 def revoke_token(token_id: int):
     sessions.revoke_token(api_user(), token_id)
+    db.session.commit()
     return "", 204
 
 
@@ -53,6 +55,7 @@ def change_password():
     if not form.validate():
         raise ValidationFailed(_("密码修改信息有误，请检查标出的项目。"), flatten_errors(form.errors))
     sessions.change_password(api_user(), form.current_password.data, form.new_password.data)
+    db.session.commit()
     return "", 204
 
 
@@ -60,4 +63,5 @@ def change_password():
 @token_required(Role.admin)
 def sign_out_user(user_id: int):
     sessions.sign_out_everywhere(api_user(), sessions.account(user_id))
+    db.session.commit()
     return "", 204

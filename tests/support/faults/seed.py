@@ -83,6 +83,7 @@ def seed_firms(batch, count: int, level: int = 3, drafts: bool = True,
             token, _expires = issue_token(user)
             firms.append(Firm(firm.id, firm.district_code, token,
                               application.id if application is not None else None))
+        db.session.commit()
     return firms
 
 
@@ -97,7 +98,9 @@ def seed_staff(counties: tuple[str, ...] = CHANGZHOU_COUNTIES, city: str = "3204
     people = {f"county:{code}": make_staff("reviewer", code) for code in counties}
     people["city"] = make_staff("reviewer", city)
     people["city_official"] = make_staff("official", city)
-    return {name: issue_token(user)[0] for name, user in people.items()}
+    tokens = {name: issue_token(user)[0] for name, user in people.items()}
+    db.session.commit()
+    return tokens
 
 
 @dataclass(frozen=True)
