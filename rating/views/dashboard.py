@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_file,
                    stream_with_context, url_for)
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
@@ -15,7 +13,6 @@ from rating.errors import ServiceError
 from rating.models import ExportState
 from rating.readonly import read_only
 from rating.services.reporting import dashboard, export_jobs, exports
-from rating.views import shared_pages
 from rating.permissions import staff_scope
 from rating.views.common import official_required
 
@@ -36,37 +33,12 @@ def show():
     else:
         status = 422
     board = dashboard.build(staff_scope(current_user), on, level)
-
-    def context() -> dict:
-        return {"form": form, "board": board, "figures": _figures(board),
-                "export_form": ExportForm(level=form.level.data if level else ""),
-                "async_rows": current_app.config["EXPORT_ASYNC_ROWS"]}
-
-    # The same page for every official of the scope while the board is kept: the filters
-    # shown come from the query string, the rest from the board.
-    key = (board.key, request.query_string) if board.key is not None else None
-    return shared_pages.render(key, "dashboard/show.html", context), status
-
-
-_rendered: dict[tuple, Markup] = {}
-
-
-def _figures(board: dashboard.Dashboard) -> Markup:
-    """The headline, charts and tables, rendered once per board and language while the board
-    itself is kept (`board.key`: the same committed rows): most of the page's work."""
-    key = (board.key, str(get_locale())) if board.key is not None else None
-    html = _rendered.get(key) if key is not None else None
-    if html is None:
-        bars, bar_max = dashboard.bars(board)
-        series, line_max = dashboard.lines(board)
-        # The output of our own template, autoescaped as every page is: already safe HTML.
-        html = Markup(render_template("dashboard/_figures.html", board=board, bars=bars,  # nosec B704
-                                      bar_max=bar_max, series=series, line_max=line_max, chart=dashboard))
-        if key is not None:
-            if len(_rendered) >= dashboard.CACHE_SIZE:
-                _rendered.clear()
-            _rendered[key] = html
-    return html
+    bars, bar_max = dashboard.bars(board)
+    series, line_max = dashboard.lines(board)
+    return render_template("dashboard/show.html", form=form, board=board, bars=bars, bar_max=bar_max,
+                           series=series, line_max=line_max, chart=dashboard,
+                           export_form=ExportForm(level=form.level.data if level else ""),
+                           async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
 
 
 @bp.post("/exports")

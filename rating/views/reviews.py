@@ -14,7 +14,6 @@ from rating.extensions import db
 from rating.services.reference import all_levels
 from rating.services.review import assignments, blacklist, experts, reviews
 from rating.readonly import read_only
-from rating.views import shared_pages
 from rating.views.common import visible_application
 from rating.permissions import is_official, is_staff, staff_scope
 
@@ -41,17 +40,9 @@ def queue():
     scope_name = current_user.jurisdiction.name if current_user.jurisdiction is not None else None
     pages = max(1, -(-total // per_page))
 
-    def context() -> dict:
-        return {"items": items, "total": total, "late": late, "page": page, "pages": pages, "per_page": per_page,
-                "page_sizes": PAGE_SIZES, "now": now, "level": level, "levels": levels, "overdue": overdue,
-                "scope_name": scope_name}
-
-    # A reviewer looks at their queue again and again while it stays the same: the page is
-    # what the rows (plain values), counts, filters and overdue marks make it, and is kept
-    # under exactly those (their name and CSRF token are put in per request).
-    key = ("reviews.queue", tuple(items), tuple(bool(i.due_at and i.due_at <= now) for i in items), total, late,
-           page, pages, per_page, level, levels, overdue, scope_name)
-    return shared_pages.render(key, "reviews/queue.html", context)
+    return render_template("reviews/queue.html", items=items, total=total, late=late, page=page, pages=pages,
+                           per_page=per_page, page_sizes=PAGE_SIZES, now=now, level=level, levels=levels,
+                           overdue=overdue, scope_name=scope_name)
 
 
 @bp.post("/<int:application_id>/decide")

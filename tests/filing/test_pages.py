@@ -291,33 +291,39 @@ def test_reviewer_pages_are_scoped(app, api, batch):
     assert firm.get("/reviews/").status_code == 403
 
 
-def test_queue_page_is_kept_only_while_it_reads_the_same(app, api, batch, monkeypatch):
-    """A reviewer's queue page is rendered once for the same rows and kept; a new row, a
-    decision, a new name and a due date passing each show at once, and another reviewer
-    of the same county never gets the first one's page."""
+def test_queue_page_shows_each_change_at_once(app, api, batch, monkeypatch):
+    """A reviewer's queue page is rendered for each request: a new row, a decision, a new
+    name and a due date passing each show at once, and another reviewer of the same
+    county never sees the first one's rows."""
     from datetime import timedelta
+
+    from flask import template_rendered
 
     from rating import clock
     from rating.extensions import db
     from rating.models import ReviewAssignment
-    from rating.views import shared_pages
 
     own = make_staff("reviewer", "320402")
     first_id, _ = scored(api, batch, 3)
     rendered = []
-    real = shared_pages.render_template
-    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+
+    def record(_sender, template, **_extra):
+        if template.name == "reviews/queue.html":
+            rendered.append(template.name)
+
+    template_rendered.connect(record, app)
     reviewer = app.test_client()
     log_in(reviewer, own.email, follow_redirects=True)
 
+    seen = len(rendered)                                            # the login lands on the queue
     page = reviewer.get("/reviews/").text
-    seen = len(rendered)
-    assert f"#{first_id}" in page and reviewer.get("/reviews/").text == page
-    assert len(rendered) == seen                                    # the second look came from the kept page
+    assert f"#{first_id}" in page and f"#{first_id}" in reviewer.get("/reviews/").text
+    assert len(rendered) == seen + 2                                # rendered each time
 
     second_id, _ = scored(api, batch, 3)                            # the same reviewer: the only one of the county
     page = reviewer.get("/reviews/").text
-    assert rendered[seen:] == ["reviews/queue.html"]
+    template_rendered.disconnect(record, app)
+    assert len(rendered) == seen + 3
     assert f"#{first_id}" in page and f"#{second_id}" in page and "共 2 件，其中逾期 0 件" in page
 
     own.name = "新名字审核员"

@@ -141,11 +141,7 @@ def test_counts_follow_revocations_and_imports_at_once(app, api, runner, dashboa
     last_year = clock.today().year - 1
     assert trend(first, rating.year)[5] == 1                                   # 5★ granted that year
     four_last_year = trend(first, last_year)[3]
-    from rating.services.reporting import dashboard
-
-    dashboard._built.clear()
     assert "常州市共有星级上云企业 4 家" in client.get("/dashboard").text      # built from the stored counts
-    assert dashboard._built, "the built dashboard is kept under the database's snapshot"
     revoked = api.post(f"/ratings/{rating.certificate_no}/revoke", {"reason": "材料不实"}, token=api.token(official.email))
     assert revoked.status_code == 200
     page = client.get("/dashboard").text
@@ -233,11 +229,11 @@ def test_first_requests_of_a_day_fill_its_counts_once_side_by_side(app, dashboar
     assert sorted(stored) == sorted(computed) and len(stored) == len(set((d, lv) for d, lv, _n in stored))
 
 
-def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_token(app, dashboard_ratings, monkeypatch):
-    """The page is rendered once for the officials of a scope while the database is
-    unchanged; each still reads their own (escaped) name, and the CSRF token of their own
-    session, with which their download works. Flashed messages are shown, then gone."""
-    from rating.views import shared_pages
+def test_officials_of_a_scope_each_see_their_own_name_and_token(app, dashboard_ratings):
+    """Officials of the same scope see the same figures, each with their own (escaped)
+    name and the CSRF token of their own session, with which their download works.
+    Flashed messages are shown, then gone."""
+    from flask import template_rendered
 
     first, second = make_staff("official", "320400"), make_staff("official", "320400")
     first.name, second.name = "常州统计员", "<i>李</i>&审核"
@@ -245,11 +241,14 @@ def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_to
     one, two = logged_in(app, first.email), logged_in(app, second.email)
     one.get("/dashboard")                                             # fills the day's counts: a commit
     rendered = []
-    real = shared_pages.render_template
-    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
 
-    mine, theirs = one.get("/dashboard").text, two.get("/dashboard").text
-    assert rendered == ["dashboard/show.html"]                        # once for both
+    def record(_sender, template, **_extra):
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(record, app):
+        mine, theirs = one.get("/dashboard").text, two.get("/dashboard").text
+    assert rendered.count("dashboard/show.html") == 2                 # each request renders its page
+    assert "常州市共有星级上云企业 4 家" in mine and "常州市共有星级上云企业 4 家" in theirs
     assert "常州统计员" in mine and "李" not in mine
     assert "&lt;i&gt;李&lt;/i&gt;&amp;审核" in theirs and "常州统计员" not in theirs and "<i>李" not in theirs
     assert csrf_token(mine) != csrf_token(theirs)
@@ -265,38 +264,38 @@ def test_officials_of_a_scope_share_the_rendered_page_with_their_own_name_and_to
     assert 'class="flash' not in two.get("/dashboard").text
 
 
-def test_a_shared_page_cannot_show_anything_else_of_its_user(app):
-    """Only the name (put in per request) and the role may reach a shared page: any other
-    attribute of the user fails the render instead of printing one user's data to all."""
-    from flask import render_template_string
+def test_a_dashboard_shows_nothing_of_another_official(app, dashboard_ratings):
+    """One official's page, asked for right after another's, carries nothing of the
+    other: not their name, not their email, not their CSRF token."""
+    first, second = make_staff("official", "320400"), make_staff("official", "320400")
+    first.name, second.name = "常州统计员甲", "常州统计员乙"
+    db.session.commit()
+    one, two = logged_in(app, first.email), logged_in(app, second.email)
+    mine = one.get("/dashboard").text
+    theirs = two.get("/dashboard").text
+    assert first.name in mine and first.name not in theirs and first.email not in theirs
+    assert second.name in theirs and second.name not in mine and second.email not in mine
+    assert csrf_token(mine) not in theirs and csrf_token(theirs) not in mine
 
-    from rating.views.shared_pages import _StandIn
 
-    with app.test_request_context("/"):
-        stand_in = _StandIn("official")
-        assert render_template_string("{{ u.role }}", u=stand_in) == "official"
-        with pytest.raises(RuntimeError, match="current_user.email"):
-            render_template_string("{{ u.email }}", u=stand_in)
-
-
-def test_reviewers_queue_pages_do_not_push_the_kept_dashboard_out(app, dashboard_ratings, monkeypatch):
-    """Each template keeps its own pages: reviewers' many queue pages fill the queue's
-    budget, not the dashboard's."""
-    from rating.views import shared_pages
+def test_reviewers_queue_pages_and_the_dashboard_are_rendered_for_each_request(app, dashboard_ratings):
+    """No page is kept from one request for another: reviewers' queue pages and the
+    officials' dashboard are each rendered afresh."""
+    from flask import template_rendered
 
     official, reviewer = make_staff("official", "320400"), make_staff("reviewer", "320402")
     db.session.commit()
     boss, clerk = logged_in(app, official.email), logged_in(app, reviewer.email)
     boss.get("/dashboard")                                            # fills the day's counts: a commit
-    monkeypatch.setattr(shared_pages, "CACHE_SIZE", 2)
-    # Pages kept by earlier tests in this process (an empty queue looks the same in every
-    # test) would be served instead of rendered: start from none but the dashboard's.
-    monkeypatch.setattr(shared_pages, "_pages", {"dashboard/show.html": shared_pages._pages["dashboard/show.html"]})
     rendered = []
-    real = shared_pages.render_template
-    monkeypatch.setattr(shared_pages, "render_template", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
-    assert boss.get("/dashboard").status_code == 200
-    for query in ("", "?level=3", "?level=4", "?overdue=1", "?level=5"):
-        assert clerk.get(f"/reviews/{query}").status_code == 200
-    assert boss.get("/dashboard").status_code == 200
-    assert rendered == ["dashboard/show.html"] + ["reviews/queue.html"] * 5
+
+    def record(_sender, template, **_extra):
+        if template.name in ("dashboard/show.html", "reviews/queue.html"):
+            rendered.append(template.name)
+
+    with template_rendered.connected_to(record, app):
+        assert boss.get("/dashboard").status_code == 200
+        for query in ("", "?level=3", "?level=4", "?overdue=1", "?level=5"):
+            assert clerk.get(f"/reviews/{query}").status_code == 200
+        assert boss.get("/dashboard").status_code == 200
+    assert rendered == ["dashboard/show.html"] + ["reviews/queue.html"] * 5 + ["dashboard/show.html"]

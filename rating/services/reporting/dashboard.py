@@ -5,14 +5,11 @@ Everything is read from counts materialised per district (`aggregates`: firms by
 valid level on the days shown, ratings granted per level and year), filled on first use,
 recomputed inside the transaction of every grant and revocation and dropped by an import
 (the same rules as `totals`), so a change shows as soon as it commits; the page says when
-its figures were computed. On PostgreSQL a built dashboard is kept per process for as
-long as the database's snapshot is unchanged (as `totals` does): the same committed rows
-give the same figures, and any commit anywhere ends it.
+its figures were computed. Built on each request: a handful of indexed reads.
 """
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -22,7 +19,7 @@ from rating.extensions import db
 from rating.models import Jurisdiction, JurisdictionLevel
 from rating.rules.ranks import competition_ranks
 from rating.services.reference import all_levels
-from rating.services.reporting import aggregates, totals
+from rating.services.reporting import aggregates
 
 TREND_YEARS = 6
 
@@ -59,41 +56,13 @@ class Dashboard:
     years: list[int]
     stock: dict[int, dict[int, int]]      # level → year → firms holding it at the year's end (or `on`)
     granted: dict[int, dict[int, int]]    # level → year → ratings granted for that year (any status now)
-    # Names these figures while the database's snapshot is unchanged (None: not cached), so
-    # that what is made from them (the page's rendered figures) can be kept as long.
-    key: tuple | None = None
-
-
-_built: dict[tuple, Dashboard] = {}
-_built_lock = threading.Lock()
-CACHE_SIZE = 256
 
 
 def build(scope: Jurisdiction, on: date, level: int | None = None) -> Dashboard:
-    """The dashboard of `scope` on `on`, from the cache while the database's snapshot is
-    unchanged (the scope object is always the caller's own, never one of another session)."""
+    """The dashboard of `scope` on `on`, from the materialised district × level counts
+    (`aggregates`) of `on` and of the trend's year ends: a handful of indexed reads,
+    whatever the number of ratings."""
     today = clock.today()
-    snapshot = totals._snapshot()
-    key = (snapshot, scope.code, on, level, today)
-    if snapshot is not None:
-        found = _built.get(key)
-        if found is not None:
-            return replace(found, scope=scope)
-    board = _build(scope, on, level, today)
-    # Kept only if nothing committed meanwhile (filling a day's counts commits: the next
-    # request, under the new snapshot, builds it again from the stored rows and keeps it).
-    if snapshot is not None and totals._snapshot() == snapshot:
-        board = replace(board, key=key)
-        with _built_lock:
-            if len(_built) >= CACHE_SIZE:
-                _built.clear()
-            _built[key] = board
-    return board
-
-
-def _build(scope: Jurisdiction, on: date, level: int | None, today: date) -> Dashboard:
-    """Everything from the materialised district × level counts (`aggregates`) of `on` and
-    of the trend's year ends: a handful of indexed reads, whatever the number of ratings."""
     counts, computed_at = aggregates.day_counts(on, store=on in aggregates.stored_days(today, TREND_YEARS))
     divisions = _divisions(scope.province_code)
     counties = [c for c, (lv, _name, _city) in divisions.items() if lv == JurisdictionLevel.county]

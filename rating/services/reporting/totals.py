@@ -9,19 +9,11 @@ holds. Ranks are competition ranks (1 = most; ties share a rank, the next is ski
 computed over every group of the province, so a city can say "rank k in the province"
 whatever the filter on the rows shown. Everything is computed at request time from the
 ratings as committed (no stored aggregates to drift), so concurrent grants and
-revocations are counted as soon as they commit.
-
-On PostgreSQL a result is kept per process and handed out again for as long as the
-database's snapshot is the same, i.e. while no transaction anywhere has taken a
-transaction id, committed or rolled back: an equal snapshot sees exactly the same rows,
-so the figures are those a new computation would give. Any write (a grant, a revocation,
-a firm moving district, or anything else) changes the snapshot, and the next request
-computes afresh. A session with changes of its own not yet committed is never served
-from, nor stored in, the cache.
+revocations are counted as soon as they commit. A result is kept while the database is
+unchanged (`cache`: the budget of the totals API's reads).
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,18 +26,15 @@ from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, R
 from rating.models.enums import INDUSTRY_SECTIONS
 from rating.rules.ranks import competition_ranks
 from rating.services.reference import all_levels
+from rating.services.reporting import cache
 
 GROUPS = ("city", "district", "level", "year", "industry")
 # A firm is in exactly one group of these (its district decides its city), at its highest
 # level overall: the total is then the sum of the groups' counts in scope.
 ONE_GROUP_PER_FIRM = ("city", "district", "industry")
-CACHE_SIZE = 128
 # The days figures may be asked for, as the year filters offer them: the dashboard's trend
 # looks years back from the day, which a day near year 1 does not have.
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
-_cache: dict[tuple, "Totals"] = {}
-_cache_lock = threading.Lock()
-_SNAPSHOT = "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -84,31 +73,8 @@ def compute(group_by: str, on: date, level: int | None = None, year: int | None 
         from rating.errors import ValidationFailed
 
         raise ValidationFailed(_("分组方式不正确。"), {"group_by": [_("应为 city、district、level、year 或 industry。")]})
-    snapshot = _snapshot()
-    if snapshot is None:
-        return _compute(group_by, on, level, year, city, province_code)
-    cache_key = (snapshot, str(get_locale()), group_by, on, level, year, city, province_code)
-    found = _cache.get(cache_key)
-    if found is not None:
-        return found
-    result = _compute(group_by, on, level, year, city, province_code)
-    # Kept only if nothing committed while it was computed: then it is exactly what
-    # that snapshot shows.
-    if _snapshot() == snapshot:
-        with _cache_lock:
-            if len(_cache) >= CACHE_SIZE:
-                _cache.clear()
-            _cache[cache_key] = result
-    return result
-
-
-def _snapshot() -> tuple | None:
-    """The committed state the database shows now, or None when results are not to be
-    cached (not PostgreSQL, or this session has changes not committed yet)."""
-    if db.engine.dialect.name != "postgresql" or db.session.new or db.session.dirty or db.session.deleted:
-        return None
-    snapshot, writing = db.session.connection().exec_driver_sql(_SNAPSHOT).one()
-    return None if writing else (db.engine.url, snapshot)
+    key = ("totals", str(get_locale()), group_by, on, level, year, city, province_code)
+    return cache.kept(key, lambda: _compute(group_by, on, level, year, city, province_code))
 
 
 def _compute(group_by: str, on: date, level: int | None, year: int | None, city: str | None,
