@@ -7,13 +7,12 @@ wins and the other is told the application changed.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, func, literal, select, update
+from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from rating import clock
@@ -254,64 +253,16 @@ def queue_page(user: User, limit: int, level: int | None = None, overdue: bool =
         items = queue(user, limit=10_000, level=level, overdue=overdue)
         now = clock.now()
         return items[offset:offset + limit], len(items), sum(1 for i in items if i.due_at and i.due_at <= now)
-    if user.role == Role.reviewer:
-        # The busiest page of the system: a statement built once, run with parameters, on
-        # the session's connection (plain columns: the ORM's result handling would add
-        # ~0.2 ms of CPU per page and nothing else).
-        rows = db.session.connection().execute(_reviewer_page(level is not None, overdue), {
-            "reviewer_id": user.id, "level": level, "now": clock.now(), "limit": limit, "offset": offset,
-        }).all()
-    else:
-        query = _queue_query(user, level, overdue)
-        if query is None:
-            return [], 0, 0
-        query = query.add_columns(func.count().over(),
-                                  func.count().filter(ReviewAssignment.due_at <= clock.now()).over())
-        rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
+    query = _queue_query(user, level, overdue)
+    if query is None:
+        return [], 0, 0
+    query = query.add_columns(func.count().over(),
+                              func.count().filter(ReviewAssignment.due_at <= clock.now()).over())
+    rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
     if not rows:
         total, late = queue_counts(user, level) if offset else (0, 0)
         return [], total, late
     return [QueueItem(*row[:-2]) for row in rows], rows[0][-2], rows[0][-1]
-
-
-@functools.cache
-def _reviewer_page(with_level: bool, overdue: bool):
-    """A reviewer's queue page with the counts as window aggregates; parameters: reviewer_id,
-    level, now, limit, offset.
-
-    The counts need every open assignment of the reviewer, the page only `limit` of them:
-    the firm's name and the score are joined to the page's rows alone, after the window and
-    the limit (joined before them, they were looked up for the whole queue: PostgreSQL's CPU
-    per page 1.6-1.8 ms against 0.75 ms now, with 66 open assignments and scores present)."""
-    filters = [ReviewAssignment.reviewer_id == bindparam("reviewer_id"), ReviewAssignment.closed_at.is_(None),
-               Application.status == ApplicationStatus.in_review]
-    if with_level:
-        filters.append(Application.target_level == bindparam("level"))
-    if overdue:
-        filters.append(ReviewAssignment.due_at <= bindparam("now"))
-    page = (
-        select(Application.id, Application.target_level, Application.stage, Application.version,
-               Application.enterprise_id, Application.submission_round, ReviewAssignment.assigned_at,
-               ReviewAssignment.due_at, ReviewAssignment.reviewer_id,
-               func.count().over().label("total"),
-               func.count().filter(ReviewAssignment.due_at <= bindparam("now")).over().label("late"))
-        .select_from(ReviewAssignment)
-        .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(*filters)
-        .order_by(ReviewAssignment.due_at, Application.id)
-        .limit(bindparam("limit")).offset(bindparam("offset"))
-        .subquery("page")
-    )
-    return (
-        select(page.c.id, page.c.target_level, page.c.stage, page.c.version, page.c.assigned_at, page.c.due_at,
-               page.c.reviewer_id, Enterprise.name, ApplicationScore.total, ApplicationScore.max, literal(None),
-               page.c.total, page.c.late)
-        .select_from(page)
-        .join(Enterprise, Enterprise.id == page.c.enterprise_id)
-        .outerjoin(ApplicationScore, and_(ApplicationScore.application_id == page.c.id,
-                                          ApplicationScore.round == page.c.submission_round))
-        .order_by(page.c.due_at, page.c.id)
-    )
 
 
 def _order(user: User) -> tuple:
