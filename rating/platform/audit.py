@@ -65,12 +65,10 @@ def append(action: str, object_type: str, object_id: int | str, actor_id: int | 
 
 def _payload(seq: int, at: datetime, actor_id: int | None, action: str, object_type: str, object_id: str,
              data: str) -> str:
-    """canonical() of the entry's document, with its data already canonical: the keys in
-    sorted order, as canonical() would write them, without parsing and writing data again."""
-    dumps = json.dumps
-    return (f'{{"action":{dumps(action, ensure_ascii=False)},"actor_id":{dumps(actor_id)},'
-            f'"at":{dumps(at.isoformat())},"data":{data},"object_id":{dumps(object_id, ensure_ascii=False)},'
-            f'"object_type":{dumps(object_type, ensure_ascii=False)},"seq":{seq}}}')
+    """The entry's signed document, written by canonical(); `data` is the canonical JSON
+    frozen when the entry was appended."""
+    return canonical({"seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
+                      "object_type": object_type, "object_id": object_id, "data": json.loads(data)})
 
 
 @event.listens_for(Session, "before_commit")
