@@ -27,6 +27,7 @@ import psutil
 from sqlalchemy import func, select, text
 
 from bench.common import percentile, servers
+from bench.floor import FLOOR_ENV
 from bench.scoring_pipeline import _drain, noop_floor
 from tests.support.servers import worker
 
@@ -271,7 +272,7 @@ def _wait_ready(app, ids: list[int], timeout: float) -> None:
 def batch(app, env, redis, instance, ids: list[int]) -> dict:
     from workers.tasks import render_certificate
 
-    proc = worker(env, instance, concurrency=2)
+    proc = worker({**env, **FLOOR_ENV}, instance, concurrency=2)
     try:
         with app.app_context():
             _drain(redis, 600)          # jobs the in-process part published (now no-ops)

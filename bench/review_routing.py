@@ -10,6 +10,7 @@ import time
 from sqlalchemy import func, select
 
 from bench.common import per_task, servers
+from bench.floor import FLOOR_ENV
 from bench.review_seed import analyze, applications_in_review, reviewers
 from bench.scoring_pipeline import rounds_against_noop
 from tests.support.servers import worker
@@ -60,7 +61,7 @@ def run(count: int = 5000, reviewer_count: int = 300) -> dict:
             ids = applications_in_review(batch.id, count)
             reviewers(reviewer_count)
             analyze()
-        proc = worker(env, instance, concurrency=2)
+        proc = worker({**env, **FLOOR_ENV}, instance, concurrency=2)
         try:
             from workers.tasks import route_application
 

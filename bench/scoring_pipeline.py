@@ -11,6 +11,7 @@ import time
 from sqlalchemy import func, select, update
 
 from bench.common import per_task, seed_applications, servers, summary, task_rounds
+from bench.floor import FLOOR_ENV
 from tests.support.servers import worker
 
 ROUNDS = 5
@@ -29,8 +30,9 @@ def _drain(redis, timeout: float) -> None:
 
 
 def noop_floor(redis, count: int) -> float:
-    """Seconds for the running worker to drain `count` no-op tasks: the floor of the run."""
-    from workers.tasks import noop
+    """Seconds for the running worker (started with `FLOOR_ENV`) to drain `count` no-op
+    tasks: the floor of the run."""
+    from bench.floor import noop
 
     started = time.perf_counter()
     for n in range(count):
@@ -86,7 +88,7 @@ def run(count: int = 5000, rate: float = 50.0, steady_seconds: float = 20.0) -> 
             for county in ("320402", "320404", "320411", "320412", "320413", "320481"):
                 for _ in range(3):
                     make_staff("reviewer", county)
-        proc = worker(env, instance, concurrency=2)
+        proc = worker({**env, **FLOOR_ENV}, instance, concurrency=2)
         try:
             from workers.tasks import score_application
 

@@ -146,6 +146,9 @@ def from_environment(instance_path: str) -> dict:
         "CELERY": {
             "broker_url": broker_url,
             "task_ignore_result": True,
+            # Task modules a worker imports besides workers.tasks, comma-separated: none in
+            # production; the benchmarks add their floor task (bench/floor.py).
+            "include": [name for name in (os.environ.get("CELERY_INCLUDE") or "").split(",") if name],
             # A job is acknowledged only when it finished: a killed worker's job returns
             # to the queue instead of vanishing.
             "task_acks_late": True,

@@ -80,7 +80,7 @@ def render_certificate(rating_id: int) -> str:
         return certificates.render(int(rating_id))
     finally:
         # A document leaves its font data in reference cycles that only a full collection
-        # frees (tens of MB with the full Noto faces); after the freeze below it costs ~2 ms.
+        # frees (tens of MB with the full Noto faces); after the freeze below it is cheap.
         gc.collect()
 
 
@@ -146,12 +146,6 @@ def _check_pdf_toolchain(sender=None, **_kwargs) -> None:
         log.error("no Chinese font installed (fonts-noto-cjk): certificates would show empty boxes")
     if not certificate_fonts_built():
         log.error("the certificate fonts are not built (`make fonts`): each certificate takes ~2x longer")
-
-
-@shared_task(name="workers.tasks.noop", acks_late=True)
-def noop(value: int | None = None) -> int | None:
-    """Does nothing: the floor that benchmarks compare real tasks against."""
-    return value
 
 
 @shared_task(

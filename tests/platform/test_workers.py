@@ -181,18 +181,18 @@ def test_worker_delivers_email_to_the_firm(api, batch, worker_env, log_dir, smtp
 def test_a_worker_serves_the_main_queue_before_mail(app, worker_env, log_dir):
     """Scoring, routing and certificates ("celery") before emails ("mail") whenever both
     wait: during a burst the firms see their scores first, the emails follow the burst."""
-    from workers.tasks import noop
+    from bench.floor import FLOOR_ENV, noop
 
     for n in range(3):
         noop.apply_async(args=[f"mail-{n}"], queue="mail")
         noop.apply_async(args=[f"main-{n}"], queue="celery")
-    proc = worker(worker_env, log_dir, concurrency=1)
+    proc = worker({**worker_env, **FLOOR_ENV}, log_dir, concurrency=1)
     try:
         proc.wait_for_log("'mail-2'")
     finally:
         proc.stop()
     done = [line.rsplit("'", 2)[1] for line in proc.output().splitlines()
-            if "workers.tasks.noop[" in line and " succeeded in " in line]
+            if "bench.floor.noop[" in line and " succeeded in " in line]
     assert done == ["main-0", "main-1", "main-2", "mail-0", "mail-1", "mail-2"], proc.output()
 
 
