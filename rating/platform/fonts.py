@@ -8,7 +8,7 @@ of nearly every firm's name, and the certificate's own text), ASCII, CJK punctua
 and full-width forms, under the family name "Rating Serif SC", with their outlines turned
 from CFF into TrueType (quadratic) curves: HarfBuzz subsets TrueType outlines by copying
 them, where a CFF face has to be parsed and desubroutinised for every document, so a
-certificate renders ~12 ms faster and its PDF shrinks from ~90 KB to ~26 KB (the
+certificate renders faster and its PDF is about a third as large (the
 curves are converted within 1/1000 em, invisible at any print size). The certificate's CSS
 asks for that family first and Noto CJK, then HanaMin, after it, so a character outside
 the subset is still drawn, by the font it was cut from or by the rare-character font.

@@ -32,7 +32,7 @@ DEFAULT_LOCALE = "zh_Hans_CN"
 def _render(kind: EmailKind, locale: str, **context) -> tuple[str, str]:
     """Subject (the template's first line) and body, in `locale`. An email reads only what
     it is given, not the request's context (Flask's context processors would load the
-    requesting user again, ~0.3 ms a message)."""
+    requesting user again for each message)."""
     rendered = _environment(locale).get_template(f"email/{kind}.txt").render(
         base_url=current_app.config["PUBLIC_BASE_URL"], **context)
     subject, _, body = rendered.strip().partition("\n")
@@ -65,7 +65,7 @@ def _environment(locale: str) -> Environment:
 
 
 # Built once: a scoring job writes two or three messages (a Core insert on the table: the
-# ORM's unit of work cost about 1 ms per message, its bulk insert ~0.3 ms more than this).
+# ORM's unit of work and its bulk insert both cost more per message than this).
 _OUTBOX = OutboxEmail.__table__
 _INSERT_MESSAGE = insert(_OUTBOX)
 _PENDING = "rating_outbox_pending"

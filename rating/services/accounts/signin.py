@@ -47,7 +47,7 @@ def hash_password(password: str) -> str:
 
 
 # Built once: every request of a logged-in user runs one of these. Building the load per
-# call (session.get with its options) cost about 0.4 ms of CPU more per request.
+# call (session.get with its options) costs CPU on every request.
 # Pages show the user's jurisdiction, and scoped queries read it: loaded in the same round trip.
 _USER = select(User).options(joinedload(User.jurisdiction)).where(User.id == bindparam("id"))
 _TOKEN_USER = (select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))

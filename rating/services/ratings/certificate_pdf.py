@@ -3,8 +3,8 @@
 Nothing a firm typed can reach WeasyPrint as markup: Jinja escapes every value, and the
 URL fetcher serves only files of our `static/` folder (stylesheet, emblem) and the QR
 code image this module made for the document, refusing every other scheme, host and
-path. (The QR code is a PNG: as inline SVG its one long path cost WeasyPrint's Python
-SVG code ~50 ms a certificate.)
+path. (The QR code is a PNG: as inline SVG its one long path made WeasyPrint's Python
+SVG code the slowest part of a certificate.)
 Fonts come from fontconfig: our GB 2312 subset of Noto Serif CJK SC first (`fonts.py`),
 the full Noto CJK for other characters and HanaMin for the rare ones Noto lacks (CJK
 extension B and beyond), so a firm's name never loses a glyph.
@@ -130,7 +130,7 @@ def qr_png(url: str) -> bytes:
 
 # What WeasyPrint's user-agent stylesheet gives the elements the certificate template uses,
 # and nothing else. Its full sheet (250 rules for every HTML element) is matched against
-# each element of each document: ~5 ms of a certificate's ~40. The PDF renders the same
+# each element of each document, a noticeable part of a certificate. The PDF renders the same
 # pixels with either (tests/ratings/test_certificate_pdf.py checks the template keeps
 # to these elements).
 UA_ELEMENTS = frozenset({"html", "head", "meta", "title", "body", "main", "div", "p", "h1", "span", "img"})
@@ -163,7 +163,7 @@ _stylesheets: dict[tuple, CSS] = {}
 
 def stylesheet(static: Path) -> CSS:
     """The certificate's stylesheet (static/css/certificate.css), parsed once per process
-    (and again when the file changes): parsing it anew cost each certificate ~8 ms. A
+    (and again when the file changes): parsing it anew was a noticeable part of each certificate. A
     parsed sheet is read-only and shared by the documents of every thread; it is parsed
     with a fetcher of its own, so it keeps no document's generated images alive."""
     path = static / "css" / "certificate.css"

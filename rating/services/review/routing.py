@@ -107,7 +107,7 @@ def has_conflict(user: User, application: Application) -> bool:
 
 
 # Built once (routing runs in every scoring job), as Core statements on the tables (the
-# ORM's handling of mapped columns cost ~0.3 ms of CPU a statement). Per reviewer, the open
+# ORM's handling of mapped columns adds CPU to every statement). Per reviewer, the open
 # count and the latest assignment are each read through an index of their own, rather
 # than by aggregating every assignment a reviewer ever had, which grows with the years of
 # closed work.

@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 
 # Built once: constructing statements costs more than running them on this hot path. All
-# are Core statements on the tables: on mapped classes they take the ORM's paths, ~0.3 ms
-# of CPU a statement more (py-spy over the scoring workers: a fifth of their time was the
+# are Core statements on the tables: on mapped classes they take the ORM's paths, which
+# add CPU to every statement (py-spy over the scoring workers: much of their time was the
 # ORM's bulk inserts and updates; selects of mapped columns pay its result handling).
 _APPLICATIONS, _BATCHES, _FIRMS, _DIVISIONS, _SERVICES_T, _PAYMENTS = (
     model.__table__ for model in (Application, Batch, Enterprise, Jurisdiction, CloudService, Payment))
@@ -53,8 +53,8 @@ _OTHER = _APPLICATIONS.alias("other")
 # How many of this application's files another firm also uploaded (an anomaly flag),
 # counted in the same round trip as the application itself. Each file asks whether one
 # other firm's copy exists, and stops at the first: joining every copy made the cost grow
-# with the number of firms holding the file (a template many firms upload: 11 ms per
-# scoring after 2,000 firms on the deadline-day replay, and quadratic over a day).
+# with the number of firms holding the file (a template many firms upload: quadratic over
+# a deadline day).
 _SHARED_COUNT = (
     select(func.count(distinct(_MINE.c.sha256)))
     .where(_MINE.c.application_id == _A.id,
