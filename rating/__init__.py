@@ -263,17 +263,30 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_filters(app: Flask) -> None:
-    from rating import clock
+    from rating import clock, permissions
     from rating.models import ApplicationStatus, Stage
-    from rating.models.enums import unit_label
+    from rating.models.enums import LabelledEnum, unit_label
     from rating.views.common import public_url
 
     def localtime(moment) -> str:
         return clock.local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
+    def label(value, enum: type[LabelledEnum] | None = None) -> str:
+        """`state|label(EntryOutcome)`: a stored state's label from its enum (a member needs
+        no enum), so templates never spell a state's value or its words."""
+        if value is None or value == "":
+            return ""
+        return (enum(value) if enum is not None else value).label
+
     app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["status_label"] = lambda value: ApplicationStatus(value).label if value else ""
-    app.jinja_env.filters["stage_label"] = lambda value: Stage(value).label if value else ""
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["status_label"] = lambda value: label(value, ApplicationStatus)
+    app.jinja_env.filters["stage_label"] = lambda value: label(value, Stage)
+    # The states' enums, for comparing with members (`job.state == ExportState.done`) and
+    # listing them in filters; and who may do what, from permissions.py alone.
+    app.jinja_env.globals.update({enum.__name__: enum for enum in LabelledEnum.__subclasses__()})
+    app.jinja_env.globals.update(is_official=permissions.is_official, is_staff=permissions.is_staff,
+                                 is_firm_user=permissions.is_firm_user, has_own_queue=permissions.has_own_queue)
     app.jinja_env.filters["unit_label"] = unit_label
     app.jinja_env.globals["public_url"] = public_url
 

@@ -16,6 +16,18 @@ OFFICIALS = (Role.official, Role.admin)
 STAFF = (Role.reviewer, Role.expert, Role.official, Role.admin)
 # Who may see ratings and their certificates: the firm itself, and officials in scope.
 RATING_VIEWERS = (Role.enterprise, *OFFICIALS)
+# Who works a queue of applications assigned to them personally.
+QUEUE_HOLDERS = (Role.reviewer, Role.expert)
+
+
+def is_firm_user(user: User) -> bool:
+    """Someone who files for a firm (whether their claim is confirmed: `acting_enterprise_id`)."""
+    return user.is_authenticated and user.role == Role.enterprise
+
+
+def has_own_queue(user: User) -> bool:
+    """A reviewer or an expert: their queue lists what was assigned to them."""
+    return user.is_authenticated and user.role in QUEUE_HOLDERS
 
 
 def is_staff(user: User) -> bool:

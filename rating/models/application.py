@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
-from rating.models.enums import ApplicationStatus, Deployment, ServiceCategory, Stage
+from rating.models.enums import EDITABLE, OPEN, ApplicationStatus, Deployment, ServiceCategory, Stage
 from rating.models.types import JSONDoc, UTCDateTime, utcnow
 
 _STAGED = "'in_review', 'returned'"
@@ -92,6 +92,14 @@ class Application(db.Model):
     scores: Mapped[list["ApplicationScore"]] = relationship(
         back_populates="application", order_by="ApplicationScore.round", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
 
     @property
     def current_score(self) -> "ApplicationScore | None":

@@ -63,6 +63,11 @@ class ApplicationStatus(LabelledEnum):
     withdrawn = "withdrawn"
 
 
+# The firm may still change an application in these; in OPEN it is not decided for good.
+EDITABLE = (ApplicationStatus.draft, ApplicationStatus.returned)
+OPEN = (ApplicationStatus.draft, ApplicationStatus.submitted, ApplicationStatus.in_review, ApplicationStatus.returned)
+
+
 class Stage(LabelledEnum):
     county = "county"
     city = "city"

@@ -8,7 +8,7 @@ from flask_login import current_user
 from forms.claims import ClaimDecisionForm
 from rating.errors import ServiceError
 from rating.extensions import db
-from rating.models import ClaimStatus, RatingStatus, Scale
+from rating.models import ClaimStatus
 from rating.models.enums import INDUSTRY_SECTIONS
 from rating.services import reference
 from rating.services.accounts import claims
@@ -35,9 +35,7 @@ def index():
                            forms={c.id: _form(c.id) for c in rows if c.status == ClaimStatus.pending},
                            ratings=claims.ratings_of_firms({c.enterprise_id for c in rows}),
                            districts={c.code: c.name for c in reference.counties()},
-                           claim_labels={s.value: s.label for s in ClaimStatus},
-                           rating_labels={s.value: s.label for s in RatingStatus},
-                           scales={s.value: s.label for s in Scale}, industries=INDUSTRY_SECTIONS)
+                           industries=INDUSTRY_SECTIONS)
 
 
 @bp.post("/<int:claim_id>")

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rating import clock
 from rating.errors import Conflict, Forbidden, Ineligible, ValidationFailed
 from rating.extensions import db
+from rating.models import enums
 from rating.models import (
     Application,
     ApplicationStatus,
@@ -46,13 +47,8 @@ from rating.services.reference import get_batch, edition_of_batch
 
 log = logging.getLogger(__name__)
 
-EDITABLE = (ApplicationStatus.draft, ApplicationStatus.returned)
-OPEN = (
-    ApplicationStatus.draft,
-    ApplicationStatus.submitted,
-    ApplicationStatus.in_review,
-    ApplicationStatus.returned,
-)
+EDITABLE = enums.EDITABLE
+OPEN = enums.OPEN
 
 
 @dataclass
