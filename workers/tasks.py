@@ -94,6 +94,7 @@ def _freeze_startup_objects(**_kwargs) -> None:
 def sweep_certificates() -> int:
     """Publish renders that a broker or worker lost; tidy temporaries of renders that died."""
     ids = certificates.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
+    db.session.commit()
     certificates.remove_stale_temporaries()
     if ids:
         log.warning("re-published %d certificate render(s)", len(ids))

@@ -51,6 +51,7 @@ def object_to(notice_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
+            db.session.commit()
             flash(_("异议已收到，主管部门将进行核实并与您联系。"), "success")
             return redirect(url_for(".show", notice_id=notice.id))
     return render_template("publicity/show.html", notice=notice, form=form, running=publicity.is_running(notice),
@@ -70,8 +71,10 @@ def manage():
             notice = publicity.create_notice(current_user, form.title.data, form.application_ids.data,
                                              form.starts_on.data, form.ends_on.data)
         except ServiceError as exc:
+            db.session.rollback()   # the page below lists the notices again
             flash(exc.message, "error")
         else:
+            db.session.commit()
             flash(_("公示已发布。"), "success")
             return redirect(url_for(".manage_notice", notice_id=notice.id))
     else:
@@ -99,6 +102,7 @@ def generate_certificates(notice_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     count = certificates.request_for_notice(current_user, notice)
+    db.session.commit()
     flash(_("已提交 %(n)s 份证书的生成。", n=count), "success")
     return redirect(url_for(".manage_notice", notice_id=notice.id, _anchor="certificates"))
 
@@ -121,6 +125,7 @@ def resolve(notice_id: int, objection_id: int):
         try:
             publicity.resolve_objection(current_user, notice, objection_id, form.outcome.data,
                                         form.action.data or None, form.comment.data)
+            db.session.commit()
             flash(_("异议已处理。"), "success")
         except ServiceError as exc:
             flash(exc.message, "error")
@@ -136,6 +141,7 @@ def close(notice_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
+        db.session.commit()
         flash(_("公示已结束：%(rated)s 家予以认定，%(held)s 家因异议暂缓。", rated=len(rated), held=len(held)),
               "success")
     return redirect(url_for(".manage_notice", notice_id=notice.id))

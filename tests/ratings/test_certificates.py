@@ -269,7 +269,7 @@ def test_batch_regeneration_progress(api, batch, people, worker_env, log_dir):
         official = db.session.execute(select(User).where(User.role == "official", User.jurisdiction_code == "320400")
                                       ).scalar_one()
         assert certificates.request_for_notice(official, db.session.get(PublicityNotice, notice_id)) == 3
-        db.session.rollback()
+        db.session.commit()
         assert certificates.notice_progress(notice_id).done == 0
         while not certificates.notice_progress(notice_id).finished:
             assert time.monotonic() < deadline + 60, proc.output()

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
 
 from rating import clock
@@ -120,7 +122,7 @@ def create_notice(user: User, title: str, application_ids: list[int], starts_on:
     audit.append("publicity.create", "publicity_notice", notice.id, user.id, title=notice.title,
                  jurisdiction=owner, starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
                  application_ids=[a.id for a in applications])
-    _commit()
+    _flush()
     return notice
 
 
@@ -136,19 +138,16 @@ def _move(application: Application, from_status: str, to_status: str, actor: Use
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        db.session.rollback()
         raise Conflict(_("申报 #%(id)s 已被他人处理，请刷新后重试。", id=application.id))
     history.record_change(application.id, actor.id if actor is not None else None, action, from_status, to_status,
                           application.stage, stage, comment)
 
 
-def _commit() -> None:
-    from sqlalchemy.exc import IntegrityError
-
+def _flush() -> None:
+    """Write the notice now: an application on another open notice (a unique key) is a 409."""
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+        db.session.flush()
+    except (IntegrityError, StaleDataError):
         raise Conflict(_("该申报已在另一份公示中，或已被他人处理，请刷新后重试。"))
 
 
@@ -209,7 +208,6 @@ def submit_objection(notice: PublicityNotice, application_id: int, name: str, co
     audit.append("objection.create", "publicity_notice", notice.id, None, objection_id=objection.id,
                  application_id=application_id, name=objection.name, contact=objection.contact,
                  reason=objection.reason, remote_addr=remote_addr)
-    db.session.commit()
     return objection
 
 
@@ -243,7 +241,7 @@ def resolve_objection(user: User, notice: PublicityNotice, objection_id: int, ou
         _move(application, ApplicationStatus.held, ApplicationStatus.rated, user, "rated",
               _("异议不成立，予以认定。"))
         grant(application, clock.today())
-    db.session.commit()
+    db.session.flush()
     return objection
 
 
@@ -263,7 +261,6 @@ def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[i
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        db.session.rollback()
         raise Conflict(_("该公示已结束。"))
     rated, held = [], []
     for entry in notice.entries:
@@ -282,7 +279,7 @@ def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[i
             grant(application, today)
             rated.append(application.id)
     audit.append("publicity.close", "publicity_notice", notice.id, user.id, rated=rated, held=held)
-    db.session.commit()
+    db.session.flush()
     return rated, held
 
 

@@ -78,7 +78,6 @@ def request_for_notice(user: User, notice: PublicityNotice) -> int:
     ratings = notice_ratings(notice.id)
     for rating in ratings:
         request_render(rating, user)
-    db.session.commit()
     return len(ratings)
 
 
@@ -144,7 +143,6 @@ def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
             .execution_options(synchronize_session=False))
         for rating_id in ids:
             jobs.later(jobs.RENDER_CERTIFICATE, rating_id)
-    db.session.commit()
     return ids
 
 
@@ -152,6 +150,8 @@ def waiting(grace: timedelta, limit: int = 1000) -> list[int]:
 
 def render(rating_id: int) -> str:
     """The worker's job: render, store and record the certificate if it is not current.
+    A per-item runner, not a use case: it commits its own steps (each certificate is its
+    own unit of work, and a failure is recorded before the task retries).
 
     Returns "rendered", "current" (nothing to do) or "missing". Raises on failure after
     recording it on the row, so that the task retries.

@@ -6,7 +6,7 @@ from flask import request
 from forms.jsondata import flat_formdata, validated
 from forms.publicity import NoticeForm, ObjectionForm, ResolveForm
 from rating import clock
-from rating.extensions import limiter
+from rating.extensions import db, limiter
 from rating.models import EntryOutcome
 from rating.services.publicity import publicity
 from rating.views.api import api_user, bp, json_body, token_required
@@ -48,6 +48,7 @@ def create_notice():
                                                     ("application_ids",)), meta={"csrf": False}))
     notice = publicity.create_notice(api_user(), form.title.data, form.application_ids.data, form.starts_on.data,
                                      form.ends_on.data)
+    db.session.commit()
     return {"id": notice.id, "url": public_url("publicity.show", notice_id=notice.id)}, 201
 
 
@@ -66,6 +67,7 @@ def object_to_notice(notice_id: int):
                                     meta={"csrf": False}))
     objection = publicity.submit_objection(notice, form.application_id.data, form.name.data, form.contact.data,
                                            form.reason.data, request.remote_addr)
+    db.session.commit()
     return {"id": objection.id, "status": objection.status}, 201
 
 
@@ -77,6 +79,7 @@ def resolve_objection(notice_id: int, objection_id: int):
                                   meta={"csrf": False}))
     objection = publicity.resolve_objection(api_user(), notice, objection_id, form.outcome.data,
                                             form.action.data or None, form.comment.data)
+    db.session.commit()
     return {"id": objection.id, "status": objection.status,
             "application_status": objection.entry.application.status}
 
@@ -86,4 +89,5 @@ def resolve_objection(notice_id: int, objection_id: int):
 def close_notice(notice_id: int):
     notice = publicity.managed_notice(api_user(), notice_id)
     rated, held = publicity.close_notice(api_user(), notice)
+    db.session.commit()
     return {"rated": rated, "held": held}
