@@ -1,11 +1,13 @@
 """Who may see and do what: scope follows the division tree (county ⊂ city ⊂ province)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, false, select
+from flask import g, has_request_context, request
+from sqlalchemy import Select, exists, false, or_, select
 
 from rating.extensions import db
-from rating.models import (Application, ClaimStatus, Enterprise, EnterpriseClaim, ExpertAssignment, Jurisdiction,
-                           JurisdictionLevel, Role, User)
+from rating.models import (Application, ClaimStatus, CloudService, Enterprise, EnterpriseClaim, ExpertAssignment,
+                           Jurisdiction, JurisdictionLevel, PublicityNotice, ReviewerConflict, Role, User)
+from rating.rules import stages
 
 
 # The roles, grouped by what they do; written here only.
@@ -39,6 +41,20 @@ def is_official(user: User) -> bool:
     return user.is_authenticated and user.role in OFFICIALS
 
 
+def acts_for(user: User, division: Jurisdiction) -> bool:
+    """An official acts for the divisions inside their jurisdiction; an administrator for all."""
+    if not is_official(user):
+        return False
+    if user.role == Role.admin:
+        return True
+    return user.jurisdiction is not None and user.jurisdiction.contains(division)
+
+
+def acts_everywhere(user: User) -> bool:
+    """An administrator without a jurisdiction: every division is in their scope."""
+    return user.is_authenticated and user.role == Role.admin and user.jurisdiction is None
+
+
 def staff_scope(user) -> Jurisdiction:
     """The jurisdiction a staff member sees: their own, or the province for an admin."""
     if user.jurisdiction is not None:
@@ -62,6 +78,18 @@ def acting_enterprise_id(user: User) -> int | None:
     claimant sees nothing of the firm it claims."""
     if not user.is_authenticated or user.role != Role.enterprise or user.enterprise_id is None:
         return None
+    if not has_request_context():
+        return _acting_enterprise_id(user)
+    # Asked once per scope check, several times a request: answered once per request and
+    # user (g may outlive a request when an app context was pushed around several).
+    if g.get("acting_enterprise_request") is not request._get_current_object():
+        g.acting_enterprise_request, g.acting_enterprise_ids = request._get_current_object(), {}
+    if user.id not in g.acting_enterprise_ids:
+        g.acting_enterprise_ids[user.id] = _acting_enterprise_id(user)
+    return g.acting_enterprise_ids[user.id]
+
+
+def _acting_enterprise_id(user: User) -> int | None:
     if db.session.execute(select(unconfirmed_claim(user.id))).scalar():
         return None
     return user.enterprise_id
@@ -121,11 +149,43 @@ def can_view_application(user: User, application: Application) -> bool:
 
 
 def _assigned_expert(user: User, application: Application) -> bool:
-    from rating.extensions import db
-
     return db.session.execute(select(ExpertAssignment.id).where(
         ExpertAssignment.application_id == application.id, ExpertAssignment.expert_id == user.id).limit(1)
     ).first() is not None
+
+
+def conflicted(reviewer_id, application: Application):
+    """SQL condition: the reviewer declared a conflict with this application's firm, group or providers."""
+    providers = select(CloudService.provider).where(CloudService.application_id == application.id)
+    parties = [ReviewerConflict.enterprise_id == application.enterprise_id,
+               ReviewerConflict.provider_name.in_(providers)]
+    if application.enterprise.group_name:
+        parties.append(ReviewerConflict.group_name == application.enterprise.group_name)
+    return exists().where(ReviewerConflict.reviewer_id == reviewer_id, or_(*parties))
+
+
+def has_conflict(user: User, application: Application) -> bool:
+    return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
+
+
+def can_review(user: User, application: Application) -> bool:
+    """A reviewer of the jurisdiction that owns the application's current stage, without a
+    declared conflict (any of them may decide, not only the one it is assigned to)."""
+    if not user.is_authenticated or user.role != Role.reviewer or application.stage is None:
+        return False
+    scope = user.jurisdiction
+    return (scope is not None and scope.level == stages.owning_level(application.stage)
+            and scope.contains(application.enterprise.district)
+            and not has_conflict(user, application))
+
+
+def can_manage_notice(user: User, notice: PublicityNotice) -> bool:
+    """Officials of the notice's jurisdiction or above, and administrators without one."""
+    if not is_official(user):
+        return False
+    if acts_everywhere(user):
+        return True
+    return user.jurisdiction is not None and user.jurisdiction.contains(notice.jurisdiction)
 
 
 def can_edit_application(user: User, application: Application) -> bool:

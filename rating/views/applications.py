@@ -15,8 +15,8 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
-from rating.models import Application, ApplicationStatus, EmailKind, Evidence, Role
-from rating.permissions import can_edit_application, claim_pending, is_staff
+from rating.models import Application, ApplicationStatus, EmailKind, Evidence
+from rating.permissions import can_edit_application, can_review, claim_pending, is_firm_user, is_staff
 from rating.rules.eligibility import allowed_levels
 from rating.rules.scoring import ScoreResult
 from rating.platform import blobstore, outbox, storage
@@ -40,7 +40,7 @@ def enterprise_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if current_user.role != Role.enterprise:
+        if not is_firm_user(current_user):
             abort(403)
         return view(*args, **kwargs)
 
@@ -332,7 +332,7 @@ def show(application_id: int):
     current = application.current_score
     result = ScoreResult.from_storage(current.detail) if current else None
     decision_form = None
-    if reviews.can_review(current_user, application):
+    if can_review(current_user, application):
         decision_form = DecisionForm(version=application.version)
         allowed = reviews.allowed_decisions(application)
         decision_form.decision.choices = [c for c in decision_form.decision.choices if c[0] in allowed]

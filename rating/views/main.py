@@ -4,21 +4,20 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from rating.models import Role
 from rating.readonly import read_only
 from rating.services import reference
-from rating.permissions import is_official
+from rating.permissions import has_own_queue, is_firm_user, is_official
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index():
-    if current_user.is_authenticated and current_user.role == Role.enterprise:
+    if is_firm_user(current_user):
         return redirect(url_for("applications.dashboard"))
-    if current_user.is_authenticated and current_user.role in (Role.reviewer, Role.expert):
+    if has_own_queue(current_user):
         return redirect(url_for("reviews.queue"))
-    if current_user.is_authenticated and is_official(current_user):
+    if is_official(current_user):
         return redirect(url_for("reviews.overview"))
     return render_template("index.html", batches=reference.open_batches())
 

@@ -16,7 +16,7 @@ from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound
 from rating.extensions import db
 from rating.models import ClaimStatus, Enterprise, EnterpriseClaim, Jurisdiction, Rating, Role, User
-from rating.permissions import inside, is_official, unconfirmed_claim
+from rating.permissions import acts_everywhere, inside, is_official, unconfirmed_claim
 from rating.platform import audit, outbox
 from rating.services.reporting import aggregates
 
@@ -63,7 +63,7 @@ def _decider(user: User) -> None:
 def _scoped(query, user: User):
     """Claims of firms registered inside the official's jurisdiction (an administrator
     without one: all)."""
-    if user.role == Role.admin and user.jurisdiction is None:
+    if acts_everywhere(user):
         return query
     scope = user.jurisdiction
     if scope is None:

@@ -36,11 +36,10 @@ from rating.models import (
     PublicityNotice,
     Rating,
     RatingStatus,
-    Role,
     User,
 )
 from rating.models.types import valid_id
-from rating.permissions import can_view_application, inside, is_official
+from rating.permissions import acts_everywhere, can_manage_notice, can_view_application, inside, is_official
 from rating.rules import stages
 from rating.platform import audit
 from rating.services.filing import history
@@ -61,7 +60,7 @@ def suggested_period(start: date, working_days: int = 5) -> date:
 
 
 def _publisher_scope(user: User):
-    if user.role == Role.admin and user.jurisdiction is None:
+    if acts_everywhere(user):
         return None
     if not is_official(user) or user.jurisdiction is None:
         raise Forbidden(_("只有主管部门人员可以发布公示。"))
@@ -173,17 +172,9 @@ def recent_notices(limit: int = 100) -> list[PublicityNotice]:
     ).scalars())
 
 
-def can_manage(user: User, notice: PublicityNotice) -> bool:
-    if not is_official(user):
-        return False
-    if user.role == Role.admin and user.jurisdiction is None:
-        return True
-    return user.jurisdiction is not None and user.jurisdiction.contains(notice.jurisdiction)
-
-
 def managed_notice(user: User, notice_id: int) -> PublicityNotice:
     notice = get_notice(notice_id)
-    if not can_manage(user, notice):
+    if not can_manage_notice(user, notice):
         raise NotFound(_("未找到该公示。"))
     return notice
 
@@ -340,7 +331,7 @@ def grant(application: Application, on: date) -> Rating:
 def managed_notices(user: User, limit: int = 200) -> list[PublicityNotice]:
     """The notices `user` manages, newest first (the scope condition in SQL)."""
     query = select(PublicityNotice).order_by(PublicityNotice.id.desc()).limit(limit)
-    if not (user.role == Role.admin and user.jurisdiction is None):
+    if not acts_everywhere(user):
         if not is_official(user) or user.jurisdiction is None:
             return []
         query = query.join(Jurisdiction, Jurisdiction.code == PublicityNotice.jurisdiction_code).where(

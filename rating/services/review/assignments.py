@@ -23,10 +23,10 @@ from rating.models import (
     Stage,
     User,
 )
-from rating.permissions import inside, is_official
+from rating.permissions import acts_for, has_conflict, inside, is_official
 from rating.platform import audit, outbox
 from rating.rules import stages
-from rating.services.review.routing import assign, close_open, entered_stage_at, has_conflict, open_assignment, stage_owner, subject_of
+from rating.services.review.routing import assign, close_open, entered_stage_at, open_assignment, stage_owner, subject_of
 
 
 def reassign(official: User, application: Application, reviewer_id: int, reason: str) -> ReviewAssignment:
@@ -36,9 +36,7 @@ def reassign(official: User, application: Application, reviewer_id: int, reason:
     if application.status != ApplicationStatus.in_review:
         raise Conflict(_("只有审核中的申报可以改派。"))
     owner = stage_owner(application)
-    if official.role == Role.official and (
-        official.jurisdiction is None or not official.jurisdiction.contains(db.session.get(Jurisdiction, owner))
-    ):
+    if not acts_for(official, db.session.get(Jurisdiction, owner)):
         raise NotFound(_("未找到该申报。"))
     reason = (reason or "").strip()
     if not reason:

@@ -21,8 +21,8 @@ from rating.extensions import db
 from rating.models import Application, ApplicationStatus, EmailKind, ExpertAssignment, Jurisdiction, Role, Stage, User
 from rating.platform import audit, outbox
 from rating.services.reference import edition_of_batch
-from rating.services.review.routing import conflicted, stage_owner
-from rating.permissions import is_official
+from rating.services.review.routing import stage_owner
+from rating.permissions import conflicted, is_official
 
 EXPERT_STAGES = (Stage.city, Stage.province)
 

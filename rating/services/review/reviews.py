@@ -31,7 +31,7 @@ from rating.models import (
     Stage,
     User,
 )
-from rating.permissions import is_official, scope_applications
+from rating.permissions import can_review, is_official, scope_applications
 from rating.platform import jobs
 from rating.rules import stages
 from rating.services.filing import history
@@ -55,16 +55,6 @@ def allowed_decisions(application: Application) -> tuple[Decision, ...]:
     if stages.before(application.stage, final):
         return (Decision.forward, Decision.return_, Decision.reject)
     return (Decision.return_, Decision.reject)
-
-
-def can_review(user: User, application: Application) -> bool:
-    """A reviewer of the jurisdiction that owns the application's current stage."""
-    if not user.is_authenticated or user.role != Role.reviewer or application.stage is None:
-        return False
-    scope = user.jurisdiction
-    return (scope is not None and scope.level == stages.owning_level(application.stage)
-            and scope.contains(application.enterprise.district)
-            and not routing.has_conflict(user, application))
 
 
 def decide(user: User, application: Application, decision: str, comment: str | None, version: int | None,

@@ -89,23 +89,6 @@ def subject_of(application: Application) -> Subject:
                    application.submission_round, stage_owner(application))
 
 
-def _conflicted(reviewer_id, application_id: int, enterprise_id: int, group_name: str | None):
-    providers = select(CloudService.provider).where(CloudService.application_id == application_id)
-    parties = [ReviewerConflict.enterprise_id == enterprise_id, ReviewerConflict.provider_name.in_(providers)]
-    if group_name:
-        parties.append(ReviewerConflict.group_name == group_name)
-    return exists().where(ReviewerConflict.reviewer_id == reviewer_id, or_(*parties))
-
-
-def conflicted(reviewer_id, application: Application):
-    """SQL condition: the reviewer declared a conflict with this application's firm, group or providers."""
-    return _conflicted(reviewer_id, application.id, application.enterprise_id, application.enterprise.group_name)
-
-
-def has_conflict(user: User, application: Application) -> bool:
-    return bool(db.session.execute(select(conflicted(user.id, application))).scalar())
-
-
 # Built once (routing runs in every scoring job), as Core statements on the tables (the
 # ORM's handling of mapped columns adds CPU to every statement). Per reviewer, the open
 # count and the latest assignment are each read through an index of their own, rather

@@ -9,7 +9,7 @@ from forms.jsondata import application_formdata, flatten_errors
 from rating.errors import Forbidden, ValidationFailed
 from rating.extensions import db
 from rating.models import Application, ApplicationStatus, EmailKind, Role, Stage
-from rating.permissions import can_edit_application
+from rating.permissions import can_edit_application, is_firm_user
 from rating import clock
 from rating.services.filing import applications as filing
 from rating.services.filing import lookups
@@ -136,5 +136,5 @@ def application_emails(application_id: int):
          "sent_at": clock.local(m.sent_at).isoformat() if m.sent_at else None}
         for m in outbox.log_for(application.id)
         # A firm sees what was sent to it, not the reviewers' mail.
-        if api_user().role != Role.enterprise or m.kind == EmailKind.status_changed
+        if not is_firm_user(api_user()) or m.kind == EmailKind.status_changed
     ]

@@ -11,7 +11,7 @@ from rating.models import EntryOutcome
 from rating.services.publicity import publicity
 from rating.views.api import api_user, bp, json_body, token_required
 from rating.views.common import public_url
-from rating.permissions import OFFICIALS
+from rating.permissions import OFFICIALS, can_manage_notice
 
 
 def notice_json(notice, manager: bool = False) -> dict:
@@ -56,7 +56,7 @@ def create_notice():
 def show_notice(notice_id: int):
     notice = publicity.get_notice(notice_id)
     user = api_user()
-    return notice_json(notice, manager=bool(user) and publicity.can_manage(user, notice))
+    return notice_json(notice, manager=bool(user) and can_manage_notice(user, notice))
 
 
 @bp.post("/publicity-notices/<int:notice_id>/objections")

@@ -16,7 +16,7 @@ from rating.services.filing import snapshots
 from rating.services.review import assignments, experts, reviews
 from rating.views.api import api_user, bp, json_body, level_arg, token_required
 from rating.views.common import valid_id, visible_application
-from rating.permissions import OFFICIALS, STAFF, staff_scope
+from rating.permissions import OFFICIALS, QUEUE_HOLDERS, STAFF, staff_scope
 
 
 def decision_formdata(body: dict) -> MultiDict:
@@ -100,7 +100,7 @@ def reassign(application_id: int):
 
 
 @bp.post("/reviewer-conflicts")
-@token_required(Role.reviewer, Role.expert)
+@token_required(*QUEUE_HOLDERS)
 def declare_conflict():
     body = json_body()
     enterprise_id = body.get("enterprise_id")
