@@ -83,6 +83,7 @@ def migrated_app(env: dict):
     from flask_migrate import upgrade
 
     from rating import create_app
+    from rating.extensions import db
     from rating.services.reference import shipped_edition_paths
     from rating.services.reference import install_edition_file, load_divisions
 
@@ -92,6 +93,7 @@ def migrated_app(env: dict):
         load_divisions()
         for path in shipped_edition_paths():
             install_edition_file(path)
+        db.session.commit()
     return app
 
 

@@ -36,22 +36,28 @@ ratings_cli = AppGroup("ratings", help="Ratings lists.")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def reference_load(path: Path | None) -> None:
     """Load the division codes (default: the shipped Jiangsu list)."""
+    from rating.extensions import db
     from rating.services.reference import DIVISIONS_CSV, load_divisions
 
-    click.echo(f"divisions: {load_divisions(path or DIVISIONS_CSV)}")
+    written = load_divisions(path or DIVISIONS_CSV)
+    db.session.commit()
+    click.echo(f"divisions: {written}")
 
 
 @guides_cli.command("load")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def guides_load(files: tuple[Path, ...]) -> None:
     """Load guide editions from YAML files (default: the shipped editions)."""
+    from rating.extensions import db
     from rating.services.reference import shipped_edition_paths
     from rating.services.reference import install_edition_file
 
     failed = False
     for path in files or shipped_edition_paths():
         try:
-            click.echo(f"{path.name}: {install_edition_file(path)}")
+            status = install_edition_file(path)
+            db.session.commit()     # each file on its own: a bad one does not undo the others
+            click.echo(f"{path.name}: {status}")
         except ServiceError as exc:
             failed = True
             click.echo(f"{path.name}: {exc.message}", err=True)
@@ -82,8 +88,11 @@ def users_create(email: str, password: str, role: str, jurisdiction_code: str | 
 def demo_seed() -> None:
     """Idempotent demo data: reference data, editions, an open batch, demo accounts."""
     from rating.demo import seed
+    from rating.extensions import db
 
-    for line in seed():
+    lines = seed()
+    db.session.commit()
+    for line in lines:
         click.echo(line)
 
 

@@ -108,7 +108,6 @@ def seed() -> list[str]:
                 # The worker renders its certificate once the seed commits (or the sweeper later).
                 certificates.request_render(rating)
                 lines.append(f"demo rating {number}: {firm.name}, {level}★ (/verify/{number})")
-    db.session.commit()
     lines.append(_demo_filing(batch, FILER))
     lines.append(f"batch {batch.id}: {batch.name} ({batch.edition_code}), open until "
                  f"{clock.local(batch.closes_at):%Y-%m-%d %H:%M}")

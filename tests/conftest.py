@@ -77,6 +77,7 @@ def _app(app_env):
     from flask_migrate import upgrade
 
     from rating import create_app
+    from rating.extensions import db
     from rating.services.reference import install_edition_file, load_divisions, shipped_edition_paths
 
     app = create_app({"TESTING": True})
@@ -86,6 +87,7 @@ def _app(app_env):
         load_divisions()
         for path in shipped_edition_paths():
             install_edition_file(path)
+        db.session.commit()
     return app
 
 

@@ -48,7 +48,6 @@ def load_divisions(path: Path = DIVISIONS_CSV) -> int:
         db.session.add(record)
         db.session.flush()
         written += 1
-    db.session.commit()
     return written
 
 
@@ -91,7 +90,7 @@ def install_edition(edition: Edition) -> str:
     record.document = dict(edition.document)
     record.sha256 = edition.sha256
     db.session.add(record)
-    db.session.commit()
+    db.session.flush()
     # Only an edition no batch uses can change; this process forgets what it kept of the
     # code (a test database recreated under the same process installs editions afresh).
     _FROZEN.pop(edition.code, None)

@@ -119,6 +119,7 @@ def create():
         outcome = filing.create_application(
             current_user, filing.ApplicationInput(batch_id=form.batch_id.data, target_level=form.target_level.data)
         )
+        db.session.commit()
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".dashboard"))
@@ -228,6 +229,7 @@ def edit(application_id: int):
     shown = [i.code for i in edition.indicators_for(application.target_level)]
     try:
         filing.update_application(current_user, application, input_from_form(form, shown, True))
+        db.session.commit()
     except ServiceError as exc:
         flash(exc.message, "error")
         db.session.rollback()
@@ -255,7 +257,9 @@ def upload_evidence(application_id: int):
     try:
         evidence = filing.add_evidence(current_user, application, form.file.data.stream,
                                        form.file.data.filename, form.indicator_code.data or None)
+        db.session.commit()
     except ServiceError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     else:
         flash(_("已上传：%(name)s", name=evidence.filename), "success")
@@ -271,7 +275,9 @@ def delete_evidence(application_id: int, evidence_id: int):
         abort(404)
     try:
         filing.remove_evidence(current_user, application, evidence)
+        db.session.commit()
     except ServiceError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for(".edit", application_id=application.id, _anchor="evidence"))
 
@@ -300,13 +306,15 @@ def submit(application_id: int):
         abort(400)
     try:
         filing.submit_application(current_user, application, bool(form.pledge.data))
+        db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _render_edit(application, edition, _form_for(application, edition), exc.status,
                             submit_errors=exc.fields)
     flash(_("申报已提交，系统正在自动评分，请稍候刷新查看。"), "success")
-    return redirect(url_for(".show", application_id=application.id))
+    # The id from the URL: the answer to a submission made must not need the database again.
+    return redirect(url_for(".show", application_id=application_id))
 
 
 @bp.post("/<int:application_id>/withdraw")
@@ -317,7 +325,9 @@ def withdraw(application_id: int):
         abort(400)
     try:
         filing.withdraw_application(current_user, application)
+        db.session.commit()
     except ServiceError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     else:
         flash(_("申报已撤回。"), "info")

@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from rating.errors import Conflict
+from rating.extensions import db
 from rating.rules.editions import parse_edition
 from rating.services.reference import get_edition, install_edition
 from tests.support.factories import make_batch
@@ -39,6 +40,7 @@ def test_edition_in_use_is_frozen(app):
     changed = copy.deepcopy(dict(edition.document))
     changed["levels"]["3"]["pass_score"] = 10
     assert install_edition(parse_edition(changed)) == "updated"   # not used yet
+    db.session.commit()
     make_batch("js-2024")
     used = copy.deepcopy(dict(get_edition("js-2024").document))
     used["levels"]["3"]["pass_score"] = 10
@@ -46,6 +48,7 @@ def test_edition_in_use_is_frozen(app):
         install_edition(parse_edition(used))
     assert install_edition(get_edition("js-2024")) == "unchanged"
     install_edition(edition)
+    db.session.commit()
 
 
 def test_guides_load_reports_bad_files(runner, tmp_path):

@@ -1,8 +1,9 @@
 """Filing use cases: create, edit, attach evidence, submit, withdraw.
 
-Each public function is one use case and one transaction. The jobs a use case wants
-(scoring a submission) are recorded in its transaction and published after the commit
-(`rating.platform.jobs`); they never talk to the broker themselves.
+Each public function is one use case; it flushes, and its caller (the request) commits
+once. The jobs a use case wants (scoring a submission) are recorded in its transaction
+and published after that commit (`rating.platform.jobs`); they never talk to the broker
+themselves.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from rating import clock
@@ -191,24 +191,13 @@ def _services(data: ApplicationInput) -> list[CloudService]:
     ]
 
 
-def _commit(conflict_message: str, keep: Application | None = None) -> None:
-    """Commit; a concurrent change (stale version, unique key) becomes a 409 for the user.
-
-    `keep`: an application whose id, status and version stay readable after the commit
-    without a query, so that the reply to work already saved does not depend on the
-    database still answering (it may have just gone away: the firm would be told to retry
-    a submission that went through).
-    """
+def _flush(conflict_message: str) -> None:
+    """Flush; a concurrent change (stale version, unique key) becomes a 409 for the user."""
     try:
         db.session.flush()
-        kept = {name: getattr(keep, name) for name in ("id", "status", "version")} if keep is not None else {}
-        db.session.commit()
     except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        log.warning("commit refused as a conflict", exc_info=True)
+        log.warning("flush refused as a conflict", exc_info=True)
         raise Conflict(conflict_message)
-    for name, value in kept.items():
-        set_committed_value(keep, name, value)
 
 
 def create_application(user: User, data: ApplicationInput) -> Outcome:
@@ -229,7 +218,7 @@ def create_application(user: User, data: ApplicationInput) -> Outcome:
     _apply(application, edition, data)
     db.session.add(application)
     record(application, user, "create", None, None)
-    _commit(_("本批次已有申报，请勿重复创建。"))
+    _flush(_("本批次已有申报，请勿重复创建。"))
     return Outcome(application)
 
 
@@ -252,7 +241,7 @@ def update_application(user: User, application: Application, data: ApplicationIn
                         application.id)
     _apply(application, edition, data)
     application.updated_at = clock.now()
-    _commit(_("申报已被他人修改，请刷新后重试。"))
+    _flush(_("申报已被他人修改，请刷新后重试。"))
     return Outcome(application)
 
 
@@ -279,14 +268,14 @@ def add_evidence(user: User, application: Application, stream, filename: str | N
         uploaded_by_id=user.id,
     )
     db.session.add(evidence)
-    _commit(_("申报已被他人修改，请刷新后重试。"))
+    _flush(_("申报已被他人修改，请刷新后重试。"))
     return evidence
 
 
 def remove_evidence(user: User, application: Application, evidence: Evidence) -> None:
     ensure_editable(application, None)
     db.session.delete(evidence)
-    _commit(_("申报已被他人修改，请刷新后重试。"))
+    _flush(_("申报已被他人修改，请刷新后重试。"))
 
 
 def completeness(application: Application, edition: Edition) -> Completeness:
@@ -365,7 +354,7 @@ def submit_application(user: User, application: Application, pledge: bool,
     # A broker that is down must not fail the submission: it is saved as submitted, and
     # the beat sweeper publishes the scoring job later (`jobs`).
     jobs.later(jobs.SCORE_APPLICATION, application.id)
-    _commit(_("申报已被他人修改，请刷新后重试。"), keep=application)
+    _flush(_("申报已被他人修改，请刷新后重试。"))
     return Outcome(application)
 
 
@@ -379,5 +368,5 @@ def withdraw_application(user: User, application: Application, comment: str | No
     application.stage = None
     routing.close_open(application.id, "left_stage")
     record(application, user, "withdraw", from_status, from_stage, comment)
-    _commit(_("申报已被他人修改，请刷新后重试。"))
+    _flush(_("申报已被他人修改，请刷新后重试。"))
     return Outcome(application)

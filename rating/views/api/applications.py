@@ -51,6 +51,7 @@ def create_application():
     data = _validated_input(edition_of_batch(batch.edition_code), body)
     data.batch_id = batch.id
     outcome = filing.create_application(api_user(), data)
+    db.session.commit()
     return application_json(outcome.application), 201
 
 
@@ -61,6 +62,7 @@ def update_application(application_id: int):
     body = json_body()
     data = _validated_input(edition_of_batch(application.batch.edition_code), body)
     outcome = filing.update_application(api_user(), application, data)
+    db.session.commit()
     return application_json(outcome.application)
 
 
@@ -73,6 +75,7 @@ def upload_evidence(application_id: int):
         raise ValidationFailed(_("请选择要上传的文件。"), {"file": [_("请选择要上传的文件。")]})
     evidence = filing.add_evidence(api_user(), application, upload.stream, upload.filename,
                                    request.form.get("indicator_code") or None)
+    db.session.commit()
     return evidence_json(evidence), 201
 
 
@@ -86,8 +89,12 @@ def submit_application(application_id: int):
         api_user(), application, body.get("pledge") is True,
         expected_version=version if isinstance(version, int) else None,
     )
-    return {"id": outcome.application.id, "status": outcome.application.status,
-            "version": outcome.application.version}, 202
+    # Read before the commit: the firm must not be told to retry a submission that went
+    # through because the database stopped answering right after it.
+    answer = {"id": outcome.application.id, "status": outcome.application.status,
+              "version": outcome.application.version}
+    db.session.commit()
+    return answer, 202
 
 
 @bp.post("/applications/<int:application_id>/withdraw")
@@ -97,6 +104,7 @@ def withdraw_application(application_id: int):
     body = request_json() or {}
     comment = body.get("comment") if isinstance(body, dict) and isinstance(body.get("comment"), str) else None
     outcome = filing.withdraw_application(api_user(), application, comment)
+    db.session.commit()
     return {"id": outcome.application.id, "status": outcome.application.status}
 
 
