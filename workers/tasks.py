@@ -132,6 +132,7 @@ def sweep_exports() -> int:
     for job_id in ids:
         jobs.publish(jobs.BUILD_EXPORT, job_id)
     export_jobs.remove_expired()
+    db.session.commit()
     return len(ids)
 
 
@@ -176,6 +177,7 @@ def sweep_outbox() -> int:
     a sweep interval, however long a burst lasts."""
     ids = outbox.stranded(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]),
                           timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"]))
+    db.session.commit()
     if ids:
         # The main queue (scoring, routing, certificates): Celery's default, as configured.
         jobs.publish(jobs.FLUSH_OUTBOX, queue=flush_outbox.app.conf.task_default_queue)

@@ -44,7 +44,7 @@ def _claim(limit: int) -> list:
         .values(status=OutboxStatus.sending, claimed_at=now, attempts=c.attempts + 1)
         .returning(c.id, c.kind, c.to_address, c.subject, c.body, c.attempts)
     ).all()
-    db.session.commit()
+    db.session.commit()  # part of `flush`, a runner: the claim is seen by other flushes before sending
     return sorted(rows, key=lambda r: r.id)
 
 
@@ -71,6 +71,8 @@ def flush(batch_size: int = 100, more_waiting: Callable[[], object] | None = Non
 
     Returns counts by outcome. Raises DeliveryFailed (after recording it on the messages)
     when the server could not be reached, so the task retries with backoff.
+
+    A runner, not a use case: each batch is its own unit of work and commits here.
     """
     counts = {"sent": 0, "failed": 0, "retry": 0}
     unreachable: Exception | None = None

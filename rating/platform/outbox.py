@@ -269,15 +269,12 @@ def stranded(grace: timedelta, stuck_after: timedelta = timedelta(minutes=5), li
         .values(status=OutboxStatus.pending)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
-    ids = list(db.session.execute(
+    return list(db.session.execute(
         select(OutboxEmail.id)
         .where(OutboxEmail.status == OutboxStatus.pending,
                OutboxEmail.next_attempt_at < now - grace, OutboxEmail.created_at < now - grace)
         .order_by(OutboxEmail.id).limit(limit)
     ).scalars())
-    db.session.rollback()
-    return ids
 
 
 def log_for(application_id: int) -> list[OutboxEmail]:

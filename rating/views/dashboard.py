@@ -10,6 +10,7 @@ from flask_login import current_user
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
 from rating.errors import ServiceError
+from rating.extensions import db
 from rating.models import ExportState
 from rating.readonly import read_only
 from rating.services.reporting import dashboard, export_jobs, exports
@@ -59,6 +60,7 @@ def start_export():
             return redirect(url_for(".show"))
         if export_jobs.needs_worker(fmt, rows):
             job = export_jobs.request(current_user, fmt, filters, rows)
+            db.session.commit()
             return redirect(url_for(".export_page", job_id=job.id))
     except ServiceError as exc:
         flash(exc.message, "error")

@@ -190,6 +190,7 @@ def test_a_message_stuck_in_sending_is_picked_up_again(app, api, batch, mailbox)
     others = len(pending())
     assert mailer.flush()["sent"] == others          # a flush leaves it alone…
     assert stuck.id in outbox.stranded(timedelta(seconds=60))   # …the sweeper returns it
+    db.session.commit()
     assert mailer.flush()["sent"] == 1
     assert len(mailbox.messages) == others + 1
 

@@ -352,6 +352,7 @@ def test_export_file_is_built_into_the_bucket_downloaded_and_expired(api, s3_app
                        .values(finished_at=clock.now() - timedelta(days=8)))
     db.session.commit()
     assert export_jobs.remove_expired() == 1
+    db.session.commit()
     assert key not in objects(bucket)
     gone = client.get(f"/exports/{job_id}/download")
     assert gone.status_code == 302

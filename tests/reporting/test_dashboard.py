@@ -77,6 +77,24 @@ def test_short_exports_download_at_once_in_scope(app, dashboard_ratings):
     assert export(county, format="docx").status_code == 302     # refused with a message, nothing built
 
 
+def test_an_export_job_is_recorded_in_the_callers_transaction(app, monkeypatch):
+    """Requesting an export writes the job and records its task; the request commits, and
+    only then is the task published. Rolled back, neither stays."""
+    from rating.platform import jobs
+    from rating.services.reporting import export_jobs
+
+    published = []
+    monkeypatch.setattr(jobs, "publish", lambda task, *args, **_kw: published.append((task, args)))
+    official = make_staff("official", "320000")
+    export_jobs.request(official, "csv", {"status": ""}, 3)
+    db.session.rollback()
+    assert db.session.execute(select(ExportJob)).first() is None and published == []
+    job = export_jobs.request(official, "csv", {"status": ""}, 3)
+    assert published == []
+    db.session.commit()
+    assert published == [(jobs.BUILD_EXPORT, (job.id,))]
+
+
 def test_long_list_and_pdf_are_built_by_a_worker(app, app_env, dashboard_ratings, log_dir, monkeypatch):
     monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 2)
     province = make_staff("official", "320000")

@@ -49,14 +49,13 @@ def needs_worker(fmt: str, rows: int) -> bool:
 
 
 def request(user: User, fmt: str, filters: dict, rows: int | None = None) -> ExportJob:
-    """A job for the worker, committed; its task is published after the commit."""
+    """A job for the worker, in the caller's transaction; its task is published after the commit."""
     _official(user)
     job = ExportJob(user_id=user.id, format=fmt, filters=json.dumps(filters, sort_keys=True, ensure_ascii=False),
                     state=ExportState.queued, total_rows=rows, done_rows=0, attempts=0, created_at=clock.now())
     db.session.add(job)
     db.session.flush()
     jobs.later(jobs.BUILD_EXPORT, job.id)
-    db.session.commit()
     return job
 
 
@@ -87,7 +86,10 @@ def download_name(job: ExportJob) -> str:
 
 
 def build(job_id: int) -> str:
-    """Build the job's file (the worker's side); a job already done is left alone."""
+    """Build the job's file (the worker's side); a job already done is left alone.
+
+    A runner, not a use case: the claim commits before the long read (so the page and the
+    sweeper see it running), progress goes over a connection of its own."""
     job = db.session.get(ExportJob, job_id)
     if job is None or job.state == ExportState.done:
         return "nothing to do"
@@ -166,6 +168,6 @@ def remove_expired(days: int = 7) -> int:
         store.delete(file_key(job))
         job.state, job.file_name, job.size = ExportState.failed, None, None
         job.error = _("文件已过期删除，请重新导出。")
-    db.session.commit()
+    db.session.flush()
     return len(jobs)
 
