@@ -211,15 +211,8 @@ def test_unwritable_storage_refuses_an_upload_clearly(api, app, tmp_path):
     batch = make_batch()
     _firm, token = api.register_firm()
     application_id = create(api, token, good_application(batch, 3)).get_json()["id"]
-    blocked = tmp_path / "blocked"
-    blocked.mkdir()
-    (blocked / "evidence").write_text("a file where the folder should be")
-    original = app.config["STORAGE_DIR"]
-    app.config["STORAGE_DIR"] = str(blocked)
-    try:
+    with disk.storage_blocked(app, tmp_path, "evidence"):
         refused = upload(api, token, application_id, PDF_BYTES)
-    finally:
-        app.config["STORAGE_DIR"] = original
     body = refused.get_json()
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
     assert body["error"]["code"] == "unavailable" and "文件存储暂时无法写入" in body["error"]["message"]

@@ -195,16 +195,8 @@ def test_unwritable_storage_fails_clearly_and_keeps_no_dangling_row(api, batch, 
     application_id, _firm = approved(api, batch, people)
     [number] = close_notice(api, people, [application_id])
     rating_id = db.session.execute(select(Rating.id).where(Rating.certificate_no == number)).scalar_one()
-    blocked = tmp_path / "blocked"
-    blocked.mkdir()
-    (blocked / "certificates").write_text("a file where the folder should be")
-    original = app.config["STORAGE_DIR"]
-    app.config["STORAGE_DIR"] = str(blocked)
-    try:
-        with pytest.raises(OSError):
-            certificates.render(rating_id)
-    finally:
-        app.config["STORAGE_DIR"] = original
+    with disk.storage_blocked(app, tmp_path, "certificates"), pytest.raises(OSError):
+        certificates.render(rating_id)
     db.session.expire_all()
     failed = db.session.get(Certificate, rating_id)
     assert failed.state == "failed" and failed.sha256 is None and "Error" in failed.last_error

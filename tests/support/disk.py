@@ -2,6 +2,8 @@
 product reads and writes them through `blobstore`, by key)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rating.models import Rating
@@ -34,3 +36,17 @@ def certificate_bytes(rating: Rating) -> bytes | None:
     """The current certificate's PDF from whichever backend, or None."""
     key = certificates.stored_key(rating)
     return None if key is None else blobstore.backend().read_bytes(key)
+
+
+@contextmanager
+def storage_blocked(app, tmp_path: Path, folder: str) -> Iterator[None]:
+    """STORAGE_DIR set, for the block, to one where `folder` cannot be created: a file is in its way."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / folder).write_text("a file where the folder should be")
+    original = app.config["STORAGE_DIR"]
+    app.config["STORAGE_DIR"] = str(blocked)
+    try:
+        yield
+    finally:
+        app.config["STORAGE_DIR"] = original

@@ -1,6 +1,7 @@
 """The JSON API under /api/v1 (API.md). Bearer tokens only; no cookies, so no CSRF."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import wraps
 
 from flask import Blueprint, current_app, g, request
@@ -39,8 +40,10 @@ def json_body() -> dict:
     return body
 
 
-def int_arg(name: str, low: int, high: int) -> int | None:
-    """The query parameter `name` as an integer in [low, high], None when absent; 422 otherwise."""
+def int_arg(name: str, low: int, high: int, allowed: Collection[int] | None = None,
+            message: str | None = None) -> int | None:
+    """The query parameter `name` as an integer in [low, high] (and in `allowed`, when given),
+    None when absent; 422 otherwise, with `message` or the range as the field's error."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
@@ -48,24 +51,17 @@ def int_arg(name: str, low: int, high: int) -> int | None:
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or not low <= value <= high:
-        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("请输入 %(low)s 到 %(high)s 之间的整数。", low=low, high=high)]})
+    if value is None or not low <= value <= high or (allowed is not None and value not in allowed):
+        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name),
+                               {name: [message or _("请输入 %(low)s 到 %(high)s 之间的整数。", low=low, high=high)]})
     return value
 
 
 def level_arg(name: str = "level") -> int | None:
     """A star-level filter: one of the levels of the guide editions loaded (lists and totals
     span editions), None when absent; 422 otherwise."""
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value not in all_levels():
-        raise ValidationFailed(_("查询参数 %(name)s 不正确。", name=name), {name: [_("星级不正确。")]})
-    return value
+    levels = all_levels()
+    return int_arg(name, min(levels, default=0), max(levels, default=-1), allowed=levels, message=_("星级不正确。"))
 
 
 def token_required(*roles: str):
