@@ -199,40 +199,51 @@ class QueueItem:
 
 
 _REVIEWER = aliased(User)
-_CURRENT_SCORE = and_(ApplicationScore.application_id == Application.id,
-                      ApplicationScore.round == Application.submission_round)
-_ROW = (Application.id, Application.target_level, Application.stage, Application.version,
-        ReviewAssignment.assigned_at, ReviewAssignment.due_at, ReviewAssignment.reviewer_id, Enterprise.name,
-        ApplicationScore.total, ApplicationScore.max)
 
 
-def _queue_query(user: User, level: int | None, overdue: bool, display: bool = True):
-    """The caller's queue as QueueItem rows (or, without `display`, bare rows to count), unordered;
-    None for roles without one."""
-    filters = []
+def _queue_query(user: User, level: int | None, overdue: bool):
+    """The caller's queue: its applications and open assignments (the columns to order,
+    count and join by), unordered; None for roles without one."""
+    filters = [Application.status == ApplicationStatus.in_review]
     if level is not None:
         filters.append(Application.target_level == level)
     if overdue:
         filters.append(ReviewAssignment.due_at <= clock.now())
+    query = select(Application.id, Application.target_level, Application.stage, Application.version,
+                   ReviewAssignment.assigned_at, ReviewAssignment.due_at, ReviewAssignment.reviewer_id,
+                   Application.enterprise_id, Application.submission_round, Application.updated_at)
     if user.role == Role.reviewer:
-        query = select(*_ROW, literal(None)) if display else select(ReviewAssignment.due_at)
-        query = query.select_from(Application).join(ReviewAssignment,
-                                                    ReviewAssignment.application_id == Application.id)
-        if display:
-            query = query.join(Enterprise, Enterprise.id == Application.enterprise_id).outerjoin(
-                ApplicationScore, _CURRENT_SCORE)
-        return query.where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None),
-                           Application.status == ApplicationStatus.in_review, *filters)
+        return (query.select_from(Application)
+                .join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
+                .where(ReviewAssignment.reviewer_id == user.id, ReviewAssignment.closed_at.is_(None), *filters))
     if not is_official(user):
         return None
-    query = select(*_ROW, _REVIEWER.name) if display else select(ReviewAssignment.due_at)
     query = query.select_from(Application).outerjoin(
         ReviewAssignment, (ReviewAssignment.application_id == Application.id) & ReviewAssignment.closed_at.is_(None))
-    if display:
-        query = (query.join(Enterprise, Enterprise.id == Application.enterprise_id)
-                 .outerjoin(ApplicationScore, _CURRENT_SCORE)
-                 .outerjoin(_REVIEWER, _REVIEWER.id == ReviewAssignment.reviewer_id))
-    return scope_applications(query.where(Application.status == ApplicationStatus.in_review, *filters), user)
+    return scope_applications(query.where(*filters), user)
+
+
+def _listed(user: User, query, limit: int, offset: int, counted: bool):
+    """`limit` rows of the queue from `offset` as QueueItem values (then, when `counted`, the
+    counts of the whole queue and of its overdue part as window aggregates). The firm's
+    name, the score and the reviewer's name are joined to the page's rows alone, after the
+    order and the limit: a queue page reads what it shows, however long the queue."""
+    order = (("due_at", "id") if user.role == Role.reviewer else ("updated_at", "id"))
+    if counted:
+        query = query.add_columns(func.count().over().label("total"),
+                                  func.count().filter(ReviewAssignment.due_at <= clock.now()).over().label("late"))
+    page = query.order_by(*(query.selected_columns[name] for name in order)).offset(offset).limit(limit).subquery()
+    officials = user.role != Role.reviewer
+    listed = (select(page.c.id, page.c.target_level, page.c.stage, page.c.version, page.c.assigned_at,
+                     page.c.due_at, page.c.reviewer_id, Enterprise.name, ApplicationScore.total, ApplicationScore.max,
+                     _REVIEWER.name if officials else literal(None), *([page.c.total, page.c.late] if counted else []))
+              .select_from(page)
+              .join(Enterprise, Enterprise.id == page.c.enterprise_id)
+              .outerjoin(ApplicationScore, and_(ApplicationScore.application_id == page.c.id,
+                                                ApplicationScore.round == page.c.submission_round)))
+    if officials:
+        listed = listed.outerjoin(_REVIEWER, _REVIEWER.id == page.c.reviewer_id)
+    return db.session.execute(listed.order_by(*(page.c[name] for name in order))).all()
 
 
 def queue_page(user: User, limit: int, level: int | None = None, overdue: bool = False, offset: int = 0
@@ -246,18 +257,11 @@ def queue_page(user: User, limit: int, level: int | None = None, overdue: bool =
     query = _queue_query(user, level, overdue)
     if query is None:
         return [], 0, 0
-    query = query.add_columns(func.count().over(),
-                              func.count().filter(ReviewAssignment.due_at <= clock.now()).over())
-    rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
+    rows = _listed(user, query, limit, offset, counted=True)
     if not rows:
         total, late = queue_counts(user, level) if offset else (0, 0)
         return [], total, late
     return [QueueItem(*row[:-2]) for row in rows], rows[0][-2], rows[0][-1]
-
-
-def _order(user: User) -> tuple:
-    return ((ReviewAssignment.due_at, Application.id) if user.role == Role.reviewer
-            else (Application.updated_at, Application.id))
 
 
 def queue(user: User, limit: int = 500, level: int | None = None, overdue: bool = False,
@@ -274,8 +278,7 @@ def queue(user: User, limit: int = 500, level: int | None = None, overdue: bool 
     query = _queue_query(user, level, overdue)
     if query is None:
         return []
-    rows = db.session.execute(query.order_by(*_order(user)).offset(offset).limit(limit)).all()
-    return [QueueItem(*row) for row in rows]
+    return [QueueItem(*row) for row in _listed(user, query, limit, offset, counted=False)]
 
 
 def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:
@@ -284,7 +287,7 @@ def queue_counts(user: User, level: int | None = None) -> tuple[int, int]:
         items = experts.queue(user)
         now = clock.now()
         return len(items), sum(1 for a in items if a.due_at <= now)
-    query = _queue_query(user, level, False, display=False)
+    query = _queue_query(user, level, False)
     if query is None:
         return 0, 0
     inner = query.subquery()
