@@ -5,11 +5,21 @@ import os
 import re
 from pathlib import Path
 
-from flask import Flask, Response, abort, has_request_context, request, session
+from flask import Flask, Response, abort, g, has_request_context, request, session
+from flask_babel import get_locale, get_translations, gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError
 
+from rating import body_size, clock, errors, pool, readonly
 from rating import config as config_module
+from rating.errors import ValidationFailed
 from rating.extensions import babel, csrf, db, limiter, login_manager, migrate
 from rating.platform import jobs
+
+# The register_* functions below import the models, services, views and the CLI when
+# create_app runs, not here: importing any rating.* module runs this file first, and a rule,
+# a model or a worker's task must not load every view, form and command with it (lazy
+# imports for start-up time, not to dodge a cycle).
 
 ROOT = Path(__file__).resolve().parent.parent
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -69,8 +79,6 @@ def check_settings(app: Flask) -> None:
 
 def register_request_clock(app: Flask) -> None:
     """Registered before any extension's hooks: the arrival instant is taken first."""
-    from rating import clock
-
     app.before_request(clock.mark_arrival)
 
 
@@ -80,12 +88,6 @@ def register_input_guards(app: Flask) -> None:
     a name (Flask-WTF and the views expect every key to be a string), and JSON posted to a
     page (Flask-WTF would hand any JSON value to a form as its field data, where a list, a
     string or an over-deep document is a server error)."""
-
-    from flask_babel import gettext as _
-
-    from rating import body_size
-    from rating.errors import ValidationFailed
-
     body_size.register(app)
 
     @app.before_request
@@ -95,7 +97,7 @@ def register_input_guards(app: Flask) -> None:
         if request.is_json and not request.path.startswith("/api/"):
             abort(415)
         if None in request.form or None in request.files:
-            raise ValidationFailed(_("请求格式不正确。"))
+            raise ValidationFailed(gettext("请求格式不正确。"))
 
 
 def select_locale() -> str:
@@ -112,7 +114,6 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from rating import models  # noqa: F401  (tables known to Alembic and the session)
-    from rating import pool
 
     pool.configure(app)
     db.init_app(app)
@@ -143,8 +144,6 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_user_from_request)
-    from flask_babel import lazy_gettext as _l
-
     login_manager.login_message = _l("请先登录。")
 
 
@@ -154,9 +153,6 @@ def install_template_gettext(app: Flask) -> None:
     lookups a string, a tenth of a cached page's time). These look the translations up once
     for each locale a request uses: `force_locale` (an email in its reader's language)
     replaces the locale object, and with it the translations these hand out."""
-    from flask import g
-    from flask_babel import get_translations
-
     def translations():
         context = g.get("_flask_babel") if g else None
         if context is None:
@@ -179,8 +175,6 @@ def install_template_gettext(app: Flask) -> None:
 
 
 def register_read_only_requests(app: Flask) -> None:
-    from rating import readonly
-
     readonly.register(app)
 
 
@@ -189,8 +183,6 @@ def register_session_teardown(app: Flask) -> None:
     (teardowns run last registered first). When the database cut the connection after the
     answer was made, that teardown's rollback raises, and the answer, a 201 already built,
     became a bare 500 from the server; here the dead connection is discarded instead."""
-    from sqlalchemy.exc import DBAPIError
-
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
         try:
@@ -221,8 +213,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from rating import errors
-
     errors.register(app)
 
 
@@ -255,15 +245,13 @@ def register_security_headers(app: Flask) -> None:
 
     @app.context_processor
     def template_globals():
-        from flask_babel import get_locale, gettext
-
         # `translate` renders stored score messages (templates + parameters) in the
         # reader's language; Jinja's own `_` cannot be passed to Python code.
         return {"current_locale": str(get_locale()), "translate": gettext}
 
 
 def register_template_filters(app: Flask) -> None:
-    from rating import clock, permissions
+    from rating import permissions
     from rating.models import ApplicationStatus, Stage
     from rating.models.enums import LabelledEnum, unit_label
     from rating.views.common import public_url

@@ -8,8 +8,18 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
+from rating.demo import seed
 from rating.errors import ServiceError
+from rating.extensions import db
+from rating.models import User
+from rating.platform.audit import verify
+from rating.platform.doctor import run_checks
+from rating.services.accounts.registration import create_staff
+from rating.services.ratings import certificates, ratings, signing
+from rating.services.reference import DIVISIONS_CSV, install_edition_file, load_divisions, shipped_edition_paths
+from rating.services.reporting import imports
 
 
 def register(app: Flask) -> None:
@@ -36,9 +46,6 @@ ratings_cli = AppGroup("ratings", help="Ratings lists.")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def reference_load(path: Path | None) -> None:
     """Load the division codes (default: the shipped Jiangsu list)."""
-    from rating.extensions import db
-    from rating.services.reference import DIVISIONS_CSV, load_divisions
-
     written = load_divisions(path or DIVISIONS_CSV)
     db.session.commit()
     click.echo(f"divisions: {written}")
@@ -48,10 +55,6 @@ def reference_load(path: Path | None) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def guides_load(files: tuple[Path, ...]) -> None:
     """Load guide editions from YAML files (default: the shipped editions)."""
-    from rating.extensions import db
-    from rating.services.reference import shipped_edition_paths
-    from rating.services.reference import install_edition_file
-
     failed = False
     for path in files or shipped_edition_paths():
         try:
@@ -73,9 +76,6 @@ def guides_load(files: tuple[Path, ...]) -> None:
 @click.option("--name")
 def users_create(email: str, password: str, role: str, jurisdiction_code: str | None, name: str | None) -> None:
     """Create a staff account scoped to a division code."""
-    from rating.extensions import db
-    from rating.services.accounts.registration import create_staff
-
     try:
         user = create_staff(email, password, role, jurisdiction_code, name)
     except ServiceError as exc:
@@ -87,9 +87,6 @@ def users_create(email: str, password: str, role: str, jurisdiction_code: str | 
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Idempotent demo data: reference data, editions, an open batch, demo accounts."""
-    from rating.demo import seed
-    from rating.extensions import db
-
     lines = seed()
     db.session.commit()
     for line in lines:
@@ -99,8 +96,6 @@ def demo_seed() -> None:
 @click.command("doctor")
 def doctor() -> None:
     """Check database, broker, CJK font, HarfBuzz subsetting and WeasyPrint."""
-    from rating.platform.doctor import run_checks
-
     problems = 0
     for name, ok, detail in run_checks():
         click.echo(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
@@ -113,8 +108,6 @@ def doctor() -> None:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Recompute the audit chain; exit non-zero naming the first broken entry."""
-    from rating.platform.audit import verify
-
     checked, broken = verify()
     if broken is not None:
         click.echo(f"audit chain broken at entry {broken.entry_id}: {broken.reason} "
@@ -129,8 +122,6 @@ def audit_verify() -> None:
               help="The published public key (PEM); default: this installation's key.")
 def certificates_verify(path: Path, key_path: Path | None) -> None:
     """Check a certificate PDF offline against the published public key."""
-    from rating.services.ratings import signing
-
     try:
         public_key = (signing.load_public_key(key_path.read_bytes()) if key_path
                       else signing.private_key().public_key())
@@ -150,8 +141,6 @@ def certificates_verify(path: Path, key_path: Path | None) -> None:
 @certificates_cli.command("public-key")
 def certificates_public_key() -> None:
     """Print the public key that checks certificate signatures (to publish)."""
-    from rating.services.ratings import signing
-
     click.echo(signing.public_key_pem().decode().strip())
 
 
@@ -159,16 +148,12 @@ def certificates_public_key() -> None:
 @click.argument("certificate_no")
 def certificates_render(certificate_no: str) -> None:
     """Render one certificate now, in this process (the workers normally do it)."""
-    from rating.services.ratings import certificates, ratings
-
     try:
         rating = ratings.by_number(certificate_no)
     except ServiceError as exc:
         raise click.ClickException(exc.message)
     if rating.certificate is None:
         certificates.request_render(rating)
-        from rating.extensions import db
-
         db.session.commit()
     click.echo(f"{certificate_no}: {certificates.render(rating.id)}")
 
@@ -178,12 +163,6 @@ def certificates_render(certificate_no: str) -> None:
 @click.option("--as", "as_email", help="Import as this official (their scope and name in the audit log).")
 def ratings_import(path: Path, as_email: str | None) -> None:
     """Import an existing ratings list (.csv UTF-8 or .xlsx); idempotent on (code, level, year)."""
-    from sqlalchemy import func, select
-
-    from rating.extensions import db
-    from rating.models import User
-    from rating.services.reporting import imports
-
     importer = None
     if as_email:
         importer = db.session.execute(select(User).where(func.lower(User.email) == as_email.strip().lower())

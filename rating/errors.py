@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from rating import body_size
+from rating.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ def register(app: Flask) -> None:
             return unexpected(exc)
         reason = (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
         log.warning("database unavailable on %s %s: %s", request.method, request.path, reason)
-        from rating.extensions import db
-
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001  (the connection is gone; the pool replaces it)

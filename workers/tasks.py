@@ -17,7 +17,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from rating.extensions import db
 from rating.platform import blobstore, jobs, mailer, outbox
+from rating.platform.doctor import certificate_fonts_built, cjk_fonts, harfbuzz_subset_available
 from rating.services.ratings import certificates
+from rating.services.reporting import export_jobs
 from rating.services.review import assignments, routing, scoring_runs
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,6 @@ def sweep_storage() -> int:
              max_retries=4, soft_time_limit=1800, time_limit=1860)
 def build_export(job_id: int) -> str:
     """Build a long list's file; a job already done is not built again."""
-    from rating.services.reporting import export_jobs
-
     try:
         return export_jobs.build(int(job_id))
     finally:
@@ -126,8 +126,6 @@ def build_export(job_id: int) -> str:
 @shared_task(name="workers.tasks.sweep_exports", acks_late=True, time_limit=120)
 def sweep_exports() -> int:
     """Publish export jobs a broker or worker lost; remove files of week-old exports."""
-    from rating.services.reporting import export_jobs
-
     ids = export_jobs.waiting(timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"]))
     for job_id in ids:
         jobs.publish(jobs.BUILD_EXPORT, job_id)
@@ -139,8 +137,6 @@ def sweep_exports() -> int:
 @worker_ready.connect
 def _check_pdf_toolchain(sender=None, **_kwargs) -> None:
     """Say loudly at start when certificates would be slow or lose glyphs (see `doctor`)."""
-    from rating.platform.doctor import certificate_fonts_built, cjk_fonts, harfbuzz_subset_available
-
     if not harfbuzz_subset_available():
         log.error("libharfbuzz-subset0 is missing: WeasyPrint falls back to fontTools and each Chinese "
                   "certificate takes ~9 s instead of ~0.1 s (run `flask --app wsgi doctor`)")

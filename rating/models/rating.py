@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
+from rating.models.enterprise import Enterprise
 from rating.models.enums import CertificateState, Disbursement, RatingStatus
 from rating.models.types import UTCDateTime, utcnow
 
@@ -71,8 +72,6 @@ def _certify_firm_as_it_is(_mapper, connection, rating: Rating) -> None:
     it is at that moment (grants and imports set them themselves)."""
     if rating.certified_name is not None and rating.certified_district_code is not None:
         return
-    from rating.models.enterprise import Enterprise
-
     name, district = connection.execute(
         select(Enterprise.name, Enterprise.district_code).where(Enterprise.id == rating.enterprise_id)).one()
     if rating.certified_name is None:

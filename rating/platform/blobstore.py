@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from flask import Response, current_app, has_request_context, request, send_file
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import parse_range_header
 
 from rating import clock
 from rating import config as config_module
+from rating.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,8 @@ class LocalBackend:
 
 
 def _error_code(exc: Exception) -> str | None:
+    # boto3 and botocore load only where the S3 backend is used (a lazy import for start-up
+    # time: the local backend never needs them), here and below.
     from botocore.exceptions import ClientError
 
     return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
@@ -173,6 +177,7 @@ class S3Backend:
         return f"{self.prefix}{key}"
 
     def _errors(self) -> tuple:
+        # Lazy for start-up time: the S3 backend's libraries only (see _error_code).
         from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -254,10 +259,6 @@ class S3Backend:
         try:
             found = self._get(key, byte_range)
         except StorageUnreachable as exc:
-            from flask_babel import gettext as _
-
-            from rating.errors import Unavailable
-
             log.error("storage read failed: %s", exc)
             raise Unavailable(_("系统暂时无法处理您的请求，请稍后重试；您已保存的内容不会丢失。")) from exc
         if found is None:
@@ -360,6 +361,7 @@ def _s3_client(app):
     settings = (os.getpid(), app.config.get("S3_ENDPOINT_URL") or None, app.config.get("S3_REGION") or None)
     cached = app.extensions.get("rating_s3_client")
     if cached is None or cached[0] != settings:
+        # Lazy for start-up time: the S3 backend's libraries only (see _error_code).
         import boto3
         from botocore.config import Config
 

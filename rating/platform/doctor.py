@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from rating.extensions import db
+from rating.platform import blobstore, fonts
 
 
 def harfbuzz_subset_available() -> bool:
@@ -46,8 +47,6 @@ def rare_character_fonts() -> list[str]:
 
 
 def certificate_fonts_built() -> bool:
-    from rating.platform import fonts
-
     return len(fonts.built_files(fonts.FONTS_DIR)) == len(fonts.SOURCES)
 
 
@@ -58,8 +57,6 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
     except Exception as exc:  # noqa: BLE001
         yield "database", False, f"cannot connect: {exc.__class__.__name__}: {exc}"
     try:
-        from rating.platform import blobstore
-
         ok, detail = blobstore.backend().check()
         yield "storage", ok, f"{current_app.config.get('STORAGE_BACKEND') or 'local'}: {detail}"
     except Exception as exc:  # noqa: BLE001
@@ -87,6 +84,7 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
            "libharfbuzz-subset available" if hb else
            "libharfbuzz-subset0 missing: certificates would take ~9 s instead of ~0.1 s")
     try:
+        # Inside the check: a WeasyPrint that cannot load is reported, not a doctor that fails.
         from weasyprint import HTML
 
         started = time.perf_counter()

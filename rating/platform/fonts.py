@@ -106,6 +106,8 @@ def reorder_glyphs(font, first: str) -> None:
 
 
 def _build(source: str, target: Path) -> Path:
+    # fontTools and WeasyPrint are imported where fonts are built or configured (lazy imports
+    # for start-up time: processes that render nothing never load them).
     from fontTools import subset
     from fontTools.ttLib import TTCollection
 
@@ -138,6 +140,7 @@ def _build(source: str, target: Path) -> Path:
 def to_truetype(font) -> None:
     """Replace a font's CFF outlines by TrueType ones (cubic curves approximated by quadratic
     ones within 1 unit of the 1,000-unit em), in place."""
+    # Lazy for start-up time, as in _build.
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
     from fontTools.ttLib import newTable
@@ -192,6 +195,7 @@ def font_configuration(folder: Path):
     Reusing it also spares each document fontconfig's start-up; WeasyPrint's own
     @font-face support adds files to its configuration the same way.
     """
+    # Lazy for start-up time: only a process that renders PDFs loads WeasyPrint.
     from weasyprint.text.ffi import ffi, fontconfig, pangoft2
     from weasyprint.text.fonts import FontConfiguration
 

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale, get_translations
+import redis
 from jinja2 import Environment, select_autoescape
+from redis.exceptions import RedisError
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -213,8 +215,6 @@ def _flag_store():
         url = app.config["CELERY"]["broker_url"]
         client = None
         if url.startswith(("redis://", "rediss://")):
-            import redis
-
             client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         app.extensions["rating_flush_flag"] = client
     return app.extensions["rating_flush_flag"]
@@ -223,8 +223,6 @@ def _flag_store():
 def request_flush() -> None:
     """Have the waiting mail sent: publish a flush job unless one is queued already (how
     `jobs` publishes the flush a commit with mail asks for)."""
-    from redis.exceptions import RedisError
-
     store = _flag_store()
     if store is not None:
         try:
@@ -250,8 +248,6 @@ def flush_starting() -> None:
 
 
 def _clear_flag(store) -> None:
-    from redis.exceptions import RedisError
-
     try:
         store.delete(FLUSH_FLAG)
     except RedisError:

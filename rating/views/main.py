@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from rating import clock
 from rating.readonly import read_only
 from rating.services import reference
+from rating.services.reporting import totals
 from rating.permissions import has_own_queue, is_firm_user, is_official
 
 bp = Blueprint("main", __name__)
@@ -26,9 +28,6 @@ def index():
 @read_only
 def public_totals():
     """The published figures, open to anyone: star-rated firms per city and level today."""
-    from rating import clock
-    from rating.services.reporting import totals
-
     return render_template("totals/public.html", table=totals.city_level_table(clock.today()))
 
 

@@ -5,6 +5,7 @@ import hashlib
 
 from flask import current_app
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, update
 from werkzeug.security import check_password_hash
 
@@ -23,8 +24,6 @@ _RESET_SALT = "rating.password-reset"
 
 
 def _reset_serializer():
-    from itsdangerous import URLSafeTimedSerializer
-
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
 
 
@@ -54,8 +53,6 @@ def request_password_reset(email: str) -> None:
 
 def user_for_reset(token: str) -> User:
     """The user a reset link is for, or ValidationFailed saying why it cannot be used."""
-    from itsdangerous import BadSignature, SignatureExpired
-
     try:
         data = _reset_serializer().loads(token or "", max_age=current_app.config["PASSWORD_RESET_MINUTES"] * 60)
     except SignatureExpired:

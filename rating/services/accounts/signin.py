@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 from flask_babel import gettext as _
+from itsdangerous import BadData, URLSafeTimedSerializer
 from limits import RateLimitItemPerMinute
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
@@ -208,8 +209,6 @@ _DEVICE_SALT = "rating.known-device"
 
 
 def _device_serializer():
-    from itsdangerous import URLSafeTimedSerializer
-
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
 
 
@@ -220,8 +219,6 @@ def device_cookie(user: User) -> str:
 
 def device_user_id(value: str | None) -> int | None:
     """The account a DEVICE_COOKIE value names, or None (absent, forged, too old)."""
-    from itsdangerous import BadData
-
     if not value or len(value) > 200:
         return None
     try:

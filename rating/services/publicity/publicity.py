@@ -39,7 +39,8 @@ from rating.models import (
     User,
 )
 from rating.models.types import valid_id
-from rating.permissions import acts_everywhere, can_manage_notice, can_view_application, inside, is_official
+from rating.permissions import (acts_everywhere, can_manage_notice, can_view_application, inside, is_official,
+                                scope_applications)
 from rating.rules import stages
 from rating.platform import audit
 from rating.services.filing import history
@@ -346,8 +347,6 @@ def mask_uscc(code: str) -> str:
 
 def approved_in_scope(user: User, limit: int = 2000) -> list[Application]:
     """Approved applications the caller could put on a notice (their final-say jurisdiction)."""
-    from rating.permissions import scope_applications
-
     query = scope_applications(
         select(Application).where(Application.status == ApplicationStatus.approved).order_by(Application.id)
         .options(selectinload(Application.enterprise).selectinload(Enterprise.district),

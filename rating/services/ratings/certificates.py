@@ -34,7 +34,7 @@ from rating.models import (
     Rating,
     User,
 )
-from rating.platform import audit, blobstore, jobs
+from rating.platform import audit, blobstore, jobs, outbox
 from rating.services.ratings import certificate_pdf
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,6 @@ def render(rating_id: int) -> str:
     audit.append("certificate.ready", "rating", rating_id, None, certificate_no=certificate_no,
                  generation=wanted, sha256=sha256, size=size)
     if first:
-        from rating.platform import outbox
-
         outbox.queue_certificate_ready(rating)
     db.session.commit()
     # The number as read before the commit: after it, reading the rating would load it again.

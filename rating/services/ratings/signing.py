@@ -22,6 +22,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 PAYLOAD_PREFIX = "rating-certificate-v1"
 # Names of the PDF document-information entries that carry the payload and signature.
@@ -136,9 +138,6 @@ class PdfCheck:
 def check_pdf(path: Path, public_key: Ed25519PublicKey) -> PdfCheck:
     """Check a certificate file offline: the signature in its metadata, and that the page
     shows the signed number and credit code."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
     try:
         reader = PdfReader(str(path))
         # HTML lower-cases <meta> names on their way into the PDF: compare case-blind.

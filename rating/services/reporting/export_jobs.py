@@ -116,6 +116,7 @@ def build(job_id: int) -> str:
                 with exports.xlsx_from_rows(rows) as out:
                     size = store.write(key, iter(lambda: out.read(1 << 20), b""))
             else:
+                # A lazy import for start-up time: list_pdf loads WeasyPrint, which only a PDF export needs.
                 from rating.services.reporting.list_pdf import render_list
 
                 pdf = render_list(user, filters, list(rows), total)

@@ -19,6 +19,7 @@ from itertools import islice
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
+import xlsxwriter
 
 from rating import clock
 from rating.errors import Forbidden
@@ -118,8 +119,6 @@ def xlsx_file(user: User, filters: dict):
 
 def xlsx_from_rows(rows: Iterator[tuple]):
     """The rows as an XLSX in a temporary file, positioned at its start."""
-    import xlsxwriter
-
     out = tempfile.TemporaryFile()
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False,
                                          "tmpdir": tempfile.gettempdir()})

@@ -105,6 +105,7 @@ def _read_csv(data: bytes) -> list[list]:
 
 
 def _read_xlsx(data: bytes) -> list[list]:
+    # A lazy import for start-up time: only a spreadsheet import needs openpyxl, a large package.
     from openpyxl import load_workbook
 
     try:

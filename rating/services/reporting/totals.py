@@ -21,6 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select
 
+from rating.errors import ValidationFailed
 from rating.extensions import db
 from rating.models import Enterprise, Jurisdiction, JurisdictionLevel, Rating, RatingStatus
 from rating.models.enums import INDUSTRY_SECTIONS
@@ -70,8 +71,6 @@ def _key(group_by: str):
 def compute(group_by: str, on: date, level: int | None = None, year: int | None = None,
             city: str | None = None, province_code: str | None = None) -> Totals:
     if group_by not in GROUPS:
-        from rating.errors import ValidationFailed
-
         raise ValidationFailed(_("分组方式不正确。"), {"group_by": [_("应为 city、district、level、year 或 industry。")]})
     key = ("totals", str(get_locale()), group_by, on, level, year, city, province_code)
     return cache.kept(key, lambda: _compute(group_by, on, level, year, city, province_code))

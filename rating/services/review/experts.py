@@ -8,6 +8,7 @@ the indicator's maximum. Where experts were assigned, approval waits for all of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -110,8 +111,6 @@ def awaits_scores(user: User, application: Application) -> bool:
 
 
 def _expert_due(application: Application):
-    from datetime import timedelta
-
     return timedelta(days=application.batch.review_days(application.stage))
 
 

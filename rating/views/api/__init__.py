@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from rating.errors import Forbidden, Unauthorized, ValidationFailed
 from rating.platform import text
+from rating.services.accounts.signin import load_user_from_request
 from rating.services.reference import all_levels
 
 bp = Blueprint("api", __name__)
@@ -85,8 +86,6 @@ def token_required(*roles: str):
 def authenticate_bearer():
     # current_user resolves through the request loader (bearer tokens); a session
     # cookie is never honoured here.
-    from rating.services.accounts.signin import load_user_from_request
-
     g.api_user = load_user_from_request(request)
     if request.headers.get("Authorization") and g.api_user is None:
         raise Unauthorized(_("访问令牌无效或已过期，请重新获取。"))
