@@ -27,6 +27,11 @@ def is_firm_user(user: User) -> bool:
     return user.is_authenticated and user.role == Role.enterprise
 
 
+def can_see_ratings(user: User) -> bool:
+    """The ratings pages: a firm's user (their own) and officials (those in their scope)."""
+    return user.is_authenticated and user.role in RATING_VIEWERS
+
+
 def has_own_queue(user: User) -> bool:
     """A reviewer or an expert: their queue lists what was assigned to them."""
     return user.is_authenticated and user.role in QUEUE_HOLDERS

@@ -10,7 +10,7 @@ from rating import clock
 from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import RatingStatus
-from rating.permissions import claim_pending, is_official, RATING_VIEWERS
+from rating.permissions import can_see_ratings, claim_pending, is_official
 from rating.services.accounts import claims
 from rating.services.ratings import ratings
 from rating.services.reporting import import_rows, imports
@@ -19,11 +19,9 @@ from rating.views.api.ratings import certificate_response
 
 bp = Blueprint("ratings", __name__, url_prefix="/ratings")
 
-VIEWERS = RATING_VIEWERS
-
 
 def _viewer():
-    if current_user.role not in VIEWERS:
+    if not can_see_ratings(current_user):
         abort(403)
 
 
