@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, send_file,
                    stream_with_context, url_for)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from forms.ratings import DashboardFilterForm, ExportForm
 from rating import clock
@@ -13,7 +15,7 @@ from rating.errors import ServiceError
 from rating.extensions import db
 from rating.models import ExportState
 from rating.readonly import read_only
-from rating.services.reporting import dashboard, export_jobs, exports
+from rating.services.reporting import cache, dashboard, export_jobs, exports
 from rating.permissions import staff_scope
 from rating.views.common import official_required
 
@@ -33,13 +35,25 @@ def show():
         level = int(form.level.data) if form.level.data else None
     else:
         status = 422
-    board = dashboard.build(staff_scope(current_user), on, level)
-    bars, bar_max = dashboard.bars(board)
-    series, line_max = dashboard.lines(board)
-    return render_template("dashboard/show.html", form=form, board=board, bars=bars, bar_max=bar_max,
-                           series=series, line_max=line_max, chart=dashboard,
+    scope = staff_scope(current_user)
+    return render_template("dashboard/show.html", form=form, scope=scope, figures=_figures(scope, on, level),
                            export_form=ExportForm(level=form.level.data if level else ""),
                            async_rows=current_app.config["EXPORT_ASYNC_ROWS"]), status
+
+
+def _figures(scope, on, level: int | None) -> Markup:
+    """The headline, charts and tables: the same for every official of the scope, and kept
+    while the database is unchanged (`reporting.cache`: building and rendering them for
+    each request does not meet the page budget, docs/benchmarks.md 2026-12-07/08)."""
+    def render() -> Markup:
+        board = dashboard.build(scope, on, level)
+        bars, bar_max = dashboard.bars(board)
+        series, line_max = dashboard.lines(board)
+        # The output of our own template, autoescaped as every page is: already safe HTML.
+        return Markup(render_template("dashboard/_figures.html", board=board, bars=bars,  # nosec B704
+                                      bar_max=bar_max, series=series, line_max=line_max, chart=dashboard))
+
+    return cache.kept(("dashboard", scope.code, on, level, clock.today(), str(get_locale())), render)
 
 
 @bp.post("/exports")

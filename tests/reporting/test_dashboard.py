@@ -266,6 +266,7 @@ def test_officials_of_a_scope_each_see_their_own_name_and_token(app, dashboard_r
     with template_rendered.connected_to(record, app):
         mine, theirs = one.get("/dashboard").text, two.get("/dashboard").text
     assert rendered.count("dashboard/show.html") == 2                 # each request renders its page
+    assert rendered.count("dashboard/_figures.html") == 1             # the figures once (reporting.cache)
     assert "常州市共有星级上云企业 4 家" in mine and "常州市共有星级上云企业 4 家" in theirs
     assert "常州统计员" in mine and "李" not in mine
     assert "&lt;i&gt;李&lt;/i&gt;&amp;审核" in theirs and "常州统计员" not in theirs and "<i>李" not in theirs

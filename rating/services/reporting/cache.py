@@ -1,10 +1,14 @@
 """The one cache of reporting: results kept per process while the database is unchanged.
 
-Why it exists: the totals API (`totals.compute`) groups every valid rating of the province
-at request time; with a province's worth of ratings one computation alone takes longer
-than the budget every API read has to meet (docs/benchmarks.md: its p99 with 20 clients
-on 200,000 applications and 300,000 ratings). The dashboard does not need it: it reads the
-counts materialised in `aggregates`.
+Why it exists: the budget every page and API read has to meet (docs/benchmarks.md: its
+p99 with 20 clients on 200,000 applications and 300,000 ratings). Two reads cannot meet
+it computed afresh for each request:
+- the totals API (`totals.compute`) groups every valid rating of the province;
+- the officials' dashboard (`views.dashboard._figures`): built from the counts
+  materialised in `aggregates`, its figures' charts and tables are still too much to
+  render for every request. What is kept is the rendered figures, the same for every
+  official of a scope; the page around them (the user's name, forms, CSRF token) is
+  rendered for each request as any page is.
 
 A result is kept for as long as the database's snapshot is the same, i.e. while no
 transaction anywhere has taken a transaction id, committed or rolled back: an equal
