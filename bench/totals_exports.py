@@ -167,8 +167,8 @@ def seed(firms: int, ratings: int, rng_seed: int = 5) -> dict:
             cursor.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %s)",
                            (first + firms - 1,))
             columns = ("enterprise_id, level, year, batch_id, certificate_no, granted_on, valid_until, status, "
-                       "status_reason, status_changed_on, reward_yuan, disbursement, disbursed_on, created_at"
-                       + (", batch_label" if label_column else ""))
+                       "status_reason, status_changed_on, reward_yuan, disbursement, disbursed_on, created_at, "
+                       "certified_name, certified_district_code" + (", batch_label" if label_column else ""))
             with cursor.copy(f"COPY ratings ({columns}) FROM STDIN") as copy:
                 for n, k in enumerate(per_firm):
                     for level, year, batch_id, number, granted, until, status, changed in _history(
@@ -190,8 +190,13 @@ def seed(firms: int, ratings: int, rng_seed: int = 5) -> dict:
                                 disbursement = "paid"
                             else:
                                 disbursement, paid = "due", None
-                        row = (first + n, level, year, batch_id, f"JS-{year}-{number}-{level}-{serials:07d}",
-                               granted, until, status, reason, changed, reward, disbursement, paid, now)
+                        firm_id = first + n
+                        # The name and county the rating certified: the firm's own, as seeded above.
+                        certified = (f"＋基准{firm_id}科技" if firm_id % 997 == 0 else
+                                     f"江苏基准云上{firm_id}智能制造有限公司")
+                        row = (firm_id, level, year, batch_id, f"JS-{year}-{number}-{level}-{serials:07d}",
+                               granted, until, status, reason, changed, reward, disbursement, paid, now,
+                               certified, districts[n])
                         if label_column:
                             row += (f"{year}年度第{number}批（导入）" if batch_id is None else None,)
                         copy.write_row(row)
