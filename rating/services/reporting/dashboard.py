@@ -52,7 +52,7 @@ class Dashboard:
     headline: Headline
     by_level: dict[int, int]              # firms by highest level in the scope
     rows: list[TableRow]                  # the divisions below the scope (a county: none)
-    row_kind: str                         # "city" | "district"
+    row_kind: JurisdictionLevel           # what the rows are: cities or counties
     years: list[int]
     stock: dict[int, dict[int, int]]      # level → year → firms holding it at the year's end (or `on`)
     granted: dict[int, dict[int, int]]    # level → year → ratings granted for that year (any status now)
@@ -80,18 +80,18 @@ def build(scope: Jurisdiction, on: date, level: int | None = None) -> Dashboard:
         headline = Headline(sum(by_county.values()), None, 0, None, 0)
         rows = _table(cities, by_city, divisions, levels, lambda code, lv: sum(
             firms(d, lv) for d in counties if divisions[d][2] == code))
-        kind = "city"
+        kind = JurisdictionLevel.city
     elif scope.level == JurisdictionLevel.city:
         ranks = competition_ranks(by_city)
         headline = Headline(by_city.get(scope.code, 0), ranks.get(scope.code), len(cities), None, 0)
         mine = [d for d in counties if divisions[d][2] == scope.code]
         rows = _table(mine, {d: by_county[d] for d in mine}, divisions, levels, firms)
-        kind = "district"
+        kind = JurisdictionLevel.county
     else:
         in_city = {d: n for d, n in by_county.items() if divisions[d][2] == scope.city_code}
         headline = Headline(by_county.get(scope.code, 0), competition_ranks(by_county).get(scope.code),
                             len(counties), competition_ranks(in_city).get(scope.code), len(in_city))
-        rows, kind = [], "district"
+        rows, kind = [], JurisdictionLevel.county
     inside_scope = [d for d in counties if scope.level == JurisdictionLevel.province
                     or (scope.level == JurisdictionLevel.city and divisions[d][2] == scope.code) or d == scope.code]
     by_level = {lv: sum(firms(d, lv) for d in inside_scope) for lv in levels}
