@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from sqlalchemy import bindparam, event, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from rating import clock
 from rating.extensions import db
@@ -36,6 +36,7 @@ _INSERT = insert(AuditEntry.__table__)
 _SET_TIP = (update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
             .values(last_hash=bindparam("tip")))
 _PENDING = "rating_audit_pending"
+_MARKS = "rating_audit_savepoints"
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -94,9 +95,28 @@ def _write_pending(session: Session) -> None:
     session.execute(_SET_TIP, {"tip": prev_hash})
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+# A savepoint that rolls back forgets the entries appended inside it (their change did not
+# happen) and keeps the ones before it; the outermost transaction ending without a commit
+# (rolled back, or closed) forgets them all. `after_rollback` cannot tell them apart: it
+# fires for a savepoint too.
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_PENDING, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_savepoint(session: Session, previous_transaction: SessionTransaction) -> None:
+    mark = session.info.get(_MARKS, {}).pop(previous_transaction, None)
+    if previous_transaction.nested and mark is not None and _PENDING in session.info:
+        del session.info[_PENDING][mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,33 @@ def test_the_head_is_the_last_lock_of_a_transaction(history):
                       "INSERT INTO audit_entries", "UPDATE audit_head"], statements
 
 
+def test_a_savepoint_that_rolls_back_forgets_only_its_own_entries(app):
+    """A use case may try a step in a savepoint (revoking skips a party already blacklisted
+    that way): the entries recorded before it are still written, the ones inside it are not,
+    and nothing survives an outer rollback."""
+    from rating.platform import audit
+
+    def actions() -> list[str]:
+        return list(db.session.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars())
+
+    audit.append("test.before", "test", 1)
+    try:
+        with db.session.begin_nested():
+            audit.append("test.inside", "test", 2)
+            raise ValueError("the step fails")
+    except ValueError:
+        pass
+    with db.session.begin_nested():
+        audit.append("test.kept", "test", 3)
+    db.session.commit()
+    assert actions() == ["test.before", "test.kept"]
+
+    audit.append("test.rolled_back", "test", 4)
+    db.session.rollback()
+    db.session.commit()
+    assert actions() == ["test.before", "test.kept"]
+
+
 @pytest.mark.parametrize("data", [{}, {"comment": "同意 \"引号\" \\ 与换行\n", "score": Decimal("87.50"), "b": [1, None],
                                    "a": {"z": 1, "y": "乙"}, "when": date(2026, 12, 6)}])
 def test_an_entry_is_written_as_canonical_json(data):
