@@ -92,6 +92,9 @@ def from_environment(instance_path: str) -> dict:
         # A pooled PostgreSQL connection unused this long is pinged before use (rating/pool.py).
         "POOL_PING_IDLE_SECONDS": float(os.environ.get("POOL_PING_IDLE_SECONDS") or 5),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Logins one address may try (API.md: at least 60 a minute; a bureau office sits
+        # behind one address). Flask-Limiter's notation.
+        "LOGIN_LIMIT": os.environ.get("LOGIN_LIMIT") or "120 per minute",
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",

@@ -16,7 +16,10 @@ from tests.support.servers import RedisServer, free_port, web
 
 pytestmark = pytest.mark.integration
 
-LIMIT = 120            # per address per minute on POST /login (API.md: at least 60)
+LIMIT = 120            # per address on POST /login (API.md: at least 60 a minute)
+# The test's window: its 126 password checks take more than a minute on a loaded machine,
+# and a window that ends mid-test would start counting again (a flaky failure, seen).
+WINDOW = f"{LIMIT} per hour"
 
 
 def _attempts(base: str, email: str, n: int, password: str = "wrong-Pass1") -> list[int]:
@@ -32,7 +35,7 @@ def test_per_address_limit_on_redis_and_in_memory_when_redis_is_down(app, app_en
     ok = make_staff("reviewer", "320402")
     redis = RedisServer().start()
     port = free_port()
-    server = web({**app_env, "REDIS_URL": redis.url(5)}, tmp_path, port, workers=1)
+    server = web({**app_env, "REDIS_URL": redis.url(5), "LOGIN_LIMIT": WINDOW}, tmp_path, port, workers=1)
     base = f"http://127.0.0.1:{port}"
     try:
         codes = []
@@ -52,3 +55,13 @@ def test_per_address_limit_on_redis_and_in_memory_when_redis_is_down(app, app_en
     finally:
         server.stop()
         redis.destroy()
+
+
+def test_the_default_limit_allows_a_bureau_office_behind_one_address(app):
+    """API.md: any per-address limit allows at least 60 logins a minute."""
+    from limits import parse
+
+    from rating.config import from_environment
+
+    limit = parse(from_environment(str(app.instance_path))["LOGIN_LIMIT"])
+    assert limit.amount * 60 / limit.get_expiry() >= 60
