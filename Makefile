@@ -96,8 +96,13 @@ run: system-run deps fonts translations seed
 doctor: deps fonts
 	$(FLASK) doctor
 
+# Two test processes (pytest-xdist; each starts its own PostgreSQL, Redis and SMTP server):
+# most tests wait on a worker, a browser or a server, so two share these 2 cores well.
+# Work stealing keeps both busy to the end. TEST_PROCESSES=0 runs them in this process.
+TEST_PROCESSES ?= 2
+
 test: system-test deps-dev fonts translations axe
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 bench: system-test deps-dev fonts translations
 	$(BIN)/python -m bench
