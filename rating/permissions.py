@@ -6,7 +6,7 @@ from sqlalchemy import Select, exists, false, or_, select
 
 from rating.extensions import db
 from rating.models import (Application, ClaimStatus, CloudService, Enterprise, EnterpriseClaim, ExpertAssignment,
-                           Jurisdiction, JurisdictionLevel, PublicityNotice, ReviewerConflict, Role, User)
+                           Jurisdiction, JurisdictionLevel, PublicityNotice, Rating, ReviewerConflict, Role, User)
 from rating.rules import stages
 
 
@@ -135,6 +135,19 @@ def scope_applications(query: Select, user: User) -> Select:
         query = query.where(Application.id.in_(select(ExpertAssignment.application_id)
                                                .where(ExpertAssignment.expert_id == user.id)))
     return query
+
+
+def scope_ratings(query: Select, user: User) -> Select:
+    """Restrict a query over Rating joined to its Enterprise and that firm's Jurisdiction to
+    what `user` may see: the firm its own (once its claim is confirmed), staff their scope."""
+    if acts_everywhere(user):
+        return query
+    if is_firm_user(user):
+        # A claimant of an imported firm sees none of its ratings until the county confirms.
+        firm = acting_enterprise_id(user)
+        return query.where(false() if firm is None else Rating.enterprise_id == firm)
+    scope = user.jurisdiction if user.is_authenticated else None
+    return query.where(false() if scope is None else inside(scope))
 
 
 def can_view_application(user: User, application: Application) -> bool:

@@ -25,10 +25,9 @@ from rating.models import (
     Jurisdiction,
     Rating,
     RatingStatus,
-    Role,
     User,
 )
-from rating.permissions import acting_enterprise_id, inside, is_official, RATING_VIEWERS
+from rating.permissions import can_see_ratings, is_official, scope_ratings
 from rating.platform import audit
 from rating.services.ratings import certificates
 from rating.services.reporting import aggregates
@@ -69,20 +68,9 @@ def by_number(certificate_no: str) -> Rating:
     return rating
 
 
-def _scoped(query: Select, user: User) -> Select:
-    if user.role == Role.admin and user.jurisdiction is None:
-        return query
-    if user.role == Role.enterprise:
-        # A claimant of an imported firm sees none of its ratings until the county confirms.
-        firm = acting_enterprise_id(user)
-        return query.where(false() if firm is None else Rating.enterprise_id == firm)
-    scope = user.jurisdiction
-    return query.where(false() if scope is None else inside(scope))
-
-
 def visible(user: User, certificate_no: str) -> Rating:
     rating = by_number(certificate_no)
-    query = _scoped(select(Rating.id).join(Enterprise).join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+    query = scope_ratings(select(Rating.id).join(Enterprise).join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
                     .where(Rating.id == rating.id), user)
     if db.session.execute(query).first() is None:
         raise NotFound(_("未找到该证书编号。"))
@@ -95,7 +83,7 @@ def filtered(query: Select, user: User, *, city: str | None = None, district: st
     """The list's filters and the caller's scope on a query over Rating ⋈ Enterprise ⋈
     Jurisdiction (the list, the exports)."""
     today = clock.today()
-    query = _scoped(query, user)
+    query = scope_ratings(query, user)
     if city:
         query = query.where(Jurisdiction.city_code == city)
     if district:
@@ -178,7 +166,7 @@ def _official_in_scope(user: User, certificate_no: str) -> Rating:
 
 def downloadable(user: User, certificate_no: str) -> Rating:
     """The rating whose certificate `user` may download: the firm itself, officials in scope."""
-    if user.role not in RATING_VIEWERS:
+    if not can_see_ratings(user):
         raise Forbidden(_("证书仅供获评企业和主管部门下载。"))
     return visible(user, certificate_no)
 
