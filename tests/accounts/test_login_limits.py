@@ -16,9 +16,11 @@ from tests.support.servers import RedisServer, free_port, web
 
 pytestmark = pytest.mark.integration
 
-LIMIT = 120            # per address on POST /login (API.md: at least 60 a minute)
-# The test's window: its 126 password checks take more than a minute on a loaded machine,
-# and a window that ends mid-test would start counting again (a flaky failure, seen).
+# The limit under test is set through LOGIN_LIMIT, small so that the test makes a few dozen
+# password checks rather than hundreds; the default's size (API.md: at least 60 a minute) is
+# the last test's. An hour's window, because a window that ends mid-test would start counting
+# again on a loaded machine (a flaky failure, seen).
+LIMIT = 12
 WINDOW = f"{LIMIT} per hour"
 
 
@@ -31,7 +33,7 @@ def _attempts(base: str, email: str, n: int, password: str = "wrong-Pass1") -> l
 
 def test_per_address_limit_on_redis_and_in_memory_when_redis_is_down(app, app_env, tmp_path):
     # Nine failures each, spread over accounts: no email reaches the pause of its own (ten).
-    before, after = ([make_staff("reviewer", "320402") for _ in range(14)] for _ in range(2))
+    before, after = ([make_staff("reviewer", "320402") for _ in range(2)] for _ in range(2))
     ok = make_staff("reviewer", "320402")
     redis = RedisServer().start()
     port = free_port()
