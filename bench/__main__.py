@@ -10,14 +10,15 @@ import platform
 import sys
 import time
 
-from bench import certificates, review_queue, review_routing, scoring_pipeline, submit_endpoint, totals_exports
+from bench import certificates, imports, review_queue, review_routing, scoring_pipeline, submit_endpoint, totals_exports
 from bench.common import RESULTS
 
 BENCHMARKS = {"scoring_pipeline": scoring_pipeline.run, "submit_endpoint": submit_endpoint.run,
               "review_routing": review_routing.run, "review_queue": review_queue.run,
               "certificates": certificates.run, "certificate_parts": certificates.run_parts,
               "totals": totals_exports.run_totals,
-              "exports": totals_exports.run_exports}
+              "exports": totals_exports.run_exports,
+              "imports": imports.run}
 
 
 def main(names: list[str]) -> None:

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
+import xlsxwriter
 from PIL import Image
+
+from rating.rules.uscc import uscc_from_serial
 
 from tests.support.flows import upload
 from tests.support.snapshot import fingerprint, stored_files
@@ -19,6 +23,33 @@ def csv_bytes(rows: list[list], header=HEADER, bom: bool = True, encoding: str =
     writer.writerow(header)
     writer.writerows(rows)
     return ("\ufeff" if bom else "").encode(encoding) + buffer.getvalue().encode(encoding)
+
+
+def ratings_xlsx_bytes(rows: list[list], header=HEADER) -> bytes:
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = workbook.add_worksheet("名单")
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_row(0, 0, header)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, date):
+                sheet.write_datetime(r, c, value, day)
+            elif value is not None:
+                sheet.write(r, c, value)
+    workbook.close()
+    return out.getvalue()
+
+
+def big_rows(n: int) -> list[list]:
+    """`n` good rows of a ratings list, over six counties of two cities and every level."""
+    counties = ["320402", "320411", "320412", "320102", "320105", "320206"]
+    rows = []
+    for i in range(n):
+        code = counties[i % len(counties)]
+        rows.append([f"导入测试企业{i}有限公司", uscc_from_serial(100_000 + i, division=code), code,
+                     str(3 + i % 3), str(2021 + i % 5), "", f"第{1 + i % 2}批", ""])
+    return rows
 
 
 def read_csv(data: bytes) -> list[list[str]]:
