@@ -6,7 +6,8 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from rating import body_size
@@ -115,6 +116,17 @@ def register(app: Flask) -> None:
         if wants_json():
             return error_response(exc.code, exc.message, exc.status, exc.fields)
         return render_template("error.html", message=exc.message, status=exc.status), exc.status
+
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleDataError)
+    def concurrent_change(exc: Exception):
+        """The safety net behind the use cases, which turn a clash at their flush into a
+        `Conflict` themselves: a clash that only shows at the edge's commit (another request
+        changed or took the same row in between) is the same conflict, not a server error."""
+        log.warning("conflict at commit on %s %s: %s", request.method, request.path,
+                    (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        db.session.rollback()
+        return service_error(Conflict(_("数据刚被他人修改或已存在，本次操作未保存；请刷新页面后重试。")))
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError):
