@@ -139,11 +139,11 @@ def _check_pdf_toolchain(sender=None, **_kwargs) -> None:
     """Say loudly at start when certificates would be slow or lose glyphs (see `doctor`)."""
     if not harfbuzz_subset_available():
         log.error("libharfbuzz-subset0 is missing: WeasyPrint falls back to fontTools and each Chinese "
-                  "certificate takes ~9 s instead of ~0.1 s (run `flask --app wsgi doctor`)")
+                  "certificate takes seconds instead of a fraction of one (run `flask --app wsgi doctor`)")
     if not cjk_fonts():
         log.error("no Chinese font installed (fonts-noto-cjk): certificates would show empty boxes")
     if not certificate_fonts_built():
-        log.error("the certificate fonts are not built (`make fonts`): each certificate takes ~2x longer")
+        log.error("the certificate fonts are not built (`make fonts`): each certificate takes longer")
 
 
 @shared_task(

@@ -15,7 +15,8 @@ from rating.platform import blobstore, fonts
 
 def harfbuzz_subset_available() -> bool:
     """WeasyPrint subsets fonts with HarfBuzz only when libharfbuzz-subset is present;
-    otherwise it silently falls back to fontTools, about 70× slower on CJK fonts."""
+    otherwise it silently falls back to fontTools, many times slower on CJK fonts
+    (docs/benchmarks.md has the figures)."""
     if ctypes.util.find_library("harfbuzz-subset"):
         return True
     try:
@@ -82,7 +83,8 @@ def run_checks() -> Iterator[tuple[str, bool, str]]:
     hb = harfbuzz_subset_available()
     yield ("HarfBuzz subsetting", hb,
            "libharfbuzz-subset available" if hb else
-           "libharfbuzz-subset0 missing: certificates would take ~9 s instead of ~0.1 s")
+           "libharfbuzz-subset0 missing: each certificate would take seconds instead of a fraction of one "
+           "(apt-get install libharfbuzz-subset0)")
     try:
         # Inside the check: a WeasyPrint that cannot load is reported, not a doctor that fails.
         from weasyprint import HTML
