@@ -8,9 +8,10 @@ FLASK := $(BIN)/flask --app wsgi
 # What WeasyPrint needs for fast Chinese PDFs (HarfBuzz subsetting, a CJK font, and
 # HanaMin for the rare characters of extension B and beyond that Noto CJK lacks).
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-hanazono fontconfig
-# What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler.
-TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils
-# npm fetches axe-core for the accessibility checks; Debian's packages unless an npm is
+# What the tests need besides: throwaway PostgreSQL and Redis, a browser, poppler, and a
+# Java runtime for the Nu HTML Checker (vnu.jar).
+TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium poppler-utils default-jre-headless
+# npm fetches axe-core and vnu-jar for the accessibility and HTML checks; Debian's packages unless an npm is
 # already on the PATH (NodeSource's nodejs ships its own npm and conflicts with Debian's).
 NODE_PACKAGES := nodejs npm
 
@@ -49,20 +50,23 @@ system-run:
 system-test:
 	$(call apt_install,$(TEST_PACKAGES))
 
-# axe-core for tests/browser/test_accessibility.py, at the version package-lock.json pins,
-# fetched from the npm registry rather than copied into the repository.
+# axe-core for tests/browser/test_accessibility.py and the Nu HTML Checker for
+# tests/browser/test_valid_html.py, at the versions package-lock.json pins, fetched from the
+# npm registry rather than copied into the repository. Without vnu-jar's install script,
+# which would download a Java of its own: the checker runs on Debian's (TEST_PACKAGES).
 AXE := node_modules/axe-core/axe.min.js
+VNU := node_modules/vnu-jar/build/dist/vnu.jar
 
 system-node:
 ifeq ($(shell command -v npm),)
 	$(call apt_install,$(NODE_PACKAGES))
 endif
 
-$(AXE): package.json package-lock.json | system-node
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+$(AXE) $(VNU) &: package.json package-lock.json | system-node
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(AXE) $(VNU)
 
-axe: $(AXE)
+axe: $(AXE) $(VNU)
 
 # The certificate's fonts: GB 2312 subsets of Noto Serif CJK SC, cut from the Debian font
 # (rating/platform/fonts.py says why); a few seconds, once per checkout, and again when the
