@@ -60,7 +60,8 @@ class ObjectionForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
-    outcome = SelectField(_l("处理结果"), choices=[("dismiss", _l("异议不成立")), ("uphold", _l("异议成立"))],
+    outcome = SelectField(_l("处理结果"), choices=[("", _l("请选择")), ("dismiss", _l("异议不成立")),
+                                                   ("uphold", _l("异议成立"))],
                           validators=[DataRequired(_l("请选择处理结果。"))])
     action = SelectField(_l("异议成立时"), choices=[("", "—"), ("return", _l("退回企业修改")),
                                                    ("reject", _l("不予认定"))], validate_choice=False)

@@ -1,0 +1,86 @@
+"""Every page is valid HTML by the Nu HTML Checker (`--errors-only`): the pages that the
+public, a firm with a draft, a county reviewer with a queue, an official, an admin and a firm
+whose claim waits reach by following the site's links, and the pages with data (an
+application, the review, a notice with objections, a rating, the verification, a password
+reset, a refused form), all checked in one run of vnu.jar."""
+from __future__ import annotations
+
+import pytest
+
+from rating.extensions import db
+from rating.services.accounts.password_reset import reset_token
+from tests.support.claims import claim_body
+from tests.support.factories import grant_rating, make_batch, make_staff
+from tests.support.flows import approved, file_everything, notice_body, scored
+from tests.support.html_check import Document, crawl, vnu_errors
+from tests.support.people import DECIDERS, csrf_token, firm_email, logged_in, staff_tokens
+
+pytestmark = pytest.mark.integration
+
+CERTIFICATE = "JS-2026-3-000001"
+
+
+def refused_registration(client) -> Document:
+    """The registration form sent back with its errors beside the fields."""
+    form = client.get("/register")
+    answer = client.post("/register", data={"csrf_token": csrf_token(form.text), "uscc": "123", "email": "x"})
+    assert answer.status_code == 200 and "has-error" in answer.text
+    return Document("public", "POST /register (refused)", answer.text)
+
+
+def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tmp_path):
+    batch = make_batch("js-2024")
+    tokens = staff_tokens(api, {name: DECIDERS[name] for name in ("county", "city", "city_official")})
+    publicised, _ = approved(api, batch, tokens)
+    also_publicised, _ = approved(api, batch, tokens)          # two objection forms on the notice page
+    notice = api.post("/publicity-notices", notice_body([publicised, also_publicised], days=10),
+                      token=tokens["city_official"])
+    assert notice.status_code == 201, notice.get_json()
+    notice_id = notice.get_json()["id"]
+    objection = api.post(f"/publicity-notices/{notice_id}/objections",
+                         {"application_id": publicised, "name": "李四", "contact": "13900000000",
+                          "reason": "该企业申报的云服务合同金额与实际支付记录不一致，请核实。"})
+    assert objection.status_code == 201, objection.get_json()
+    in_queue, _ = scored(api, batch, 3)
+    _firm, firm_token = api.register_firm("320402")
+    draft = file_everything(api, firm_token, batch)["id"]
+    held = grant_rating(api.register_firm("320402")[0]["id"], 3)
+    held.certificate_no = CERTIFICATE
+    db.session.commit()
+    assert api.post("/enterprises", claim_body("claimant@example.com")).status_code == 202
+    reviewer = make_staff("reviewer", "320402")
+    official = make_staff("official", "320400")
+    admin = make_staff("admin", None)
+
+    public = app.test_client()
+    roles = {
+        "public": (public, ["/", "/login", "/register", "/password/forgot", "/publicity/",
+                            f"/publicity/{notice_id}", "/totals", f"/verify/{CERTIFICATE}", "/no-such-page",
+                            f"/password/reset/{reset_token(admin)}"]),
+        "firm": (logged_in(app, firm_email(draft)), ["/", f"/applications/{draft}/edit", f"/applications/{draft}",
+                                                 "/account/security", "/account/password"]),
+        "reviewer": (logged_in(app, reviewer.email), ["/", f"/applications/{in_queue}",
+                                                      f"/applications/{publicised}"]),
+        "official": (logged_in(app, official.email), ["/", "/dashboard", f"/ratings/{CERTIFICATE}",
+                                                      f"/publicity/{notice_id}/manage", "/enterprise-claims/"]),
+        "admin": (logged_in(app, admin.email), ["/", "/account/security"]),
+        "claimant": (logged_in(app, "claimant@example.com"), ["/"]),      # the claim not yet confirmed
+    }
+    documents, broken = [], []
+    for who, (client, start) in roles.items():
+        found, failed = crawl(client, who, start)
+        documents += found
+        broken += failed
+    documents.append(refused_registration(app.test_client()))
+    assert not broken, "pages that fail:\n" + "\n".join(broken)
+    # Every role's key pages are among those checked (the crawl did not stop at a login page).
+    checked = {(d.who, d.url) for d in documents}
+    for who, page in [("firm", f"/applications/{draft}/edit"), ("reviewer", f"/applications/{in_queue}"),
+                      ("official", f"/ratings/{CERTIFICATE}"), ("official", f"/publicity/{notice_id}/manage"),
+                      ("public", f"/verify/{CERTIFICATE}"), ("admin", "/account/security"),
+                      ("claimant", "/applications/")]:
+        assert (who, page) in checked, (who, page)
+        assert "/logout" in next(d.html for d in documents if (d.who, d.url) == (who, page)) or who == "public"
+
+    errors = vnu_errors(documents, tmp_path)
+    assert not errors, f"{len(errors)} HTML errors in {len(documents)} pages:\n" + "\n".join(errors)
