@@ -94,8 +94,12 @@ migrate: deps
 seed: migrate
 	$(FLASK) demo seed
 
+# Every process gets the address of the port the web process serves (honcho gives each
+# process a PORT of its own), development mode (admins read the caught mail at /dev/mail),
+# and the Procfile's local mail catcher as its mail server unless MAIL_SERVER is given.
 run: system-run deps fonts translations seed
-	exec $(BIN)/honcho -f Procfile start
+	PORT="$${PORT:-5000}"; PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://127.0.0.1:$$PORT}" \
+	  RATING_ENV="$${RATING_ENV:-development}" PORT="$$PORT" exec $(BIN)/honcho -f Procfile start
 
 doctor: deps fonts
 	$(FLASK) doctor

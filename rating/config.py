@@ -14,6 +14,8 @@ from pathlib import Path
 STORAGE_BACKENDS = ("local", "s3")
 # What an upload's body may carry besides the file: the multipart framing, the other fields.
 MULTIPART_MARGIN_BYTES = 64 * 1024
+# Where the local mail catcher of `make run` listens (rating/platform/mail_catcher.py).
+MAIL_CATCHER_PORT = 2525
 
 
 def _int(name: str, default: int) -> int:
@@ -58,6 +60,7 @@ def from_environment(instance_path: str) -> dict:
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     broker_url = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance / 'celery-broker.sqlite'}"
     debug = os.environ.get("FLASK_DEBUG") in ("1", "true", "True")
+    development = os.environ.get("RATING_ENV") == "development"
     secret_key = os.environ.get("SECRET_KEY")
     if not secret_key:
         # A stable key per instance folder keeps sessions valid across restarts of the
@@ -95,10 +98,19 @@ def from_environment(instance_path: str) -> dict:
         # Logins one address may try (API.md: at least 60 a minute; a bureau office sits
         # behind one address). Flask-Limiter's notation.
         "LOGIN_LIMIT": os.environ.get("LOGIN_LIMIT") or "120 per minute",
-        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Unset: the address `make run` serves (127.0.0.1:$PORT), so that certificates' QR codes
+        # and emailed links point at the port actually served. `make run` passes it on to every
+        # process it starts (honcho gives each process a PORT of its own).
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL")
+                            or f"http://127.0.0.1:{_int('PORT', 5000)}").rstrip("/"),
         "TIMEZONE": os.environ.get("TIMEZONE") or "Asia/Shanghai",
-        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",
-        "MAIL_PORT": _int("MAIL_PORT", 25),
+        # RATING_ENV=development (`make run`): admins may read the mail the local catcher
+        # keeps (/dev/mail), and mail goes to that catcher unless MAIL_SERVER is given.
+        "DEVELOPMENT": development,
+        "MAIL_CATCHER_DIR": os.environ.get("MAIL_CATCHER_DIR") or str(instance / "mail"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or ("127.0.0.1" if development else "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", MAIL_CATCHER_PORT if development and not os.environ.get("MAIL_SERVER")
+                          else 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "星级上云评定系统 <noreply@rating.localhost>",
         # Tries before a message the server refuses is marked failed. While the server
         # cannot be reached, a message waits (never failed for that), tried again after
