@@ -15,6 +15,7 @@ from rating import config as config_module
 from rating.errors import ValidationFailed
 from rating.extensions import babel, csrf, db, limiter, login_manager, migrate
 from rating.platform import jobs
+from rating.rules.messages import Translation
 
 # The register_* functions below import the models, services, views and the CLI when
 # create_app runs, not here: importing any rating.* module runs this file first, and a rule,
@@ -192,8 +193,8 @@ def register_session_teardown(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from rating.views import (account, api, applications, auth, claims, dashboard, health, main, publicity, ratings,
-                              reviews, verify)
+    from rating.views import (account, api, applications, auth, claims, dashboard, dev_mail, health, main, publicity,
+                              ratings, reviews, verify)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
@@ -206,6 +207,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(claims.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(dev_mail.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     # The JSON API authenticates with bearer tokens only, so there is no cookie for a
     # forged cross-site request to ride on; browser forms keep CSRF.
@@ -247,7 +249,9 @@ def register_security_headers(app: Flask) -> None:
     def template_globals():
         # `translate` renders stored score messages (templates + parameters) in the
         # reader's language; Jinja's own `_` cannot be passed to Python code.
-        return {"current_locale": str(get_locale()), "translate": gettext}
+        # Messages counted by their points choose their form by ngettext ("1 point").
+        return {"current_locale": str(get_locale()),
+                "translate": Translation(gettext, lambda s, p, n: get_translations().ngettext(s, p, n))}
 
 
 def register_template_filters(app: Flask) -> None:

@@ -240,7 +240,7 @@ def _indicator(reader: _Reader, dimensions: set[str], levels: set[int]) -> Indic
     for index in range(len(raw_options)):
         option = reader.child("options").child(index)
         options.append(Option(value=str(option.get("value", (str, int))), label=option.get("label", str),
-                              label_en=option.get("label_en", str), points=option.get("points", Decimal, Decimal(0))))
+                              label_en=_label_en(option), points=option.get("points", Decimal, Decimal(0))))
     if len({o.value for o in options}) != len(options):
         raise reader.fail("option values must be unique", "options")
     scoring_reader = reader.child("scoring") if reader.mapping().get("scoring") is not None else _Reader({}, reader.path + ".scoring")
@@ -309,6 +309,19 @@ def _level(reader: _Reader, level: int, dimensions: set[str]) -> LevelRule:
 def canonical_sha256(document: Mapping) -> str:
     text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+OPTION_KEYS = ("value", "label", "label_en", "points")
+
+
+def _label_en(option: _Reader) -> str:
+    """An option's English label. A comma in it, written unquoted inside a YAML flow mapping
+    (`{…, label_en: Production (MES, scheduling), …}`, as the shipped editions have it),
+    ends the value there and makes its rest a key without a value ("scheduling)": None);
+    the rest is joined back as the author wrote it. (The documents stay as stored: an
+    edition a batch uses never changes.)"""
+    rest = [str(key) for key, value in option.mapping().items() if key not in OPTION_KEYS and value is None]
+    return ", ".join([option.get("label_en", str), *rest])
 
 
 def parse_edition(document: Mapping) -> Edition:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from rating.rules.editions import Indicator
-from rating.rules.messages import N_, Message, plain
+from rating.rules.messages import N_, Message, ngettext, plain
 
 
 def months_of_use(started_on: date, until: date) -> int:
@@ -41,7 +41,8 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
     kind = indicator.type
     if kind == "boolean":
         points = indicator.scoring.get("points", Decimal(0)) if value is True else Decimal(0)
-        return min(points, cap), Message(N_("是（%(points)s 分）") if value is True else N_("否（0 分）"),
+        return min(points, cap), Message(ngettext("是（%(points)s 分）",
+                                                  "是（%(points)s 分）") if value is True else N_("否（0 分）"),
                                          {"points": plain(points)} if value is True else {})
     if kind in ("integer", "decimal"):
         number = Decimal(value)
@@ -53,14 +54,16 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
         if not reached:
             return Decimal(0), Message(N_("填报 %(value)s，未达到最低档 %(first)s（0 分）"),
                                        {"value": plain(number), "first": plain(thresholds[0][0])})
-        return min(points, cap), Message(N_("填报 %(value)s，达到 ≥%(level)s 档（%(points)s 分）"),
+        return min(points, cap), Message(ngettext("填报 %(value)s，达到 ≥%(level)s 档（%(points)s 分）",
+                                                  "填报 %(value)s，达到 ≥%(level)s 档（%(points)s 分）"),
                                          {"value": plain(number), "level": plain(reached[-1]),
                                           "points": plain(points)})
     if kind == "choice":
         option = indicator.option(str(value))
         if option is None:
             return Decimal(0), Message(N_("所选项不在指南选项中（0 分）"))
-        return min(option.points, cap), Message(N_("已选择：%(label)s（%(points)s 分）"),
+        return min(option.points, cap), Message(ngettext("已选择：%(label)s（%(points)s 分）",
+                                                         "已选择：%(label)s（%(points)s 分）"),
                                                 {"label": option.label, "label_en": option.label_en,
                                                  "points": plain(option.points)})
     if kind == "multi_choice":
@@ -71,15 +74,18 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
         labels = {"labels": "、".join(o.label for o in known) or "—",
                   "labels_en": ", ".join(o.label_en or o.label for o in known) or "—"}
         if raw > cap:
-            return points, Message(N_("已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）"),
+            return points, Message(ngettext("已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）",
+                                            "已选择：%(labels)s（合计 %(raw)s 分，按上限计 %(points)s 分）"),
                                    {**labels, "raw": plain(raw), "points": plain(points)})
-        return points, Message(N_("已选择：%(labels)s（%(points)s 分）"), {**labels, "points": plain(points)})
+        return points, Message(ngettext("已选择：%(labels)s（%(points)s 分）",
+                                        "已选择：%(labels)s（%(points)s 分）"), {**labels, "points": plain(points)})
     if kind == "text":
         minimum = indicator.scoring.get("min_length", 1)
         length = len(str(value).strip())
         if length >= minimum:
             points = min(indicator.scoring.get("points", Decimal(0)), cap)
-            return points, Message(N_("已说明（%(n)s 字，%(points)s 分）"), {"n": length, "points": plain(points)})
+            return points, Message(ngettext("已说明（%(n)s 字，%(points)s 分）", "已说明（%(n)s 字，%(points)s 分）"),
+                                   {"n": length, "points": plain(points)})
         return Decimal(0), Message(N_("说明过短（%(n)s 字，至少 %(min)s 字）"), {"n": length, "min": minimum})
     if kind == "date":
         months = indicator.scoring.get("months_before_cutoff", 0)
@@ -89,7 +95,8 @@ def indicator_points(indicator: Indicator, value: Any, cutoff: date):
             return Decimal(0), Message(N_("日期 %(date)s 晚于截止日（0 分）"), {"date": value.isoformat()})
         if months_of_use(value, cutoff) >= months:
             points = min(indicator.scoring.get("points", Decimal(0)), cap)
-            return points, Message(N_("%(date)s，截至截止日已满 %(months)s 个月（%(points)s 分）"),
+            return points, Message(ngettext("%(date)s，截至截止日已满 %(months)s 个月（%(points)s 分）",
+                                            "%(date)s，截至截止日已满 %(months)s 个月（%(points)s 分）"),
                                    {"date": value.isoformat(), "months": months, "points": plain(points)})
         return Decimal(0), Message(N_("%(date)s，截至截止日不满 %(months)s 个月（0 分）"),
                                    {"date": value.isoformat(), "months": months})

@@ -14,6 +14,33 @@ def N_(message: str) -> str:
     return message
 
 
+def ngettext(singular: str, plural: str) -> str:
+    """Marks a message whose wording depends on its `points` (extracted as a plural entry by
+    babel's default `ngettext` keyword: "1 point", "2 points"); Chinese has one form, so both
+    arguments are the same msgid. Returns the msgid, stored like any other."""
+    return singular
+
+
+def plural_count(value: Any) -> int:
+    """The number ngettext chooses a form by: a whole number itself, any other 2 ("1.5 points")."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return 2
+    return int(number) if number == number.to_integral_value() else 2
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What renders stored messages in the reader's language: gettext, and ngettext for a
+    message counted by its `points` (both as the catalogue gives them, unformatted)."""
+    gettext: Callable[[str], str]
+    ngettext: Callable[[str, str, int], str] | None = None
+
+    def __call__(self, message: str) -> str:
+        return self.gettext(message)
+
+
 def plain(value: Any) -> Any:
     """A value as JSON has it: whole decimals as integers, dates as ISO strings."""
     if isinstance(value, Decimal):
@@ -30,7 +57,12 @@ class Message:
 
     def render(self, translate: Callable[[str], str] = lambda s: s) -> str:
         params = dict(self.params)
-        text = translate(self.template)
+        text = self.template
+        counted = getattr(translate, "ngettext", None)
+        if counted is not None and "points" in params:
+            text = counted(self.template, self.template, plural_count(params["points"]))
+        if text == self.template:       # not counted, or a catalogue without its plural forms
+            text = translate(self.template)
         if text != self.template:
             # Translated (the catalogue's language is not the guide's Chinese): a parameter
             # with an English form, such as a guide option's label, gives that form.

@@ -14,7 +14,7 @@ from typing import Any
 
 from rating.rules.editions import Edition
 from rating.rules.indicator_points import indicator_points, months_of_use, threshold_points
-from rating.rules.messages import N_, Message, plain
+from rating.rules.messages import N_, Message, ngettext, plain
 
 CENT = Decimal("0.01")
 
@@ -151,13 +151,15 @@ def score(edition: Edition, level: int, answers: Mapping[str, Any], services: Se
         part = edition.computed["investment"]
         points, top = threshold_points(part["thresholds"], investment)
         items.append(Item("computed_investment", part["dimension"], points.quantize(CENT), top.quantize(CENT),
-                          Message(N_("投资期内实际支付 %(amount)s 元，计 %(points)s 分"),
+                          Message(ngettext("投资期内实际支付 %(amount)s 元，计 %(points)s 分",
+                                           "投资期内实际支付 %(amount)s 元，计 %(points)s 分"),
                                   {"amount": _money(investment), "points": plain(points)})))
     if "usage" in edition.computed:
         part = edition.computed["usage"]
         points, top = threshold_points(part["thresholds"], Decimal(usage))
         items.append(Item("computed_usage", part["dimension"], points.quantize(CENT), top.quantize(CENT),
-                          Message(N_("截至 %(cutoff)s 连续上云 %(months)s 个月，计 %(points)s 分"),
+                          Message(ngettext("截至 %(cutoff)s 连续上云 %(months)s 个月，计 %(points)s 分",
+                                           "截至 %(cutoff)s 连续上云 %(months)s 个月，计 %(points)s 分"),
                                   {"cutoff": batch.usage_cutoff.isoformat(), "months": usage,
                                    "points": plain(points)})))
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_babel import gettext
+from flask_babel import get_translations, gettext
 
 from rating import clock
 from rating.rules import answers as answer_codec
+from rating.rules.messages import Translation
 from rating.rules.scoring import ScoreResult
 from rating.services.review import blacklist, reviews
 from rating.services.filing.applications import OPEN
@@ -21,7 +22,8 @@ def score_json(application) -> dict | None:
     current = application.current_score
     if current is None:
         return None
-    return ScoreResult.from_storage(current.detail).to_dict(gettext)
+    return ScoreResult.from_storage(current.detail).to_dict(
+        Translation(gettext, lambda s, p, n: get_translations().ngettext(s, p, n)))
 
 
 def history_json(application) -> list[dict]:
