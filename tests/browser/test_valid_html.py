@@ -6,13 +6,15 @@ reset, a refused form), all checked in one run of vnu.jar."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from rating.extensions import db
+from rating.models import User
 from rating.services.accounts.password_reset import reset_token
 from tests.support.claims import claim_body
 from tests.support.factories import grant_rating, make_batch, make_staff
-from tests.support.flows import approved, file_everything, notice_body, scored
-from tests.support.html_check import Document, crawl, vnu_errors
+from tests.support.flows import approved, export, file_everything, notice_body, scored
+from tests.support.html_check import Document, crawl, links, vnu_errors
 from tests.support.people import DECIDERS, csrf_token, firm_email, logged_in, staff_tokens
 
 pytestmark = pytest.mark.integration
@@ -26,6 +28,13 @@ def refused_registration(client) -> Document:
     answer = client.post("/register", data={"csrf_token": csrf_token(form.text), "uscc": "123", "email": "x"})
     assert answer.status_code == 200 and "has-error" in answer.text
     return Document("public", "POST /register (refused)", answer.text)
+
+
+def english(app):
+    """A visitor who chose English."""
+    client = app.test_client()
+    client.get("/lang/en")
+    return client
 
 
 def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tmp_path):
@@ -44,7 +53,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
     in_queue, _ = scored(api, batch, 3)
     _firm, firm_token = api.register_firm("320402")
     draft = file_everything(api, firm_token, batch)["id"]
-    held = grant_rating(api.register_firm("320402")[0]["id"], 3)
+    rated = api.register_firm("320402")[0]["id"]
+    held = grant_rating(rated, 3)
     held.certificate_no = CERTIFICATE
     db.session.commit()
     assert api.post("/enterprises", claim_body("claimant@example.com")).status_code == 202
@@ -53,18 +63,26 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
     admin = make_staff("admin", None)
 
     public = app.test_client()
+    official_client = logged_in(app, official.email)
+    queued = export(official_client, format="pdf")              # the page of an export job (a worker's)
+    assert queued.status_code == 302 and "/exports/" in queued.headers["Location"], queued.text[:300]
+    rated_email = db.session.execute(select(User.email).where(User.enterprise_id == rated)).scalar_one()
     roles = {
         "public": (public, ["/", "/login", "/register", "/password/forgot", "/publicity/",
                             f"/publicity/{notice_id}", "/totals", f"/verify/{CERTIFICATE}", "/no-such-page",
                             f"/password/reset/{reset_token(admin)}"]),
-        "firm": (logged_in(app, firm_email(draft)), ["/", f"/applications/{draft}/edit", f"/applications/{draft}",
-                                                 "/account/security", "/account/password"]),
+        "public (en)": (english(app), ["/", "/register", f"/publicity/{notice_id}", "/totals",
+                                       f"/verify/{CERTIFICATE}"]),
+        "firm": (logged_in(app, firm_email(draft)), ["/", f"/applications/{draft}/edit",
+                                                     f"/applications/{draft}", "/account/security",
+                                                     "/account/password"]),
         "reviewer": (logged_in(app, reviewer.email), ["/", f"/applications/{in_queue}",
                                                       f"/applications/{publicised}"]),
-        "official": (logged_in(app, official.email), ["/", "/dashboard", f"/ratings/{CERTIFICATE}",
-                                                      f"/publicity/{notice_id}/manage", "/enterprise-claims/"]),
+        "official": (official_client, ["/", "/dashboard", f"/ratings/{CERTIFICATE}", queued.headers["Location"],
+                                       f"/publicity/{notice_id}/manage", "/enterprise-claims/"]),
         "admin": (logged_in(app, admin.email), ["/", "/account/security"]),
         "claimant": (logged_in(app, "claimant@example.com"), ["/"]),      # the claim not yet confirmed
+        "rated firm": (logged_in(app, rated_email), ["/", f"/ratings/{CERTIFICATE}"]),
     }
     documents, broken = [], []
     for who, (client, start) in roles.items():
@@ -78,9 +96,26 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
     for who, page in [("firm", f"/applications/{draft}/edit"), ("reviewer", f"/applications/{in_queue}"),
                       ("official", f"/ratings/{CERTIFICATE}"), ("official", f"/publicity/{notice_id}/manage"),
                       ("public", f"/verify/{CERTIFICATE}"), ("admin", "/account/security"),
-                      ("claimant", "/applications/")]:
+                      ("claimant", "/applications/"), ("rated firm", f"/ratings/{CERTIFICATE}"),
+                      ("public (en)", f"/publicity/{notice_id}")]:
         assert (who, page) in checked, (who, page)
-        assert "/logout" in next(d.html for d in documents if (d.who, d.url) == (who, page)) or who == "public"
+        html = next(d.html for d in documents if (d.who, d.url) == (who, page))
+        assert "/logout" in html or who.startswith("public")
+        assert ('<html lang="en"' in html) == who.endswith("(en)")
 
     errors = vnu_errors(documents, tmp_path)
     assert not errors, f"{len(errors)} HTML errors in {len(documents)} pages:\n" + "\n".join(errors)
+
+
+def test_the_check_names_each_error_with_its_page_and_line(tmp_path):
+    page = '<!DOCTYPE html>\n<html lang="zh-CN"><head><title>x</title></head>\n<body><p id="a"></p><p id="a"></p>'
+    valid = '<!DOCTYPE html>\n<html lang="zh-CN"><head><title>x</title></head><body><p>好</p></body></html>'
+    errors = vnu_errors([Document("firm", "/valid", valid), Document("firm", "/twice", page)], tmp_path)
+    assert len(errors) == 1 and errors[0].startswith("firm /twice line 3: Duplicate ID “a”."), errors
+
+
+def test_the_crawl_keeps_to_the_site_pages():
+    html = """<a href="/ratings/?page=2#top">next</a> <a href="https://example.com/">elsewhere</a>
+              <a href="/ratings/X/certificate.pdf">pdf</a> <a href="/applications/1/evidence/2">file</a>
+              <a href="/lang/en">English</a> <a href="mailto:a@b.cn">mail</a> <a href="edit">edit</a>"""
+    assert links(html, "http://localhost/applications/1") == ["/ratings/?page=2", "/applications/edit"]
