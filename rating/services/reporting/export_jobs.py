@@ -82,7 +82,8 @@ def response(job: ExportJob):
 
 
 def download_name(job: ExportJob) -> str:
-    return f"ratings-{job.created_at:%Y%m%d}-{job.id}.{job.format}"
+    # The local date (TIMEZONE), as the lists downloaded at once are named.
+    return f"ratings-{clock.local(job.created_at):%Y%m%d}-{job.id}.{job.format}"
 
 
 def build(job_id: int) -> str:

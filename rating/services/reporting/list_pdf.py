@@ -1,4 +1,4 @@
-"""The printable ratings list (WeasyPrint): A4 portrait, the list's title and scope on every
+"""The printable ratings list (WeasyPrint): A4 landscape, the list's title and scope on every
 page's header, page numbers in the footer, the table header repeated on each page."""
 from __future__ import annotations
 
