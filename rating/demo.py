@@ -26,6 +26,8 @@ PROVINCE = "320000"
 STAFF = [
     ("admin@demo.rating.test", Role.admin, None, "系统管理员"),
     ("province@demo.rating.test", Role.official, PROVINCE, "省工信厅 王处长"),
+    # The city bureau has the final say on 3★ and 4★ (DOMAIN.md): it publishes their notices.
+    ("city-official@demo.rating.test", Role.official, "320400", "常州市工信局 赵科长"),
     ("city-reviewer@demo.rating.test", Role.reviewer, "320400", "常州市工信局 李审核"),
     ("county-reviewer@demo.rating.test", Role.reviewer, "320402", "天宁区工信局 张审核"),
     ("expert@demo.rating.test", Role.expert, "320400", "评审专家 陈工"),

@@ -82,7 +82,8 @@ def manage():
     scope = staff_scope(current_user)
     notices = publicity.managed_notices(current_user)
     return render_template("publicity/manage.html", form=form, notices=notices, scope=scope,
-                           candidates=publicity.approved_in_scope(current_user), today=clock.today())
+                           candidates=publicity.approved_in_scope(current_user), today=clock.today(),
+                           publishers=publicity.publishing_stages())
 
 
 @bp.get("/<int:notice_id>/manage")

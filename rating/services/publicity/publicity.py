@@ -24,6 +24,7 @@ from rating.extensions import db
 from rating.models import (
     Application,
     ApplicationStatus,
+    Batch,
     Disbursement,
     Enterprise,
     EntryOutcome,
@@ -356,3 +357,16 @@ def approved_in_scope(user: User, limit: int = 2000) -> list[Application]:
     if user.jurisdiction is None:
         return list(applications)
     return [a for a in applications if final_owner(a) == user.jurisdiction.code]
+
+
+def publishing_stages() -> dict[str, list[int]]:
+    """Which stage's jurisdiction publishes the notices of which levels (stage → levels), by
+    the edition of the newest batch: what a publicity page with nothing to publish explains
+    (Jiangsu: the cities 3★ and 4★, the province 5★)."""
+    from_batch = db.session.execute(select(Batch.edition_code).order_by(Batch.opens_at.desc()).limit(1)).scalar()
+    if from_batch is None:
+        return {}
+    published: dict[str, list[int]] = {}
+    for level, rule in sorted(edition_of_batch(from_batch).levels.items()):
+        published.setdefault(rule.final_stage, []).append(level)
+    return {stage: published[stage] for stage in stages.STAGES if stage in published}
