@@ -1,6 +1,8 @@
 """Publicity notices, the public's objections, and how officials resolve them."""
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, SelectField, StringField, TextAreaField
@@ -11,6 +13,20 @@ from rating.models.types import MAX_ID
 from rating.models.publicity import OBJECTION_CONTACT_MAX, OBJECTION_NAME_MAX, OBJECTION_REASON_MAX
 
 MAX_ENTRIES = 2000
+REASON_MIN = 10   # characters of an objection's reason: enough to say what is wrong
+# A mainland mobile (+86 allowed), a landline with its area code, or an email address;
+# spaces and hyphens between digits are ignored.
+MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
+
+
+def is_contact(value: str) -> bool:
+    value = value.strip()
+    if "@" in value:
+        return bool(EMAIL.match(value))
+    digits = re.sub(r"[\s-]", "", value)
+    return bool(MOBILE.match(digits) or LANDLINE.match(digits))
 
 
 class IdListField(Field):
@@ -53,10 +69,21 @@ class ObjectionForm(FlaskForm):
     application_id = LocalIntegerField(_l("异议对象"), validators=[InputRequired(_l("请选择对哪家企业提出异议。"))])
     name = StringField(_l("姓名或单位"), validators=[DataRequired(_l("请填写姓名或单位名称。")), plain_text,
                                                     Length(max=OBJECTION_NAME_MAX)])
-    contact = StringField(_l("联系方式"), validators=[DataRequired(_l("请填写联系电话或邮箱，以便核实。")),
-                                                     plain_text, Length(max=OBJECTION_CONTACT_MAX)])
-    reason = TextAreaField(_l("异议理由"), validators=[DataRequired(_l("请写明异议理由和事实依据。")), plain_text,
-                                                      Length(max=OBJECTION_REASON_MAX)])
+    contact = StringField(_l("联系方式"), description=_l("手机号码、带区号的固定电话或电子邮箱，用于核实。"),
+                          validators=[DataRequired(_l("请填写联系电话或邮箱，以便核实。")),
+                                      plain_text, Length(max=OBJECTION_CONTACT_MAX)])
+    reason = TextAreaField(_l("异议理由"), description=_l("至少 %(n)s 个字，写明事实依据。", n=REASON_MIN),
+                           validators=[DataRequired(_l("请写明异议理由和事实依据。")), plain_text,
+                                       Length(max=OBJECTION_REASON_MAX)])
+
+    def validate_contact(self, field):
+        if field.data and not is_contact(field.data):
+            raise ValidationError(_l("联系方式应为手机号码（如 13912345678）、带区号的固定电话"
+                                     "（如 025-86661234）或电子邮箱。"))
+
+    def validate_reason(self, field):
+        if field.data and len(field.data.strip()) < REASON_MIN:
+            raise ValidationError(_l("异议理由至少 %(n)s 个字，请写明事实依据。", n=REASON_MIN))
 
 
 class ResolveForm(FlaskForm):

@@ -1,16 +1,13 @@
 """The firm's pages: dashboard, the self-assessment form, evidence, submission, the result."""
 from __future__ import annotations
 
-import re
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from werkzeug.datastructures import MultiDict
 
-from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm, application_form_class
+from forms.application import ConfirmForm, EvidenceForm, NewApplicationForm, SubmitForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating import clock
 from rating.errors import ServiceError
@@ -23,18 +20,15 @@ from rating.platform import blobstore, outbox, storage
 from rating.services import reference
 from rating.services.accounts import claims
 from rating.services.filing import applications as filing
-from rating.services.filing import lookups, snapshots
+from rating.services.filing import copies, lookups, snapshots
 from rating.services.review import blacklist, experts, reviews, routing
 from rating.services.filing.applications import held_levels
 from rating.services.reference import edition_of_batch
 from rating.views.api.serialize import adjustments_json
+from rating.views.application_form import compact_rows, form_for, located, requirements
 from rating.views.common import input_from_form, visible_application
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
-
-_ROW = re.compile(r"^cloud_services-(\d+)-(.+)$")
-_PAYMENT = re.compile(r"^payments-(\d+)-(.+)$")
-
 
 def enterprise_required(view):
     @wraps(view)
@@ -45,41 +39,6 @@ def enterprise_required(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def compact_rows(formdata: MultiDict) -> MultiDict:
-    """Drop blank service and payment rows a person left empty, and renumber the rest."""
-    services: dict[int, MultiDict] = {}
-    kept = MultiDict()
-    for key, value in formdata.items(multi=True):
-        match = _ROW.match(key)
-        if match:
-            services.setdefault(int(match.group(1)), MultiDict()).add(match.group(2), value)
-        else:
-            kept.add(key, value)
-    new_index = 0
-    for index in sorted(services):
-        row = services[index]
-        payments: dict[int, dict[str, str]] = {}
-        plain = {}
-        for key, value in row.items():
-            pm = _PAYMENT.match(key)
-            if pm:
-                payments.setdefault(int(pm.group(1)), {})[pm.group(2)] = value
-            else:
-                plain[key] = value
-        payments = {i: p for i, p in payments.items() if any(v.strip() for v in p.values())}
-        # Selects always carry a value, so a row counts as blank when its text fields are.
-        if not any((plain.get(k) or "").strip() for k in ("provider", "service_name", "started_on", "ended_on")) \
-                and not payments:
-            continue
-        for key, value in plain.items():
-            kept.add(f"cloud_services-{new_index}-{key}", value)
-        for p_index, (_old, payment) in enumerate(sorted(payments.items())):
-            for key, value in payment.items():
-                kept.add(f"cloud_services-{new_index}-payments-{p_index}-{key}", value)
-        new_index += 1
-    return kept
 
 
 @bp.get("/")
@@ -100,12 +59,16 @@ def dashboard():
     # One application per firm and batch (a withdrawn one aside): a batch that already has
     # one offers it, not a form the service would refuse.
     existing: dict[int, Application] = {}
+    withdrawn: dict[int, Application] = {}  # a batch's latest withdrawn one: filing again starts from it
     for row in rows:
         if row.status != ApplicationStatus.withdrawn:
             existing.setdefault(row.batch_id, row)
+        elif withdrawn.get(row.batch_id) is None or withdrawn[row.batch_id].id < row.id:
+            withdrawn[row.batch_id] = row
     form = NewApplicationForm()
     return render_template("applications/dashboard.html", applications=rows, options=options,
-                           existing=existing, form=form, held=sorted(held), enterprise=enterprise)
+                           existing=existing, withdrawn=withdrawn, form=form, held=sorted(held),
+                           enterprise=enterprise, confirm_form=ConfirmForm())
 
 
 @bp.post("/new")
@@ -134,33 +97,8 @@ def _own_application(application_id: int) -> Application:
     return application
 
 
-def _form_for(application, edition, formdata=None):
-    form_class = application_form_class(edition)
-    if formdata is not None:
-        return form_class(formdata=formdata)
-    data = {
-        "target_level": application.target_level,
-        "version": application.version,
-        "answers": {code: value for code, value in
-                    filing.answer_codec.for_scoring(edition, application.answers).items()},
-        "cloud_services": [
-            {
-                "provider": s.provider, "service_name": s.service_name, "category": s.category,
-                "deployment": s.deployment, "started_on": s.started_on, "ended_on": s.ended_on,
-                "payments": [{"paid_on": p.paid_on, "amount": p.amount} for p in s.payments],
-            }
-            for s in application.services
-        ],
-    }
-    for indicator in edition.indicators:
-        value = data["answers"].get(indicator.code)
-        if indicator.type == "boolean" and value is not None:
-            data["answers"][indicator.code] = "true" if value else "false"
-    form = form_class(formdata=None, data=data)
-    return form
-
-
-def _render_edit(application, edition, form, status=200, submit_errors=None):
+def _render_edit(application, edition, form, status=200, submit_errors=None, evidence_errors=None):
+    """The form; `evidence_errors` (indicator code → message) are shown beside that file input."""
     state = filing.completeness(application, edition)
     applicable = edition.indicators_for(application.target_level)
     evidence_by_code: dict[str | None, list[Evidence]] = {}
@@ -171,35 +109,10 @@ def _render_edit(application, edition, form, status=200, submit_errors=None):
         application=application, edition=edition, form=form, applicable=applicable,
         completeness=state, evidence_by_code=evidence_by_code, evidence_form=EvidenceForm(),
         submit_form=SubmitForm(), confirm_form=ConfirmForm(),
-        submit_errors=_located(submit_errors or {}, edition),
-        editable=application.status in filing.EDITABLE,
+        submit_errors=located(submit_errors or {}, edition),
+        editable=application.status in filing.EDITABLE, evidence_errors=evidence_errors or {},
+        uploaded=request.args.get("uploaded", ""), requirements=requirements(application, edition),
     ), status
-
-
-def _located(fields: dict[str, list[str]], edition) -> list[tuple[str | None, str | None, str]]:
-    """A refused submission's messages as (what, where on the page, message): "请填写此项。"
-    ten times over tells the firm nothing until it says which item, with a link to it."""
-    english = str(get_locale()).startswith("en")
-    items = []
-    for name, messages in fields.items():
-        _kind, _dot, code = name.partition(".")
-        label = anchor = None
-        indicator = _indicator(edition, code) if code else None
-        if indicator is not None:
-            label, anchor = (indicator.title_en if english else indicator.title), f"ind-{code}"
-        elif name == "cloud_services":
-            label, anchor = _("云服务清单"), "services"
-        elif name == "pledge":
-            label, anchor = _("诚信承诺"), "submit"
-        items.extend((label, anchor, message) for message in messages)
-    return items
-
-
-def _indicator(edition, code: str):
-    try:
-        return edition.indicator(code)
-    except KeyError:
-        return None
 
 
 @bp.route("/<int:application_id>/edit", methods=["GET", "POST"])
@@ -208,7 +121,12 @@ def edit(application_id: int):
     application = _own_application(application_id)
     edition = edition_of_batch(application.batch.edition_code)
     if request.method == "GET":
-        form = _form_for(application, edition)
+        if application.status not in filing.EDITABLE:
+            # The back button leads here after submitting: the page, not a form refusing all.
+            flash(_("申报当前状态为“%(status)s”，不能再修改，以下是它的办理情况。",
+                    status=ApplicationStatus(application.status).label), "info")
+            return redirect(url_for(".show", application_id=application.id))
+        form = form_for(application, edition)
         if request.args.get("add_service"):
             form.cloud_services.append_entry()
         add_payment = request.args.get("add_payment", "")
@@ -221,19 +139,9 @@ def edit(application_id: int):
             if not entry.form.payments.entries:
                 entry.form.payments.append_entry()
         return _render_edit(application, edition, form)
-    formdata = compact_rows(request.form)
-    form = _form_for(application, edition, formdata)
-    if not form.validate():
-        flash(_("有些内容需要修改，请查看标红的项目；已填写的内容尚未保存。"), "error")
-        return _render_edit(application, edition, form, 422)
-    shown = [i.code for i in edition.indicators_for(application.target_level)]
-    try:
-        filing.update_application(current_user, application, input_from_form(form, shown, True))
-        db.session.commit()
-    except ServiceError as exc:
-        flash(exc.message, "error")
-        db.session.rollback()
-        return _render_edit(application, edition, form, exc.status)
+    form, refused = _save_answers(application, edition)
+    if refused is not None:
+        return refused
     flash(_("草稿已保存（%(time)s）。", time=clock.local(clock.now()).strftime("%H:%M:%S")), "success")
     target = url_for(".edit", application_id=application.id)
     if "add_service" in request.form:
@@ -245,10 +153,57 @@ def edit(application_id: int):
     return redirect(target)
 
 
+def _save_answers(application, edition, extra_errors=None):
+    """Save the posted application form; (form, None), or (form, the page that says why not)."""
+    form = form_for(application, edition, compact_rows(request.form))
+    if not form.validate():
+        flash(_("有些内容需要修改，请查看标红的项目；已填写的内容尚未保存。"), "error")
+        return form, _render_edit(application, edition, form, 422, evidence_errors=extra_errors)
+    shown = [i.code for i in edition.indicators_for(application.target_level)]
+    try:
+        filing.update_application(current_user, application, input_from_form(form, shown, True))
+        db.session.commit()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        db.session.rollback()
+        return form, _render_edit(application, edition, form, exc.status, evidence_errors=extra_errors)
+    return form, None
+
+
+def _upload_with_answers(application, code: str):
+    """An upload button of the application form: the answers are saved first, then the file is
+    stored; a refusal comes back in the form, beside that file input, with the answers kept."""
+    edition = edition_of_batch(application.batch.edition_code)
+    if not any(code == i.code for i in edition.indicators_for(application.target_level)):
+        abort(400)
+    upload = request.files.get(f"evidence-{code}")
+    chosen = upload is not None and bool(upload.filename)
+    not_sent = {code: _("文件尚未上传：请先修改标红的项目，再重新选择文件上传。")}
+    form, refused = _save_answers(application, edition, not_sent)
+    if refused is not None:
+        return refused
+    message = None if chosen else _("请选择要上传的文件。")
+    if chosen:
+        try:
+            evidence = filing.add_evidence(current_user, application, upload.stream, upload.filename, code)
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            message = exc.message
+    if message is not None:
+        db.session.refresh(application)
+        return _render_edit(application, edition, form_for(application, edition, compact_rows(request.form)),
+                            422, evidence_errors={code: message + _("（已填写的内容已保存。）")})
+    flash(_("已上传：%(name)s（已填写的内容已一并保存）", name=evidence.filename), "success")
+    return redirect(url_for(".edit", application_id=application.id, uploaded=evidence.id, _anchor=f"ind-{code}"))
+
+
 @bp.post("/<int:application_id>/evidence")
 @enterprise_required
 def upload_evidence(application_id: int):
     application = _own_application(application_id)
+    if request.form.get("upload"):
+        return _upload_with_answers(application, request.form["upload"])
     form = EvidenceForm()
     anchor = f"ind-{form.indicator_code.data}" if form.indicator_code.data else "evidence"
     if not form.validate_on_submit():
@@ -310,11 +265,40 @@ def submit(application_id: int):
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _render_edit(application, edition, _form_for(application, edition), exc.status,
+        return _render_edit(application, edition, form_for(application, edition), exc.status,
                             submit_errors=exc.fields)
     flash(_("申报已提交，系统正在自动评分，请稍候刷新查看。"), "success")
     # The id from the URL: the answer to a submission made must not need the database again.
     return redirect(url_for(".show", application_id=application_id))
+
+
+@bp.get("/<int:application_id>/withdraw")
+@enterprise_required
+def confirm_withdrawal(application_id: int):
+    """What withdrawing means, and the button that does it (works without JavaScript)."""
+    application = _own_application(application_id)
+    if application.status not in filing.OPEN:
+        return redirect(url_for(".show", application_id=application.id))
+    return render_template("applications/withdraw.html", application=application, confirm_form=ConfirmForm())
+
+
+@bp.post("/<int:application_id>/copy")
+@enterprise_required
+def copy(application_id: int):
+    """A new draft in the same batch, filled from the withdrawn application."""
+    application = _own_application(application_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        outcome = copies.copy_withdrawn(current_user, application)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".show", application_id=application.id))
+    flash(_("已按撤回的申报 #%(id)s 创建新的申报草稿：答案、云服务及付款记录、证明材料均已复制，请核对后提交。",
+            id=application_id), "success")
+    return redirect(url_for(".edit", application_id=outcome.application.id))
 
 
 @bp.post("/<int:application_id>/withdraw")
@@ -330,20 +314,26 @@ def withdraw(application_id: int):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(_("申报已撤回。"), "info")
+        flash(_("申报已撤回。如需重新申报，可在本页以它为底稿新建申报。"), "info")
     return redirect(url_for(".show", application_id=application.id))
 
 
 @bp.get("/<int:application_id>")
 @login_required
 def show(application_id: int):
-    application = visible_application(current_user, application_id)
+    return render_show(visible_application(current_user, application_id))
+
+
+def render_show(application: Application, decision_form: DecisionForm | None = None, status: int = 200):
+    """The application's page; a reviewer's refused decision comes back in it with its choice,
+    comment and errors (reviews.decide), the message next to the field."""
     edition = edition_of_batch(application.batch.edition_code)
     current = application.current_score
     result = ScoreResult.from_storage(current.detail) if current else None
-    decision_form = None
-    if can_review(current_user, application):
-        decision_form = DecisionForm(version=application.version)
+    if not can_review(current_user, application):
+        decision_form = None
+    else:
+        decision_form = decision_form or DecisionForm(version=application.version)
         allowed = reviews.allowed_decisions(application)
         decision_form.decision.choices = [c for c in decision_form.decision.choices if c[0] in allowed]
     return render_template(
@@ -360,4 +350,4 @@ def show(application_id: int):
         expert_summary=experts.summary(application) if is_staff(current_user) else None,
         can_assign_experts=experts.can_assign(current_user, application),
         expert_form=ExpertScoresForm() if experts.awaits_scores(current_user, application) else None,
-    )
+    ), status

@@ -1,7 +1,7 @@
 """Publicity pages: the public notice with its objection form; officials' management."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -35,8 +35,11 @@ def show(notice_id: int):
     notice = publicity.get_notice(notice_id)
     form = ObjectionForm()
     form.application_id.data = request.args.get("application_id", type=int)
+    # The receipt of an objection just sent, shown in the objection section the page opens on
+    # (#objection), not at the top of a long list where a phone never shows it.
+    sent = session.pop("objection_sent", None) == notice.id
     return render_template("publicity/show.html", notice=notice, form=form, running=publicity.is_running(notice),
-                           mask=publicity.mask_uscc)
+                           mask=publicity.mask_uscc, sent=sent)
 
 
 @bp.post("/<int:notice_id>")
@@ -49,11 +52,12 @@ def object_to(notice_id: int):
             publicity.submit_objection(notice, form.application_id.data, form.name.data, form.contact.data,
                                        form.reason.data, request.remote_addr)
         except ServiceError as exc:
-            flash(exc.message, "error")
+            db.session.rollback()
+            form.form_errors.append(exc.message)   # shown in the form, where the page opens
         else:
             db.session.commit()
-            flash(_("异议已收到，主管部门将进行核实并与您联系。"), "success")
-            return redirect(url_for(".show", notice_id=notice.id))
+            session["objection_sent"] = notice.id
+            return redirect(url_for(".show", notice_id=notice.id, _anchor="objection"))
     return render_template("publicity/show.html", notice=notice, form=form, running=publicity.is_running(notice),
                            mask=publicity.mask_uscc), 422
 
@@ -86,11 +90,22 @@ def manage():
                            publishers=publicity.publishing_stages())
 
 
+def _resolve_forms(notice) -> dict[int, ResolveForm]:
+    """A form per open objection, its fields' ids numbered by the objection (one page holds
+    them all); the names stay those resolve() reads."""
+    forms = {}
+    for objection in (o for e in notice.entries for o in e.objections):
+        form = forms[objection.id] = ResolveForm()
+        for field in (form.outcome, form.action, form.comment):
+            field.id = field.label.field_id = f"{field.name}-{objection.id}"
+    return forms
+
+
 @bp.get("/<int:notice_id>/manage")
 @official_required
 def manage_notice(notice_id: int):
     notice = publicity.managed_notice(current_user, notice_id)
-    return render_template("publicity/notice_manage.html", notice=notice, form=ResolveForm(),
+    return render_template("publicity/notice_manage.html", notice=notice, forms=_resolve_forms(notice),
                            today=clock.today(), mask=publicity.mask_uscc, confirm_form=ConfirmForm(),
                            progress=certificates.notice_progress(notice.id))
 

@@ -11,9 +11,12 @@ from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
 from rating.extensions import db
+from rating.platform import blobstore, storage
+from rating.services.filing import lookups
 from rating.services.reference import all_levels
-from rating.services.review import assignments, blacklist, experts, reviews
+from rating.services.review import assignments, blacklist, experts, handled, reviews
 from rating.readonly import read_only
+from rating.views.applications import render_show
 from rating.views.common import visible_application
 from rating.permissions import is_official, is_staff, staff_scope
 
@@ -45,24 +48,71 @@ def queue():
                            overdue=overdue, scope_name=scope_name)
 
 
+@bp.get("/handled")
+@read_only
+@login_required
+def handled_list():
+    """已办: the decisions this reviewer made, linked from the queue."""
+    if not is_staff(current_user):
+        abort(403)
+    page = max(1, min(request.args.get("page", 1, type=int), 10_000))
+    per_page = PAGE_SIZES[0]
+    items, total = handled.handled_page(current_user, per_page, offset=(page - 1) * per_page)
+    return render_template("reviews/handled.html", items=items, total=total, page=page,
+                           pages=max(1, -(-total // per_page)))
+
+
 @bp.post("/<int:application_id>/decide")
 @login_required
 def decide(application_id: int):
     application = visible_application(current_user, application_id)
     form = DecisionForm()
+    form.decision.choices = [c for c in form.decision.choices if c[0] in reviews.allowed_decisions(application)]
     if not form.validate_on_submit():
-        for messages in form.errors.values():
-            for message in messages:
-                flash(str(message), "error")
-        return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
+        # The page again with the choice and comment kept, each message next to its field.
+        return render_show(application, form, 422)
     try:
         reviews.decide(current_user, application, form.decision.data, form.comment.data, form.version.data)
         db.session.commit()
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("applications.show", application_id=application.id, _anchor="decision"))
+        db.session.rollback()
+        about = next((name for name in ("decision", "comment") if name in exc.fields), None)
+        if about is not None:
+            form[about].errors = [exc.message]
+        else:
+            form.form_errors.append(exc.message)
+        return render_show(application, form, exc.status)
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
     return redirect(url_for(".queue"))
+
+
+# Evidence shown in the page: only kinds the upload check identified by their bytes, never SVG or
+# HTML (not accepted at all). The file's own policy allows nothing but being framed by this site
+# (frame-ancestors / X-Frame-Options) and, for a PDF, Chromium's viewer (object-src 'self').
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+INLINE_POLICY = ("default-src 'none'; img-src 'self'; object-src 'self'; base-uri 'none'; "
+                 "form-action 'none'; frame-ancestors 'self'")
+
+
+@bp.get("/<int:application_id>/evidence/<int:evidence_id>")
+@login_required
+def view_evidence(application_id: int, evidence_id: int):
+    """An evidence file opened in the page (an <img> or <iframe> of the application's page);
+    other kinds go to their download."""
+    application = visible_application(current_user, application_id)
+    evidence = lookups.evidence_of(application, evidence_id)
+    if evidence is None:
+        abort(404)
+    if evidence.content_type not in INLINE_TYPES:
+        return redirect(url_for("applications.download_evidence", application_id=application.id,
+                                evidence_id=evidence.id))
+    response = blobstore.backend().send(storage.key_for(evidence.sha256), mimetype=evidence.content_type,
+                                        as_attachment=False, download_name=evidence.filename, max_age=0)
+    if response is None:
+        abort(404)
+    response.headers["Content-Security-Policy"] = INLINE_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @bp.post("/<int:application_id>/experts")

@@ -35,7 +35,7 @@ def test_county_forwards_and_city_approves(app, api, live_server, browser):
     page.goto(f"{live_server}/applications/{application_id}")
     page.check("#decision-return")
     page.click("#decision button[type=submit]")   # a return without a comment is refused
-    assert "必须填写意见" in page.locator(".flash-error").inner_text()
+    assert "必须填写意见" in page.locator("#comment-errors").inner_text()
     page.check("#decision-approve")
     page.click("#decision button[type=submit]")
     page.wait_for_url("**/reviews/")

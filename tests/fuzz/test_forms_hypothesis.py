@@ -86,7 +86,7 @@ FORMS = [
     Form("auth.reset_password", None, "/password/reset/{reset_token}",
          lambda w: {"password": "Neu2026passwort", "confirm": "Neu2026passwort"}),
     Form("publicity.object_to", None, "/publicity/{notice_id}", lambda w: {
-        "application_id": w.ids["publicised"], "name": "王五", "contact": "13900000001", "reason": "虚报投入。"}),
+        "application_id": w.ids["publicised"], "name": "王五", "contact": "13900000001", "reason": "虚报上云投入，付款凭证不实。"}),
     Form("verify.check_file", None, "/verify/{certificate_no}", files=("file",)),
     Form("applications.create", "firm", "/applications/new",
          lambda w: {"batch_id": w.ids["batch_id"], "target_level": 3}),

@@ -40,11 +40,15 @@ def file_everything(api, token, batch, level=3) -> dict:
     return body
 
 
-def scored(api, batch, level: int) -> tuple[int, str]:
+def scored(api, batch, level: int, before_submit=None) -> tuple[int, str]:
+    """A filed application submitted, scored and routed to the county; `before_submit(token,
+    application_id)` may add to it first (more evidence, say)."""
     firm, token = api.register_firm("320402")
     for held in range(3, level):
         grant_rating(firm["id"], held)
     body = file_everything(api, token, batch, level)
+    if before_submit is not None:
+        before_submit(token, body["id"])
     assert api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token).status_code == 202
     outcome = scoring_runs.score_application(body["id"])
     if outcome != "scored":
