@@ -51,6 +51,13 @@ class LocalDateField(DateField):
         except ValueError:
             raise ValueError(_l("请输入正确的日期，格式为 YYYY-MM-DD。"))
 
+    def _value(self):
+        """A date input holds only a real date: one that could not be read (2024-02-30, from an
+        address or a script) is shown empty beside its error, as a browser would show it."""
+        if self.raw_data and self.data is None:
+            return ""
+        return super()._value()
+
 
 class DateBetween:
     """A date from `first` to `last` (both included)."""

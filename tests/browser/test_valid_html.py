@@ -2,8 +2,10 @@
 public, a firm with a draft, a county reviewer with a queue, an official, an admin and a firm
 whose claim waits reach by following the site's links, and the pages with data (an
 application, the review, a notice with objections, a rating, the verification, a password
-reset, a refused form), all checked in one run of vnu.jar."""
+reset, the pages that refused forms lead to), all checked in one run of vnu.jar."""
 from __future__ import annotations
+
+import io
 
 import pytest
 from sqlalchemy import select
@@ -14,20 +16,13 @@ from rating.services.accounts.password_reset import reset_token
 from tests.support.claims import claim_body
 from tests.support.factories import grant_rating, make_batch, make_staff
 from tests.support.flows import approved, export, file_everything, notice_body, scored
-from tests.support.html_check import Document, crawl, links, vnu_errors
-from tests.support.people import DECIDERS, csrf_token, firm_email, logged_in, staff_tokens
+from tests.support.files import csv_bytes
+from tests.support.html_check import Document, crawl, links, sent, vnu_errors
+from tests.support.people import DECIDERS, firm_email, logged_in, staff_tokens
 
 pytestmark = pytest.mark.integration
 
 CERTIFICATE = "JS-2026-3-000001"
-
-
-def refused_registration(client) -> Document:
-    """The registration form sent back with its errors beside the fields."""
-    form = client.get("/register")
-    answer = client.post("/register", data={"csrf_token": csrf_token(form.text), "uscc": "123", "email": "x"})
-    assert answer.status_code == 200 and "has-error" in answer.text
-    return Document("public", "POST /register (refused)", answer.text)
 
 
 def english(app):
@@ -79,7 +74,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         "reviewer": (logged_in(app, reviewer.email), ["/", f"/applications/{in_queue}",
                                                       f"/applications/{publicised}"]),
         "official": (official_client, ["/", "/dashboard", f"/ratings/{CERTIFICATE}", queued.headers["Location"],
-                                       f"/publicity/{notice_id}/manage", "/enterprise-claims/"]),
+                                       f"/publicity/{notice_id}/manage", "/enterprise-claims/",
+                                       "/dashboard?on=2024-02-30"]),
         "admin": (logged_in(app, admin.email), ["/", "/account/security"]),
         "claimant": (logged_in(app, "claimant@example.com"), ["/"]),      # the claim not yet confirmed
         "rated firm": (logged_in(app, rated_email), ["/", f"/ratings/{CERTIFICATE}"]),
@@ -89,7 +85,22 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         found, failed = crawl(client, who, start)
         documents += found
         broken += failed
-    documents.append(refused_registration(app.test_client()))
+    # The pages that forms lead to, refused ones with their errors beside the fields.
+    firm, reviewing, admin_client = (roles[who][0] for who in ("firm", "reviewer", "admin"))
+    bad_list = csv_bytes([["", "不是代码", "999999", "9", "二〇二四", "", "", "昨天"]])
+    documents += [
+        sent(public, "public", "/register", {"uscc": "123", "email": "x"}),
+        sent(public, "public", "/login", {"email": "nobody@example.com", "password": "wrong-password-1"}),
+        sent(public, "public", "/password/forgot", {"email": "nobody@example.com"}),
+        sent(public, "public", f"/publicity/{notice_id}", {"contact": "abc"}),
+        sent(firm, "firm", "/account/password", {"current_password": "not-my-password1", "new_password": "short"}),
+        sent(reviewing, "reviewer", f"/reviews/{in_queue}/decide", {}, page=f"/applications/{in_queue}"),
+        sent(official_client, "official", "/ratings/import", {"file": (io.BytesIO(bad_list), "list.csv")}),
+        sent(official_client, "official", "/reviews/blacklist", {}),
+        sent(official_client, "official", "/publicity/manage", {}),
+        sent(admin_client, "admin", "/account/manage", {"email": "nobody@example.com", "deactivate": "y"},
+             page="/account/security"),
+    ]
     assert not broken, "pages that fail:\n" + "\n".join(broken)
     # Every role's key pages are among those checked (the crawl did not stop at a login page).
     checked = {(d.who, d.url) for d in documents}

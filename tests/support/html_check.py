@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from tests.support.people import csrf_token
+
 ROOT = Path(__file__).resolve().parents[2]
 # Fetched from the npm registry by `make axe` (package.json pins the version).
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -85,6 +87,16 @@ def crawl(client, who: str, start: list[str], limit: int = 150) -> tuple[list[Do
             per_path[path] += 1
             queue.append(target)
     return documents, broken
+
+
+def sent(client, who: str, path: str, data: dict, page: str | None = None) -> Document:
+    """The page a form posted to `path` leads to (after its redirect, if any): with a refused
+    form, the page that shows the errors. `page` is where the form is, if not at `path`."""
+    form = client.get(page or path)
+    answer = client.post(path, data={"csrf_token": csrf_token(form.text), **data}, follow_redirects=True,
+                         content_type="multipart/form-data")
+    assert answer.status_code < 500 and answer.mimetype == "text/html", (path, answer.status_code)
+    return Document(who, f"POST {path}", answer.text)
 
 
 def vnu_errors(documents: list[Document], folder: Path) -> list[str]:
