@@ -67,8 +67,9 @@ class ServiceForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = [(c.value, c.label) for c in ServiceCategory]
-        self.deployment.choices = [(d.value, d.label) for d in Deployment]
+        # Required selects start on an empty "请选择": no real value is chosen for the firm.
+        self.category.choices = [("", _l("请选择"))] + [(c.value, c.label) for c in ServiceCategory]
+        self.deployment.choices = [("", _l("请选择"))] + [(d.value, d.label) for d in Deployment]
 
     def validate_ended_on(self, field):
         if field.data and self.started_on.data and field.data < self.started_on.data:

@@ -316,6 +316,7 @@ def test_keyboard_only_filing(app, api, live_server, page, tmp_path):
     page.keyboard.press("Tab")
     assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
 
+    choose(page, "form.card select", "3")
     tab_to(page, "form.card button[type=submit]")
     page.keyboard.press("Enter")
     page.wait_for_url("**/edit")
@@ -341,7 +342,7 @@ def test_keyboard_only_filing(app, api, live_server, page, tmp_path):
     evidence.write_bytes(PDF_BYTES)
     # A listener makes Playwright intercept the dialog from the start (else the first is missed).
     page.on("filechooser", lambda _chooser: None)
-    for code in page.locator("form.upload input[type=file]").evaluate_all("inputs => inputs.map(i => i.id)"):
+    for code in page.locator(".upload input[type=file]").evaluate_all("inputs => inputs.map(i => i.id)"):
         tab_to(page, f"#{code}")
         with page.expect_file_chooser() as chooser:
             page.keyboard.press("Space")
@@ -354,7 +355,7 @@ def test_keyboard_only_filing(app, api, live_server, page, tmp_path):
 
     tab_to(page, "#pledge")
     page.keyboard.press("Space")
-    tab_to(page, "#submit input[type=submit]")
+    tab_to(page, "#submission input[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "已提交" in page.get_by_test_id("status").inner_text()

@@ -66,6 +66,7 @@ def test_firm_files_and_sees_its_score(app, live_server, page, tmp_path):
     page.wait_for_url("**/applications/")
 
     # Start an application for the open batch.
+    page.locator("form.card select").first.select_option("3")
     page.locator("form.card button[type=submit]").first.click()
     page.wait_for_url("**/edit")
     assert page.get_by_test_id("completeness").inner_text() == "0%"
@@ -93,13 +94,13 @@ def test_firm_files_and_sees_its_score(app, live_server, page, tmp_path):
     for indicator in edition.indicators_for(3):
         if indicator.evidence_required:
             page.set_input_files(f"#file-{indicator.code}", str(evidence))
-            page.locator(f"form.upload:has(#file-{indicator.code}) button").click()
+            page.locator(f"#ind-{indicator.code} .upload button").click()
             page.wait_for_load_state()
     assert page.get_by_test_id("completeness").inner_text() == "100%"
 
     # Pledge and submit; the worker scores it.
     page.check("#pledge")
-    page.click("#submit input[type=submit]")
+    page.click("#submission input[type=submit]")
     page.wait_for_url("**/applications/*")
     assert_scored(page)
     page.screenshot(path=str(tmp_path / "scored.png"), full_page=True)

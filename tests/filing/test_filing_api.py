@@ -340,8 +340,12 @@ def test_shared_evidence_is_flagged(api, batch):
     for body, token in ((first, token_a), (second, token_b)):
         api.post(f"/applications/{body['id']}/submit", {"pledge": True}, token=token)
         scoring_runs.score_application(body["id"])
-    flags = api.get(f"/applications/{second['id']}", token=token_b).get_json()["score"]["flags"]
+    reviewer = make_staff("reviewer", "320402")
+    flags = api.get(f"/applications/{second['id']}", token=api.token(reviewer.email)).get_json()["score"]["flags"]
     assert "shared_evidence" in {f["code"] for f in flags}
+    # The flag is for reviewers: the firm is not told that its files match other firms' files.
+    told = api.get(f"/applications/{second['id']}", token=token_b).get_json()["score"]["flags"]
+    assert "shared_evidence" not in {f["code"] for f in told}
 
 
 def test_shared_evidence_counts_each_file_another_firm_holds_once(api, batch):

@@ -52,7 +52,7 @@ def create_application():
     data.batch_id = batch.id
     outcome = filing.create_application(api_user(), data)
     db.session.commit()
-    return application_json(outcome.application), 201
+    return application_json(outcome.application, firm=True), 201
 
 
 @bp.patch("/applications/<int:application_id>")
@@ -63,7 +63,7 @@ def update_application(application_id: int):
     data = _validated_input(edition_of_batch(application.batch.edition_code), body)
     outcome = filing.update_application(api_user(), application, data)
     db.session.commit()
-    return application_json(outcome.application)
+    return application_json(outcome.application, firm=True)
 
 
 @bp.post("/applications/<int:application_id>/evidence")
@@ -111,7 +111,8 @@ def withdraw_application(application_id: int):
 @bp.get("/applications/<int:application_id>")
 @token_required()
 def get_application(application_id: int):
-    return application_json(visible_application(api_user(), application_id))
+    user = api_user()
+    return application_json(visible_application(user, application_id), firm=is_firm_user(user))
 
 
 @bp.get("/applications")

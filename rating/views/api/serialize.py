@@ -18,12 +18,19 @@ def money(value) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def score_json(application) -> dict | None:
+# Flags for reviewers only: a firm is not told that its files match files of other firms.
+STAFF_ONLY_FLAGS = frozenset({"shared_evidence"})
+
+
+def score_json(application, firm: bool = False) -> dict | None:
     current = application.current_score
     if current is None:
         return None
-    return ScoreResult.from_storage(current.detail).to_dict(
+    score = ScoreResult.from_storage(current.detail).to_dict(
         Translation(gettext, lambda s, p, n: get_translations().ngettext(s, p, n)))
+    if firm:
+        score["flags"] = [f for f in score["flags"] if f["code"] not in STAFF_ONLY_FLAGS]
+    return score
 
 
 def history_json(application) -> list[dict]:
@@ -85,14 +92,15 @@ def summary_json(application) -> dict:
     }
 
 
-def application_json(application) -> dict:
+def application_json(application, firm: bool = False) -> dict:
+    """`firm`: the answer to the firm itself, without what is for reviewers only."""
     edition = edition_of_batch(application.batch.edition_code)
     return {
         **summary_json(application),
         "answers": answer_codec.for_api(edition, application.answers),
         "cloud_services": services_json(application),
         "evidence": [evidence_json(e) for e in application.evidence],
-        "score": score_json(application),
+        "score": score_json(application, firm),
         "history": history_json(application),
         "alerts": blacklist.alerts(application) if application.status in OPEN else [],
         "adjustments": adjustments_json(application),
