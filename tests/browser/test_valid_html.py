@@ -1,8 +1,9 @@
 """Every page is valid HTML by the Nu HTML Checker (`--errors-only`): the pages that the
-public, a firm with a draft, a county reviewer with a queue, an official, an admin and a firm
-whose claim waits reach by following the site's links, and the pages with data (an
-application, the review, a notice with objections, a rating, the verification, a password
-reset, the pages that refused forms lead to), all checked in one run of vnu.jar."""
+public (in Chinese and in English), a firm with a draft, a firm in review, a returned firm, a
+rated firm, a firm whose claim waits, a county reviewer with a queue, an official and an admin
+reach by following the site's links, and the pages with data (an application, the review, a
+notice with objections, a rating, the verification, a password reset, an export job, the pages
+that refused forms lead to), all checked in one run of vnu.jar."""
 from __future__ import annotations
 
 import io
@@ -15,7 +16,7 @@ from rating.models import User
 from rating.services.accounts.password_reset import reset_token
 from tests.support.claims import claim_body
 from tests.support.factories import grant_rating, make_batch, make_staff
-from tests.support.flows import approved, export, file_everything, notice_body, scored
+from tests.support.flows import approved, decide, export, file_everything, notice_body, scored
 from tests.support.files import csv_bytes
 from tests.support.html_check import Document, crawl, links, sent, vnu_errors
 from tests.support.people import DECIDERS, firm_email, logged_in, staff_tokens
@@ -46,6 +47,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
                           "reason": "该企业申报的云服务合同金额与实际支付记录不一致，请核实。"})
     assert objection.status_code == 201, objection.get_json()
     in_queue, _ = scored(api, batch, 3)
+    returned, _ = scored(api, batch, 3)
+    assert decide(api, tokens["county"], returned, "return", comment="请补充云服务付费凭证。").status_code == 201
     _firm, firm_token = api.register_firm("320402")
     draft = file_everything(api, firm_token, batch)["id"]
     rated = api.register_firm("320402")[0]["id"]
@@ -73,11 +76,14 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
                                                      "/account/password"]),
         "reviewer": (logged_in(app, reviewer.email), ["/", f"/applications/{in_queue}",
                                                       f"/applications/{publicised}"]),
-        "official": (official_client, ["/", "/dashboard", f"/ratings/{CERTIFICATE}", queued.headers["Location"],
+        "official": (official_client, ["/", "/dashboard", f"/ratings/{CERTIFICATE}",
+                                       queued.headers["Location"],
                                        f"/publicity/{notice_id}/manage", "/enterprise-claims/",
                                        "/dashboard?on=2024-02-30"]),
         "admin": (logged_in(app, admin.email), ["/", "/account/security"]),
         "claimant": (logged_in(app, "claimant@example.com"), ["/"]),      # the claim not yet confirmed
+        "firm in review": (logged_in(app, firm_email(in_queue)), ["/", f"/applications/{in_queue}/withdraw"]),
+        "returned firm": (logged_in(app, firm_email(returned)), ["/", f"/applications/{returned}/edit"]),
         "rated firm": (logged_in(app, rated_email), ["/", f"/ratings/{CERTIFICATE}"]),
     }
     documents, broken = [], []
@@ -93,7 +99,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         sent(public, "public", "/login", {"email": "nobody@example.com", "password": "wrong-password-1"}),
         sent(public, "public", "/password/forgot", {"email": "nobody@example.com"}),
         sent(public, "public", f"/publicity/{notice_id}", {"contact": "abc"}),
-        sent(firm, "firm", "/account/password", {"current_password": "not-my-password1", "new_password": "short"}),
+        sent(firm, "firm", "/account/password",
+             {"current_password": "not-my-password1", "new_password": "short"}),
         sent(reviewing, "reviewer", f"/reviews/{in_queue}/decide", {}, page=f"/applications/{in_queue}"),
         sent(official_client, "official", "/ratings/import", {"file": (io.BytesIO(bad_list), "list.csv")}),
         sent(official_client, "official", "/reviews/blacklist", {}),
@@ -108,7 +115,9 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
                       ("official", f"/ratings/{CERTIFICATE}"), ("official", f"/publicity/{notice_id}/manage"),
                       ("public", f"/verify/{CERTIFICATE}"), ("admin", "/account/security"),
                       ("claimant", "/applications/"), ("rated firm", f"/ratings/{CERTIFICATE}"),
-                      ("public (en)", f"/publicity/{notice_id}")]:
+                      ("public (en)", f"/publicity/{notice_id}"),
+                      ("firm in review", f"/applications/{in_queue}"),
+                      ("returned firm", f"/applications/{returned}/edit")]:
         assert (who, page) in checked, (who, page)
         html = next(d.html for d in documents if (d.who, d.url) == (who, page))
         assert "/logout" in html or who.startswith("public")
@@ -119,7 +128,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
 
 
 def test_the_check_names_each_error_with_its_page_and_line(tmp_path):
-    page = '<!DOCTYPE html>\n<html lang="zh-CN"><head><title>x</title></head>\n<body><p id="a"></p><p id="a"></p>'
+    page = ('<!DOCTYPE html>\n<html lang="zh-CN"><head><title>x</title></head>\n'
+            '<body><p id="a"></p><p id="a"></p>')
     valid = '<!DOCTYPE html>\n<html lang="zh-CN"><head><title>x</title></head><body><p>好</p></body></html>'
     errors = vnu_errors([Document("firm", "/valid", valid), Document("firm", "/twice", page)], tmp_path)
     assert len(errors) == 1 and errors[0].startswith("firm /twice line 3: Duplicate ID “a”."), errors
