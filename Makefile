@@ -47,7 +47,10 @@ deps-dev: $(VENV)/.installed-dev
 system-run:
 	$(call apt_install,$(RUN_PACKAGES))
 
+# OpenJDK's install script links its manual pages into /usr/share/man/man1, which Debian's
+# slim images leave out: without the folder default-jre-headless fails to configure.
 system-test:
+	@if [ "$$(id -u)" = 0 ]; then mkdir -p /usr/share/man/man1; fi
 	$(call apt_install,$(TEST_PACKAGES))
 
 # axe-core for tests/browser/test_accessibility.py and the Nu HTML Checker for
