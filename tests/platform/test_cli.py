@@ -70,7 +70,9 @@ def test_demo_seed_is_idempotent(runner):
     from rating.extensions import db
     from rating.models import Batch, User
 
-    assert db.session.execute(select(func.count(User.id))).scalar_one() == 8
+    # Six staff (the city official publishes 3★ and 4★ notices) and three firms, once.
+    assert db.session.execute(select(func.count(User.id))).scalar_one() == 9
+    assert "city-official@demo.rating.test" in second.output
     # One demo application, filed and submitted once, complete enough to pass every gate.
     from rating.models import Application
     from rating.services.review import scoring_runs
