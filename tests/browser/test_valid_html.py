@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from flask import render_template
 from sqlalchemy import select
 
 from rating.extensions import db
@@ -24,6 +25,12 @@ from tests.support.people import DECIDERS, firm_email, logged_in, staff_tokens
 pytestmark = pytest.mark.integration
 
 CERTIFICATE = "JS-2026-3-000001"
+
+
+def rendered(app, template: str, **context) -> Document:
+    """A page the site shows only when something fails: the database down, a server error."""
+    with app.test_request_context("/"):
+        return Document("public", template, render_template(template, **context))
 
 
 def english(app):
@@ -107,6 +114,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         sent(official_client, "official", "/publicity/manage", {}),
         sent(admin_client, "admin", "/account/manage", {"email": "nobody@example.com", "deactivate": "y"},
              page="/account/security"),
+        rendered(app, "unavailable.html", message="系统繁忙，请稍后再试。"),
+        rendered(app, "error.html", message="服务器内部错误。", status=500),
     ]
     assert not broken, "pages that fail:\n" + "\n".join(broken)
     # Every role's key pages are among those checked (the crawl did not stop at a login page).
