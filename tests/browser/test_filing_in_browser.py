@@ -32,9 +32,9 @@ def fill_answers(page, edition, level) -> None:
             value = int(indicator.max) if indicator.max is not None else 100
             if indicator.code == "declared_investment_yuan":
                 value = 150000
-            box.locator("input").fill(str(value))
+            box.locator("input:not([type=file])").fill(str(value))
         elif indicator.type == "date":
-            box.locator("input").fill((clock.today() - timedelta(days=3 * 365)).isoformat())
+            box.locator("input:not([type=file])").fill((clock.today() - timedelta(days=3 * 365)).isoformat())
         else:
             box.locator("textarea").fill(LONG_TEXT)
 
