@@ -192,7 +192,9 @@ def _upload_with_answers(application, code: str):
             message = exc.message
     if message is not None:
         db.session.refresh(application)
-        return _render_edit(application, edition, form_for(application, edition, compact_rows(request.form)),
+        kept = compact_rows(request.form)
+        kept["version"] = str(application.version)  # the answers were saved: the version moved on
+        return _render_edit(application, edition, form_for(application, edition, kept),
                             422, evidence_errors={code: message + _("（已填写的内容已保存。）")})
     flash(_("已上传：%(name)s（已填写的内容已一并保存）", name=evidence.filename), "success")
     return redirect(url_for(".edit", application_id=application.id, uploaded=evidence.id, _anchor=f"ind-{code}"))

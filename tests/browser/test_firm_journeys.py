@@ -88,6 +88,13 @@ def test_a_refused_upload_says_why_beside_its_input_on_a_phone(app, api, batch, 
         assert in_viewport(page, f"[data-testid=upload-error-{code}]")
         assert page.locator(f"#ind-{ANSWER} input").input_value() == "7"
         assert stored_answer(application_id, ANSWER) == 7
+        # The right file then: "已上传" beside its indicator, on screen.
+        contract = tmp_path / "合同.pdf"
+        contract.write_bytes(PDF_BYTES)
+        page.set_input_files(f"#file-{code}", str(contract))
+        page.locator(f"#ind-{code} .upload button").click()
+        page.wait_for_load_state()
+        assert in_viewport(page, f"[data-testid=uploaded-{code}]")
     finally:
         context.close()
 
@@ -179,6 +186,7 @@ def test_the_form_shows_the_levels_requirements_and_a_low_score_says_what_comes_
         time.sleep(1)
         page.reload()
     assert page.get_by_test_id("status").inner_text() == "审核中"
+    assert "未满足申报条件" not in page.get_by_test_id("score").inner_text()
     explained = page.get_by_test_id("below-pass").inner_text()
     assert "不会因此被自动驳回" in explained and "退回修改" in explained
 
