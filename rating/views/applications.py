@@ -111,7 +111,7 @@ def _render_edit(application, edition, form, status=200, submit_errors=None, evi
         submit_form=SubmitForm(), confirm_form=ConfirmForm(),
         submit_errors=located(submit_errors or {}, edition),
         editable=application.status in filing.EDITABLE, evidence_errors=evidence_errors or {},
-        uploaded=request.args.get("uploaded", ""), requirements=requirements(application, edition),
+        uploaded=request.args.getlist("uploaded"), requirements=requirements(application, edition),
     ), status
 
 
@@ -171,33 +171,40 @@ def _save_answers(application, edition, extra_errors=None):
 
 
 def _upload_with_answers(application, code: str):
-    """An upload button of the application form: the answers are saved first, then the file is
-    stored; a refusal comes back in the form, beside that file input, with the answers kept."""
+    """An upload button of the application form: the answers are saved first, then the file
+    chosen beside that button is stored (and any other file chosen in the form, each for its
+    own indicator); a refusal comes back in the form, beside its file input, answers kept."""
     edition = edition_of_batch(application.batch.edition_code)
-    if not any(code == i.code for i in edition.indicators_for(application.target_level)):
+    codes = [i.code for i in edition.indicators_for(application.target_level) if i.evidence_required]
+    if code not in codes:
         abort(400)
-    upload = request.files.get(f"evidence-{code}")
-    chosen = upload is not None and bool(upload.filename)
-    not_sent = {code: _("文件尚未上传：请先修改标红的项目，再重新选择文件上传。")}
-    form, refused = _save_answers(application, edition, not_sent)
+    chosen = {c: request.files[f"evidence-{c}"] for c in codes if request.files.get(f"evidence-{c}")
+              and request.files[f"evidence-{c}"].filename}
+    not_sent = {c: _("文件尚未上传：请先修改标红的项目，再重新选择文件上传。") for c in chosen or [code]}
+    _form, refused = _save_answers(application, edition, not_sent)
     if refused is not None:
         return refused
-    message = None if chosen else _("请选择要上传的文件。")
-    if chosen:
+    problems = {} if chosen else {code: _("请选择要上传的文件。")}
+    stored = []
+    for indicator_code, upload in chosen.items():
         try:
-            evidence = filing.add_evidence(current_user, application, upload.stream, upload.filename, code)
+            stored.append(filing.add_evidence(current_user, application, upload.stream, upload.filename,
+                                              indicator_code))
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
-            message = exc.message
-    if message is not None:
+            problems[indicator_code] = exc.message
+    if stored:
+        flash(_("已上传：%(name)s（已填写的内容已一并保存）", name="、".join(e.filename for e in stored)), "success")
+    if problems:
         db.session.refresh(application)
         kept = compact_rows(request.form)
         kept["version"] = str(application.version)  # the answers were saved: the version moved on
-        return _render_edit(application, edition, form_for(application, edition, kept),
-                            422, evidence_errors={code: message + _("（已填写的内容已保存。）")})
-    flash(_("已上传：%(name)s（已填写的内容已一并保存）", name=evidence.filename), "success")
-    return redirect(url_for(".edit", application_id=application.id, uploaded=evidence.id, _anchor=f"ind-{code}"))
+        saved = _("（已填写的内容已保存。）")
+        return _render_edit(application, edition, form_for(application, edition, kept), 422,
+                            evidence_errors={c: message + saved for c, message in problems.items()})
+    return redirect(url_for(".edit", application_id=application.id, uploaded=[e.id for e in stored],
+                            _anchor=f"ind-{code if code in chosen else stored[0].indicator_code}"))
 
 
 @bp.post("/<int:application_id>/evidence")

@@ -83,6 +83,22 @@ def test_an_upload_from_the_form_saves_the_answers_first(app, api, batch):
     assert db.session.get(Application, application_id).answers.get("business_app_count") == 13
 
 
+def test_files_chosen_for_several_indicators_are_all_stored_by_one_upload(app, api, batch):
+    application_id = draft(api, batch)
+    first, second = [i.code for i in get_edition(batch.edition_code).indicators_for(3) if i.evidence_required][:2]
+    client = logged_in(app, firm_email(application_id))
+    page = client.get(f"/applications/{application_id}/edit")
+    response = client.post(f"/applications/{application_id}/evidence", data={
+        "csrf_token": csrf_token(page.text), "target_level": "3", "upload": second,
+        f"evidence-{first}": (io.BytesIO(PDF_BYTES), "一.pdf"), f"evidence-{second}": (io.BytesIO(PDF_BYTES), "二.pdf")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert response.status_code == 200 and "已上传：一.pdf、二.pdf" in response.text
+    assert response.text.count('data-testid="uploaded-') == 2
+    db.session.rollback()
+    assert sorted(e.indicator_code for e in db.session.get(Application, application_id).evidence) == \
+        sorted([first, second])
+
+
 def test_withdrawing_asks_first_and_the_copy_keeps_everything(app, api, batch):
     _firm, token = api.register_firm("320402")
     application_id = file_everything(api, token, batch)["id"]
