@@ -123,6 +123,8 @@ FORMS = [
          lambda w: {"reason": "材料造假", "blacklist_enterprise": "y"}),
     Form("publicity.close", "official", "/publicity/{notice_id}/close"),
     Form("applications.withdraw", "firm", "/applications/{application_id}/withdraw"),
+    # After the withdrawal: the copy of the withdrawn application is then allowed.
+    Form("applications.copy", "firm", "/applications/{application_id}/copy"),
     Form("account.revoke_token", "account", "/account/tokens/{token_id}/revoke"),
     Form("account.revoke_tokens", "account", "/account/tokens/revoke-all"),
     Form("account.sign_out_elsewhere", "account", "/account/sign-out-elsewhere"),
