@@ -107,7 +107,7 @@ def _render_edit(application, edition, form, status=200, submit_errors=None, evi
     return render_template(
         "applications/edit.html",
         application=application, edition=edition, form=form, applicable=applicable,
-        completeness=state, evidence_by_code=evidence_by_code, evidence_form=EvidenceForm(),
+        completeness=state, evidence_by_code=evidence_by_code,
         submit_form=SubmitForm(), confirm_form=ConfirmForm(),
         submit_errors=located(submit_errors or {}, edition),
         editable=application.status in filing.EDITABLE, evidence_errors=evidence_errors or {},
