@@ -106,7 +106,8 @@ def _resolve_forms(notice) -> dict[int, ResolveForm]:
 def manage_notice(notice_id: int):
     notice = publicity.managed_notice(current_user, notice_id)
     return render_template("publicity/notice_manage.html", notice=notice, forms=_resolve_forms(notice),
-                           today=clock.today(), mask=publicity.mask_uscc, confirm_form=ConfirmForm(),
+                           today=clock.today(), closable_from=publicity.closable_from,
+                           mask=publicity.mask_uscc, confirm_form=ConfirmForm(),
                            progress=certificates.notice_progress(notice.id))
 
 

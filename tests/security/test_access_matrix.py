@@ -10,7 +10,7 @@ import pytest
 from rating import clock
 from tests.support.access import CALLERS, approved, expect, notice, rated
 from tests.support.factories import make_staff
-from tests.support.flows import decide
+from tests.support.flows import decide, period_over
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +50,7 @@ def test_create_notice(api, access_world, caller, status):
      "county_official": 404, "other_city_official": 404}, 200))
 def test_close_notice(api, access_world, caller, status):
     notice_id = notice(api, access_world)
+    period_over(notice_id)
     response = api.post(f"/publicity-notices/{notice_id}/close", token=access_world["tokens"][caller])
     assert response.status_code == status, response.get_json()
 
@@ -63,7 +64,7 @@ def test_notices_and_objections_are_public(api, access_world, caller):
     # Only those who manage the notice see the objectors' names and contacts.
     assert ("objections" in body) == (caller in ("city_official", "province_official", "admin"))
     objection = {"application_id": access_world["application_id"], "name": "李四", "contact": "li@example.com",
-                 "reason": "数据不实"}
+                 "reason": "该企业上云数据与实际不符。"}
     assert api.post(f"/publicity-notices/{notice_id}/objections", objection, token=token).status_code == 201
 
 

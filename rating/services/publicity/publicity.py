@@ -181,6 +181,12 @@ def managed_notice(user: User, notice_id: int) -> PublicityNotice:
     return notice
 
 
+def closable_from(notice: PublicityNotice) -> date:
+    """The first day a notice may be closed: the day after its last, for the public may object
+    until its last day ends."""
+    return notice.ends_on + timedelta(days=1)
+
+
 def is_running(notice: PublicityNotice, today: date | None = None) -> bool:
     today = today or clock.today()
     return notice.status == NoticeStatus.open and notice.starts_on <= today <= notice.ends_on
@@ -246,8 +252,9 @@ def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[i
     if notice.status != NoticeStatus.open:
         raise Conflict(_("该公示已结束。"))
     today = clock.today()
-    if today < notice.ends_on:
-        raise Conflict(_("公示期至 %(end)s 结束，届时方可结束公示。", end=notice.ends_on.isoformat()))
+    if today < closable_from(notice):
+        raise Conflict(_("公示期至 %(end)s（含当日），期间可以提出异议；%(first)s 起方可结束公示。",
+                         end=notice.ends_on.isoformat(), first=closable_from(notice).isoformat()))
     moved = db.session.execute(
         update(PublicityNotice).where(PublicityNotice.id == notice.id, PublicityNotice.status == NoticeStatus.open)
         .values(status=NoticeStatus.closed, closed_at=clock.now(), closed_by_id=user.id)
