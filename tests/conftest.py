@@ -17,6 +17,12 @@ pytest_plugins = ["tests.support.fixtures"]
 KINDS = ("unit", "integration", "browser", "fuzz")
 
 
+def pytest_configure(config):
+    from tests.support.hashing import remember_password_hashing
+
+    remember_password_hashing()
+
+
 def pytest_collection_modifyitems(items):
     """Tests live by area (tests/<area>/); each module says its kind with `pytestmark`, so
     `pytest -m unit` runs only what needs no server. A test without exactly one kind fails

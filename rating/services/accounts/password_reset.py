@@ -7,13 +7,12 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, update
-from werkzeug.security import check_password_hash
 
 from rating.errors import ValidationFailed
 from rating.extensions import db
 from rating.models import ApiToken, User
 from rating.platform import audit, outbox
-from rating.services.accounts.signin import DUMMY_HASH, client_address, hash_password, user_by_email
+from rating.services.accounts.signin import DUMMY_HASH, client_address, hash_password, password_matches, user_by_email
 
 # Password reset: a signed, timed token naming the user and a fingerprint of the password
 # hash it was issued against, so it stops working once the password changes (single use)
@@ -45,7 +44,7 @@ def request_password_reset(email: str) -> None:
     the same thing either way, so the form does not reveal who has an account."""
     user = user_by_email(email)
     if user is None or not user.active:
-        check_password_hash(DUMMY_HASH, "x")    # about the same time either way
+        password_matches(DUMMY_HASH, "x")    # about the same time either way
         return
     outbox.queue_password_reset(user, current_app.config["PASSWORD_RESET_MINUTES"])
     audit.append("account.reset_requested", "user", user.id, None, address=client_address())

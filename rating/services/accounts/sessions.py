@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
-from werkzeug.security import check_password_hash
 
 from rating import clock
 from rating.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -18,7 +17,7 @@ from rating.models import ApiToken, User
 from rating.models.types import valid_id
 from rating.permissions import can_manage_accounts
 from rating.platform import audit
-from rating.services.accounts.signin import client_address, hash_password, user_by_email
+from rating.services.accounts.signin import client_address, hash_password, password_matches, user_by_email
 
 
 def _end_sessions(user: User, **values) -> None:
@@ -79,7 +78,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """A logged-in user sets a new password, proving the current one. Every browser session
     and every API token of the account ends; the caller logs the current session in again."""
-    if not check_password_hash(user.password_hash, current_password or ""):
+    if not password_matches(user.password_hash, current_password or ""):
         message = _("当前密码不正确。")
         raise ValidationFailed(message, {"current_password": [message]})
     _end_sessions(user, password_hash=hash_password(new_password), failed_logins=0, locked_until=None)

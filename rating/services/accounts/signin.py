@@ -47,6 +47,10 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+def password_matches(pwhash: str, password: str) -> bool:
+    return check_password_hash(pwhash, password)
+
+
 # Built once: every request of a logged-in user runs one of these. Building the load per
 # call (session.get with its options) costs CPU on every request.
 # Pages show the user's jurisdiction, and scoped queries read it: loaded in the same round trip.
@@ -123,7 +127,7 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
         if minutes:
             raise RateLimited(_("该邮箱在此处登录失败次数过多，已暂停从此处登录，请 %(n)s 分钟后再试。", n=minutes))
     now = clock.now()
-    correct = check_password_hash(user.password_hash if user is not None else DUMMY_HASH, password or "")
+    correct = password_matches(user.password_hash if user is not None else DUMMY_HASH, password or "")
     locked = user is not None and not known and user.locked_until is not None and user.locked_until > now
     if user is None or not correct or locked:
         paused = _count_failure(key)
