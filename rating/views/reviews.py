@@ -83,7 +83,8 @@ def decide(application_id: int):
             form.form_errors.append(exc.message)
         return render_show(application, form, exc.status)
     flash(_("已办理：申报 #%(id)s。", id=application.id), "success")
-    return redirect(url_for(".queue"))
+    # An address with its own fragment: without one the queue would inherit the form's #decision.
+    return redirect(url_for(".queue", _anchor="main"))
 
 
 # Evidence shown in the page: only kinds the upload check identified by their bytes, never SVG or

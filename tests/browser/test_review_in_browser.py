@@ -26,7 +26,7 @@ def test_county_forwards_and_city_approves(app, api, live_server, browser):
     page.check("#decision-forward")
     page.fill("#comment", "材料齐全，同意报送")
     page.click("#decision button[type=submit]")
-    page.wait_for_url("**/reviews/")
+    page.wait_for_url("**/reviews/#main")
     assert "已办理" in page.locator(".flash-success").inner_text()
     assert "目前没有待审核的申报" in page.content()
 
@@ -38,5 +38,5 @@ def test_county_forwards_and_city_approves(app, api, live_server, browser):
     assert "必须填写意见" in page.locator("#comment-errors").inner_text()
     page.check("#decision-approve")
     page.click("#decision button[type=submit]")
-    page.wait_for_url("**/reviews/")
+    page.wait_for_url("**/reviews/#main")
     assert api.get(f"/applications/{application_id}", token=firm_token).get_json()["status"] == "approved"

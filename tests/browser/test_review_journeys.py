@@ -74,7 +74,7 @@ def test_refused_decision_answers_beside_the_field_on_a_phone(app, api, live_ser
     phone.check("#decision-forward")
     phone.fill("#comment", "材料齐全，同意报送")
     phone.click("#decision button[type=submit]")
-    phone.wait_for_url("**/reviews/**")
+    phone.wait_for_url("**/reviews/#main")
     phone.get_by_role("link", name="我的已办").click()
     handled = phone.get_by_test_id("handled").inner_text()
     assert f"#{application_id}" in handled and "报送上级" in handled and "材料齐全，同意报送" in handled
