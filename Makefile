@@ -72,7 +72,7 @@ $(AXE) $(VNU) &: package.json package-lock.json | system-node
 axe: $(AXE) $(VNU)
 
 # The certificate's fonts: GB 2312 subsets of Noto Serif CJK SC, cut from the Debian font
-# (rating/platform/fonts.py says why); a few seconds, once per checkout, and again when the
+# (rating/platform/fonts.py says why); under half a minute, once per checkout, and again when the
 # certificate's text changes (it orders their glyphs).
 FONTS_STAMP := static/fonts/.built
 
