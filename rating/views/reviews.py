@@ -18,7 +18,7 @@ from rating.services.review import assignments, blacklist, experts, handled, rev
 from rating.readonly import read_only
 from rating.views.applications import render_show
 from rating.views.common import visible_application
-from rating.permissions import is_official, is_staff, staff_scope
+from rating.permissions import can_review, is_official, is_staff, staff_scope
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 PAGE_SIZES = (20, 50, 100)   # rows per page of the queue; the first is the default
@@ -67,8 +67,11 @@ def handled_list():
 def decide(application_id: int):
     application = visible_application(current_user, application_id)
     form = DecisionForm()
-    form.decision.choices = [c for c in form.decision.choices if c[0] in reviews.allowed_decisions(application)]
     if not form.validate_on_submit():
+        if not can_review(current_user, application):    # no decision form on the page to show them in
+            for messages in form.errors.values():
+                flash(str(messages[0]), "error")
+            return redirect(url_for("applications.show", application_id=application.id))
         # The page again with the choice and comment kept, each message next to its field.
         return render_show(application, form, 422)
     try:
@@ -76,6 +79,9 @@ def decide(application_id: int):
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
+        if not can_review(current_user, application):   # the page has no decision form to show it in
+            flash(exc.message, "error")
+            return redirect(url_for("applications.show", application_id=application.id))
         about = next((name for name in ("decision", "comment") if name in exc.fields), None)
         if about is not None:
             form[about].errors = [exc.message]
