@@ -8,8 +8,8 @@ import pytest
 
 from rating import clock
 from tests.support.factories import make_batch, make_staff
-from tests.support.flows import decide, period_over, scored
-from tests.support.people import csrf_token, log_in
+from tests.support.flows import approved, decide, notice_body, period_over, scored
+from tests.support.people import csrf_token, log_in, logged_in
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +78,19 @@ def test_publish_object_and_close_in_html(app, api):
         follow_redirects=True)
     assert "异议已处理" in resolved.text
     assert api.get(f"/applications/{application_id}", token=firm).get_json()["status"] == "rated"
+
+
+def test_each_objection_form_has_its_own_ids(app, api, people):
+    batch = make_batch("js-2024")
+    ids = [approved(api, batch, people)[0] for _ in range(2)]
+    notice_id = api.post("/publicity-notices", notice_body(ids, days=5),
+                         token=people["city_official"]).get_json()["id"]
+    for application_id in ids:
+        assert api.post(f"/publicity-notices/{notice_id}/objections", {
+            "application_id": application_id, "name": "张三", "contact": "13900000000",
+            "reason": "该企业未实际使用云服务。"}).status_code == 201
+    official = make_staff("official", "320400", email="ids-official@example.com")
+    manage = logged_in(app, official.email).get(f"/publicity/{notice_id}/manage").text
+    element_ids = re.findall(r'\sid="([^"]+)"', manage)
+    assert len(element_ids) == len(set(element_ids)), sorted(i for i in element_ids if element_ids.count(i) > 1)
+    assert manage.count('name="outcome"') == 2 and 'for="outcome-' in manage
