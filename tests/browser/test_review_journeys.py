@@ -99,7 +99,7 @@ def test_objection_on_a_phone_answers_in_view(app, api, live_server, phone, peop
     phone.fill("#name", "王五")
     phone.fill("#contact", "abc")
     phone.fill("#reason", "不实")
-    phone.click("#objection button[type=submit]")
+    phone.get_by_role("button", name="提交异议").click()
     assert in_view(phone, "[data-testid=objection-result]")
     result = phone.get_by_test_id("objection-result").inner_text()
     assert "联系方式应为手机号码" in result and "异议理由至少 10 个字" in result
@@ -108,7 +108,7 @@ def test_objection_on_a_phone_answers_in_view(app, api, live_server, phone, peop
 
     phone.fill("#contact", "139 1234 5678")
     phone.fill("#reason", "该企业申报的云服务付款记录与合同不符，请核实。")
-    phone.click("#objection button[type=submit]")
+    phone.get_by_role("button", name="提交异议").click()
     phone.get_by_text("异议已收到").wait_for()
     assert "异议已收到" in phone.get_by_test_id("objection-result").inner_text()
     assert in_view(phone, "[data-testid=objection-result]")
