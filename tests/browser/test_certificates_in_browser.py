@@ -9,7 +9,7 @@ from sqlalchemy import select
 from rating.extensions import db
 from rating.models import Certificate, Rating, User
 from tests.support.factories import make_staff
-from tests.support.flows import approved, notice_body, period_over
+from tests.support.flows import approved, notice_body
 from tests.support.pdf import pdf_text
 from tests.support.people import log_in_page
 
@@ -25,7 +25,6 @@ def test_progress_bar_and_download(app, api, live_server, browser):
     tokens = {name: api.token(user.email) for name, user in staff.items()}
     ids = [approved(api, batch, tokens)[0] for _ in range(3)]
     notice_id = api.post("/publicity-notices", notice_body(ids), token=tokens["city_official"]).get_json()["id"]
-    period_over(notice_id)
 
     page = browser.new_context(locale="zh-CN").new_page()
     log_in_page(page, live_server, staff["city_official"].email)

@@ -14,7 +14,7 @@ from rating.services.reporting import imports
 from rating.services.accounts.password_reset import reset_token
 from tests.support.factories import PASSWORD, PDF_BYTES, make_batch, make_staff
 from tests.support.files import csv_bytes
-from tests.support.flows import approved, decide, notice_body, period_over, route, scored, upload
+from tests.support.flows import approved, decide, notice_body, route, scored, upload
 
 FIRM_EMAIL = "fuzz-firm@example.com"
 CLAIMED = uscc_from_serial(9201, division="320402")
@@ -50,7 +50,6 @@ def world(app, api) -> World:
     rated, _firm = approved(api, batch, tokens)
     publicised, _firm = approved(api, batch, tokens)
     closed = api.post("/publicity-notices", notice_body([rated]), token=official).get_json()
-    period_over(closed['id'])
     assert api.post(f"/publicity-notices/{closed['id']}/close", token=official).status_code == 200
     notice = api.post("/publicity-notices", notice_body([publicised], days=5), token=official).get_json()
     objection = api.post(f"/publicity-notices/{notice['id']}/objections",

@@ -20,7 +20,7 @@ from rating.rules.uscc import uscc_from_serial
 from rating.services.review import scoring_runs
 from rating.services.reference import get_edition
 from tests.support.factories import PDF_BYTES, good_application, grant_rating, make_batch, make_staff
-from tests.support.flows import approved, decide, notice_body, period_over, route, scored, upload
+from tests.support.flows import approved, decide, notice_body, route, scored, upload
 
 pytestmark = pytest.mark.integration
 
@@ -374,7 +374,6 @@ def test_publicity_and_rating_answers_match(api, app, contract):
     managed = contract.check(api.get(f"/publicity-notices/{notice_id}", token=official), 200)
     assert [o["id"] for o in managed["objections"]] == [objection_id]
     contract.check(api.get("/publicity-notices/999999"), 404)
-    period_over(notice_id)
     closed_notice = contract.check(api.post(f"/publicity-notices/{notice_id}/close", token=official), 200)
     assert closed_notice == {"rated": [ids[0]], "held": [ids[1]]}
     resolution = {"outcome": "dismiss", "comment": "经核实异议不成立"}

@@ -10,7 +10,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import PublicityNotice, Rating
 from rating.services.review import routing
-from tests.support.flows import approved, decide, notice_body, period_over, scored
+from tests.support.flows import approved, decide, notice_body, scored
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,6 @@ def test_notice_objections_and_closing(api, batch, people):
     body = api.get(f"/applications/{ids[1]}", token=people["city_official"]).get_json()
     assert (body["status"], body["stage"]) == ("returned", "city")
 
-    period_over(notice_id)
     closed = api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"])
     assert closed.status_code == 200, closed.get_json()
     assert closed.get_json() == {"rated": [ids[2]], "held": [ids[0]]}
@@ -115,20 +114,17 @@ def test_bad_notice_bodies(api, batch, people, change, field):
     assert db.session.query(PublicityNotice).count() == 0
 
 
-def test_closing_waits_for_the_last_day_to_end(api, batch, people):
+def test_closing_waits_for_the_last_day(api, batch, people):
     application_id, _ = approved(api, batch, people)
     notice_id = api.post("/publicity-notices", notice_body([application_id], days=7),
                          token=people["city_official"]).get_json()["id"]
     early = api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"])
-    assert early.status_code == 409 and "结束" in early.get_json()["error"]["message"]
+    last = (clock.today() + timedelta(days=7)).isoformat()
+    assert early.status_code == 409 and f"自最后一天（{last}）起方可结束公示" in early.get_json()["error"]["message"]
     assert api.get("/publicity-notices/999").status_code == 404
-    # On its last day the public may still object: closing waits for the next day.
+    # API.md: allowed from `ends_on` on, so on its last day.
     last_day = api.post("/publicity-notices", notice_body([approved(api, batch, people)[0]]),
                         token=people["city_official"]).get_json()["id"]
-    refused = api.post(f"/publicity-notices/{last_day}/close", token=people["city_official"])
-    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
-    assert refused.status_code == 409 and f"{tomorrow} 起方可结束公示" in refused.get_json()["error"]["message"]
-    period_over(last_day)
     assert api.post(f"/publicity-notices/{last_day}/close", token=people["city_official"]).status_code == 200
 
 
@@ -136,7 +132,6 @@ def test_a_higher_rating_supersedes_the_lower(api, batch, people):
     application_id, firm = approved(api, batch, people, 4)     # the firm already holds 3★
     notice_id = api.post("/publicity-notices", notice_body([application_id]),
                          token=people["city_official"]).get_json()["id"]
-    period_over(notice_id)
     api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"])
     statuses = dict(db.session.execute(select(Rating.level, Rating.status)).all())
     assert statuses == {3: "superseded", 4: "valid"}
@@ -154,7 +149,6 @@ def test_a_rating_already_on_record_is_reused(api, batch, people):
     db.session.commit()
     notice_id = api.post("/publicity-notices", notice_body([application_id]),
                          token=people["city_official"]).get_json()["id"]
-    period_over(notice_id)
     closed = api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"])
     assert closed.status_code == 200 and closed.get_json()["rated"] == [application_id]
     db.session.expire_all()

@@ -17,7 +17,7 @@ from rating.models import Certificate, OutboxEmail, Rating
 from rating.platform import storage
 from rating.services.ratings import certificates
 from tests.support.factories import make_batch
-from tests.support.flows import approved, close_notice, file_everything, notice_body, period_over, route
+from tests.support.flows import approved, close_notice, file_everything, notice_body, route
 from tests.support.pdf import pdf_text
 from tests.support.servers import worker
 from tests.support import disk
@@ -244,7 +244,6 @@ def test_pool_child_killed_mid_render_ends_with_a_complete_certificate(api, batc
 def test_batch_regeneration_progress(api, batch, people, worker_env, log_dir):
     ids = [approved(api, batch, people)[0] for _ in range(3)]
     notice_id = api.post("/publicity-notices", notice_body(ids), token=people["city_official"]).get_json()["id"]
-    period_over(notice_id)
     assert api.post(f"/publicity-notices/{notice_id}/close", token=people["city_official"]).status_code == 200
     db.session.rollback()
     assert certificates.notice_progress(notice_id).as_json() == {"total": 3, "done": 0, "failed": 0,

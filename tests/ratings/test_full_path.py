@@ -11,7 +11,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import OutboxEmail, Rating
 from tests.support.factories import grant_rating, make_batch, make_staff
-from tests.support.flows import decide, file_everything, period_over
+from tests.support.flows import decide, file_everything
 from tests.support.mail import subject
 from tests.support.servers import worker
 
@@ -96,7 +96,6 @@ def test_whole_path(api, app_env, log_dir, smtp_server, level):
             notice_id = notice(api, publisher, application_id)
         if level == 5:   # an objection dismissed after the close: held, then rated
             objection_id = object_to(api, notice_id, application_id)
-        period_over(notice_id)
         closed = api.post(f"/publicity-notices/{notice_id}/close", token=publisher).get_json()
         if level == 5:
             assert closed == {"rated": [], "held": [application_id]}

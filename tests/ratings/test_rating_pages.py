@@ -12,7 +12,7 @@ from rating.extensions import db
 from rating.models import Certificate, Rating, User
 from rating.services.ratings import certificates
 from tests.support.factories import make_batch, make_staff
-from tests.support.flows import approved, notice_body, period_over
+from tests.support.flows import approved, notice_body
 from tests.support.people import csrf_token, log_in
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,6 @@ def _rated(api, people_tokens, count=1):
         ids.append(application_id)
         firms.append(firm_token)
     notice_id = api.post("/publicity-notices", notice_body(ids), token=people_tokens["city_official"]).get_json()["id"]
-    period_over(notice_id)
     assert api.post(f"/publicity-notices/{notice_id}/close", token=people_tokens["city_official"]).status_code == 200
     db.session.expire_all()
     ratings = [db.session.execute(select(Rating).where(Rating.application_id == i)).scalar_one() for i in ids]

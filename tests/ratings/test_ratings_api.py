@@ -8,7 +8,7 @@ from rating import clock
 from rating.extensions import db
 from rating.models import CertificateSerial, Rating
 from tests.support.factories import make_staff
-from tests.support.flows import approved, notice_body, period_over
+from tests.support.flows import approved, notice_body
 from tests.support.people import firm_email
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,6 @@ def rating_people(api, app):
 
 def rate(api, rating_people, ids) -> list[str]:
     notice_id = api.post("/publicity-notices", notice_body(ids), token=rating_people["city_official"]).get_json()["id"]
-    period_over(notice_id)
     assert api.post(f"/publicity-notices/{notice_id}/close", token=rating_people["city_official"]).status_code == 200
     db.session.expire_all()
     numbers = dict(db.session.execute(select(Rating.application_id, Rating.certificate_no)).all())

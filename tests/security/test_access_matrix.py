@@ -10,7 +10,7 @@ import pytest
 from rating import clock
 from tests.support.access import CALLERS, approved, expect, notice, rated
 from tests.support.factories import make_staff
-from tests.support.flows import decide, period_over
+from tests.support.flows import decide
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,6 @@ def test_create_notice(api, access_world, caller, status):
      "county_official": 404, "other_city_official": 404}, 200))
 def test_close_notice(api, access_world, caller, status):
     notice_id = notice(api, access_world)
-    period_over(notice_id)
     response = api.post(f"/publicity-notices/{notice_id}/close", token=access_world["tokens"][caller])
     assert response.status_code == status, response.get_json()
 

@@ -11,7 +11,7 @@ from rating.models import Rating
 from rating.services.accounts.signin import issue_token
 from rating.services.ratings import certificates
 from tests.support.factories import make_batch, make_staff
-from tests.support.flows import decide, period_over, scored
+from tests.support.flows import decide, scored
 
 
 ROLES = {
@@ -61,7 +61,6 @@ def expect(table: dict[str, int], default: int) -> list[tuple[str, int]]:
 def rated(api, world, render: bool = False) -> str:
     """The firm's application, through a closed notice, as a rating (with its certificate rendered)."""
     notice_id = notice(api, world)
-    period_over(notice_id)
     assert api.post(f"/publicity-notices/{notice_id}/close", token=world["tokens"]["city_official"]).status_code == 200
     db.session.expire_all()
     rating = db.session.execute(select(Rating).where(Rating.application_id == world["application_id"])).scalar_one()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from rating import clock
 from rating.extensions import db
-from rating.models import ApplicationScore, PublicityNotice, Rating
+from rating.models import ApplicationScore, Rating
 from rating.services.reference import get_edition
 from rating.services.review import routing, scoring_runs
 from tests.support.factories import PDF_BYTES, good_application, grant_rating
@@ -100,19 +100,8 @@ def notice_body(ids, days=0, **extra):
             "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=days)).isoformat(), **extra}
 
 
-def period_over(notice_id: int) -> None:
-    """Move a notice's period back, its length kept, so that its last day has ended: a notice
-    may be closed from the day after it (the public may object until its last day ends)."""
-    notice = db.session.get(PublicityNotice, notice_id)
-    db.session.refresh(notice)
-    shift = notice.ends_on - clock.today() + timedelta(days=1)
-    notice.starts_on, notice.ends_on = notice.starts_on - shift, notice.ends_on - shift
-    db.session.commit()
-
-
 def close_notice(api, people, ids, official="city_official") -> list[str]:
     notice_id = api.post("/publicity-notices", notice_body(ids), token=people[official]).get_json()["id"]
-    period_over(notice_id)
     closed = api.post(f"/publicity-notices/{notice_id}/close", token=people[official])
     assert closed.status_code == 200, closed.get_json()
     db.session.expire_all()

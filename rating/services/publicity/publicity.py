@@ -182,9 +182,9 @@ def managed_notice(user: User, notice_id: int) -> PublicityNotice:
 
 
 def closable_from(notice: PublicityNotice) -> date:
-    """The first day a notice may be closed: the day after its last, for the public may object
-    until its last day ends."""
-    return notice.ends_on + timedelta(days=1)
+    """The first day a notice may be closed: its last day (API.md: "allowed from `ends_on`
+    on"). Closing ends the objections, so the pages say so beside the button."""
+    return notice.ends_on
 
 
 def is_running(notice: PublicityNotice, today: date | None = None) -> bool:
@@ -253,7 +253,7 @@ def close_notice(user: User, notice: PublicityNotice) -> tuple[list[int], list[i
         raise Conflict(_("该公示已结束。"))
     today = clock.today()
     if today < closable_from(notice):
-        raise Conflict(_("公示期至 %(end)s（含当日），期间可以提出异议；%(first)s 起方可结束公示。",
+        raise Conflict(_("公示期至 %(end)s，自最后一天（%(first)s）起方可结束公示。",
                          end=notice.ends_on.isoformat(), first=closable_from(notice).isoformat()))
     moved = db.session.execute(
         update(PublicityNotice).where(PublicityNotice.id == notice.id, PublicityNotice.status == NoticeStatus.open)

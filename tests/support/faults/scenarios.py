@@ -19,7 +19,6 @@ from rating import clock
 from rating.extensions import db
 from rating.models import Rating
 from tests.support.factories import PDF_BYTES, make_batch
-from tests.support.flows import period_over
 from tests.support.faults.http import Http, Reply, parallel
 from tests.support.faults.ledger import (
     application_shape,
@@ -60,7 +59,6 @@ def review_and_grant(http: Http, staff: dict, firms, threads: int = 4, per_notic
                            json={"title": "故障演练拟认定名单公示", "starts_on": today, "ends_on": today,
                                  "application_ids": listed})
         if notice.status == 201:
-            period_over(notice.body['id'])
             http.call("close", "POST", f"/api/v1/publicity-notices/{notice.body['id']}/close", official)
     fresh_view()
     return list(db.session.execute(select(Rating.id).where(
