@@ -222,3 +222,30 @@ def can_see_all_imports(user: User) -> bool:
 def can_manage_accounts(user: User) -> bool:
     """Sign another account out everywhere, deactivate or reactivate it: administrators."""
     return user.is_authenticated and user.role == Role.admin
+
+
+# Staff accounts: who may invite and edit whom. An official manages reviewers, experts and
+# officials inside their jurisdiction; an administrator manages everyone, administrators too.
+STAFF_RANK = {Role.reviewer: 1, Role.expert: 1, Role.official: 2, Role.admin: 3}
+
+
+def can_manage_staff(user: User) -> bool:
+    """The staff pages and API: officials and administrators."""
+    return is_official(user)
+
+
+def can_manage_staff_as(user: User, role: str, jurisdiction: Jurisdiction | None) -> bool:
+    """Whether `user` may give (or edit) a staff account with `role` in `jurisdiction`: a
+    role no higher than their own (officials never make administrators) inside their scope."""
+    if not is_official(user) or role not in STAFF_RANK:
+        return False
+    if user.role == Role.admin:
+        return True
+    return (STAFF_RANK[role] <= STAFF_RANK[Role(user.role)] and role != Role.admin
+            and jurisdiction is not None and user.jurisdiction is not None
+            and user.jurisdiction.contains(jurisdiction))
+
+
+def can_manage_firm_users(user: User) -> bool:
+    """A firm's administrator (its claim confirmed) invites colleagues and edits their accounts."""
+    return is_firm_user(user) and user.is_firm_admin and acting_enterprise_id(user) is not None

@@ -140,6 +140,7 @@ class EmailKind(LabelledEnum):
     certificate_ready = "certificate_ready"
     claim_decided = "claim_decided"
     password_reset = "password_reset"  # nosec B105 (the name of an email, not a password)
+    invitation = "invitation"   # a new account's set-password link (staff or a firm's colleague)
     assigned = "assigned"
     reminder = "reminder"
     overdue = "overdue"
@@ -281,6 +282,7 @@ _LABELS: dict[type[LabelledEnum], dict[str, str]] = {
         EmailKind.certificate_ready: N_("证书已生成"),
         EmailKind.claim_decided: N_("企业认领"),
         EmailKind.password_reset: N_("找回密码"),
+        EmailKind.invitation: N_("账户邀请"),
         EmailKind.assigned: N_("审核任务指派"),
         EmailKind.reminder: N_("审核到期提醒"),
         EmailKind.overdue: N_("逾期"),

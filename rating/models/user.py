@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rating.extensions import db
@@ -26,6 +26,9 @@ class User(UserMixin, db.Model):
         ),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
         CheckConstraint("session_version >= 0", name="session_version"),
+        # A firm's administrator invites its colleagues (services/accounts/firm_users).
+        CheckConstraint("NOT is_firm_admin OR role = 'enterprise'", name="firm_admin"),
+        CheckConstraint("locale IN ('zh_Hans_CN', 'en')", name="locale"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +40,9 @@ class User(UserMixin, db.Model):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    is_firm_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Part of every browser session's identity (get_id): raising it ends every session of

@@ -145,7 +145,8 @@ def _with_reset_links(claimed: list) -> tuple[dict[int, str], set[int]]:
     working link), and works even if the password changed since the request, as the
     reader of a reset email expects of its link (it lands in the same mailbox any new
     request would, so it gives no one more than a new request would)."""
-    waiting = [row for row in claimed if row.kind == EmailKind.password_reset and RESET_LINK_PLACEHOLDER in row.body]
+    waiting = [row for row in claimed if row.kind in (EmailKind.password_reset, EmailKind.invitation)
+               and RESET_LINK_PLACEHOLDER in row.body]
     if not waiting:
         return {}, set()
     users = {row.email: row for row in db.session.execute(

@@ -170,6 +170,13 @@ def queue_password_reset(user: User, minutes: int) -> None:
            minutes=minutes)
 
 
+def queue_invitation(user: User, inviter_name: str, minutes: int) -> None:
+    """A new account's invitation: a set-password link made when it is sent, as a reset's is
+    (it works once, for `minutes`), in the language of the account."""
+    _queue(EmailKind.invitation, user.email, user.locale, None, name=user.name, inviter=inviter_name,
+           link=RESET_LINK_PLACEHOLDER, minutes=minutes)
+
+
 def queue_claim_decision(claim) -> None:
     """Tell a claimant of an imported firm how the county decided, at the account's address."""
     _queue(EmailKind.claim_decided, claim.user.email, claim.user.locale, None, enterprise_name=claim.name,

@@ -399,6 +399,10 @@ def test_publicity_and_rating_answers_match(api, app, contract):
     contract.check(api.post(f"/ratings/{number}/revoke", revoke, token=official), 409)
     assert contract.check(api.get(f"/verify/{number}"), 200)["status"] == "revoked"
 
+    audit_page = contract.check(api.get("/audit?action=rating.revoke", token=official), 200)
+    assert audit_page["items"] and audit_page["verified_through"] >= audit_page["items"][0]["seq"]
+    contract.check(api.get("/audit?since=x", token=official), 422)
+    contract.check(api.get("/audit", token=people["city"]), 403)
     contract.check(api.get("/blacklist", token=official), 200)
     entry = {"provider_name": "某违规云服务商", "reason": "虚开发票"}
     contract.request("add_to_blacklist", entry)
@@ -423,3 +427,31 @@ def test_openapi_document_is_served_from_memory(api, app, contract):
     assert openapi.document.cache_info().currsize == 1
     assert api.get("/openapi.json").data == first.data
     contract.check(first, 200)
+
+
+def test_account_management_answers_match(api, app, contract):
+    admin = api.token(make_staff("admin", None).email)
+    official = api.token(make_staff("official", "320400").email)
+    invite = {"email": "oa-staff@bureau.example", "name": "审核员", "role": "reviewer", "jurisdiction_code": "320402"}
+    contract.request("invite_staff", invite)
+    created = contract.check(api.post("/staff", invite, token=official), 201)
+    contract.check(api.post("/staff", invite, token=official), 409)
+    contract.check(api.post("/staff", {**invite, "role": "admin"}, token=official), 403)
+    contract.check(api.post("/staff", {**invite, "role": "boss"}, token=official), 422)
+    listed = contract.check(api.get("/staff?active=true&page=1", token=admin), 200)
+    assert listed["total"] == 3
+    contract.request("update_staff", {"active": False, "name": "审核员甲"})
+    contract.check(api.patch(f"/staff/{created['id']}", {"active": False, "name": "审核员甲"}, token=official), 200)
+    contract.check(api.patch("/staff/999999", {"name": "x"}, token=official), 404)
+
+    firm, owner = api.register_firm("320402")
+    users = contract.check(api.get("/enterprise/users", token=owner), 200)
+    contract.request("invite_firm_user", {"email": "oa-colleague@example.com", "name": "同事"})
+    contract.check(api.post("/enterprise/users", {"email": "oa-colleague@example.com", "name": "同事"},
+                            token=owner), 201)
+    contract.check(api.get("/enterprise/users", token=official), 403)
+    contract.request("update_firm_user", {"is_admin": False})
+    contract.check(api.patch(f"/enterprise/users/{users[0]['id']}", {"is_admin": False}, token=owner), 409)
+    contract.request("update_me", {"name": "王工", "phone": "0519-12345678", "locale": "en"})
+    contract.check(api.patch("/me", {"name": "王工", "phone": "0519-12345678", "locale": "en"}, token=owner), 200)
+    contract.check(api.patch("/me", {"locale": "fr"}, token=owner), 422)

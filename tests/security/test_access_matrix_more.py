@@ -153,7 +153,61 @@ def test_every_api_route_is_in_a_matrix(app):
         "list_claims", "approve_claim", "reject_claim",                        # test_enterprise_claims
         "list_tokens", "revoke_current_token", "revoke_token", "change_password",  # test_sessions_and_tokens
         "sign_out_user",
+        "list_staff", "invite_staff", "update_staff", "list_firm_users", "invite_firm_user",  # this file
+        "update_firm_user", "update_me",
     }
     routes = {rule.endpoint.removeprefix("api.") for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("api.")}
     assert routes == covered, (sorted(routes - covered), sorted(covered - routes))
+
+
+# Accounts (issue 28): officials manage the staff of their scope, a firm's administrator its users.
+STAFF_MANAGERS = {"county_official": 200, "city_official": 200, "province_official": 200, "admin": 200,
+                  "other_city_official": 200, "anonymous": 401}
+
+
+@pytest.mark.parametrize("caller, status", expect(STAFF_MANAGERS, 403))
+def test_list_staff(api, access_world, caller, status):
+    response = api.get("/staff", token=access_world["tokens"][caller])
+    assert response.status_code == status
+    if status == 200 and caller == "other_city_official":     # sees only its own city's staff
+        assert {item["jurisdiction_code"][:4] for item in response.get_json()["items"]} == {"3201"}
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"county_official": 201, "city_official": 201, "province_official": 201, "admin": 201, "anonymous": 401}, 403))
+def test_invite_staff(api, access_world, caller, status):
+    body = {"email": "invited@bureau.example", "name": "新人", "role": "reviewer", "jurisdiction_code": "320402"}
+    assert api.post("/staff", body, token=access_world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"county_official": 200, "city_official": 200, "province_official": 200, "admin": 200,
+     "other_city_official": 404, "anonymous": 401}, 403))
+def test_update_staff(api, access_world, caller, status):
+    reviewer = access_world["staff"]["county_reviewer"]
+    response = api.patch(f"/staff/{reviewer.id}", {"name": "改名"}, token=access_world["tokens"][caller])
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"firm": 200, "other_firm": 200, "anonymous": 401}, 403))
+def test_list_firm_users(api, access_world, caller, status):
+    assert api.get("/enterprise/users", token=access_world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"firm": 201, "other_firm": 201, "anonymous": 401}, 403))
+def test_invite_firm_user(api, access_world, caller, status):
+    body = {"email": "colleague@example.com", "name": "同事"}
+    assert api.post("/enterprise/users", body, token=access_world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"firm": 200, "other_firm": 404, "anonymous": 401}, 403))
+def test_update_firm_user(api, access_world, caller, status):
+    own = api.get("/enterprise/users", token=access_world["tokens"]["firm"]).get_json()[0]["id"]
+    response = api.patch(f"/enterprise/users/{own}", {"is_admin": True}, token=access_world["tokens"][caller])
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"anonymous": 401}, 200))
+def test_update_me(api, access_world, caller, status):
+    assert api.patch("/me", {"phone": "0519-12345678"}, token=access_world["tokens"][caller]).status_code == status

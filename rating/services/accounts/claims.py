@@ -46,7 +46,7 @@ def file_claim(enterprise: Enterprise, data: dict, email: str, password_hash: st
               "scale": data["scale"], "contact_name": data["contact_name"].strip(),
               "contact_phone": data["contact_phone"].strip(), "email": email}
     user = User(email=email, password_hash=password_hash, name=record["contact_name"], role=Role.enterprise,
-                enterprise_id=enterprise.id)
+                enterprise_id=enterprise.id, is_firm_admin=True)   # the confirmed claimant administers the firm
     claim = EnterpriseClaim(enterprise_id=enterprise.id, user=user, status=ClaimStatus.pending, **record)
     db.session.add_all([user, claim])
     db.session.flush()

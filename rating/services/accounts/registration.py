@@ -37,7 +37,7 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
                                     .with_for_update(key_share=True)).scalar_one_or_none()
     claimed = enterprise is not None and claims.claimable(enterprise)
     if enterprise is not None and not claimed:
-        conflicts["uscc"] = [_("该统一社会信用代码已注册，请直接登录或联系本企业的账户管理人。")]
+        conflicts["uscc"] = [_("该企业已注册。如需账户，请联系本企业的管理员在“企业用户”页面向您发送邀请。")]
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         conflicts["email"] = [_("该邮箱已注册。")]
     if conflicts:
@@ -55,6 +55,7 @@ def register_enterprise(data: dict) -> tuple[Enterprise, User]:
             name=data["contact_name"].strip(),
             role=Role.enterprise,
             enterprise=enterprise,
+            is_firm_admin=True,     # the first user of a firm is its administrator
         )
         db.session.add_all([enterprise, user])
     try:

@@ -35,6 +35,13 @@ def _delete_tokens(user: User, *where) -> list[int]:
                                    .returning(ApiToken.id)).scalars())
 
 
+def end_access(user: User, **values) -> int:
+    """End every browser session and API token of the account (setting `values` in the same
+    UPDATE, e.g. active=False); how many tokens were revoked."""
+    _end_sessions(user, **values)
+    return len(_delete_tokens(user))
+
+
 def log_out(user: User, *, revoke_tokens: bool = False) -> None:
     """Logging out ends every browser session of the account, a copied cookie's too; on
     request the account's API tokens as well."""

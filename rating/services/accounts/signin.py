@@ -149,10 +149,10 @@ def authenticate(email: str, password: str, device: str | None = None) -> User:
     if not user.active:
         raise Unauthorized(_("该账户已停用，请联系主管部门。"))
     _clear_failures(key)
-    if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
-        db.session.flush()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now    # shown on the staff list
+    db.session.flush()
     return user
 
 

@@ -102,6 +102,7 @@ def api_user():
 from rating.views.api import (  # noqa: E402,F401
     accounts,
     applications,
+    audit,
     claims,
     officials,
     openapi,
@@ -110,5 +111,6 @@ from rating.views.api import (  # noqa: E402,F401
     reference,
     reviews,
     sessions,
+    staff,
     totals,
 )
