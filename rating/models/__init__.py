@@ -1,5 +1,5 @@
 """The persistent model, one module per aggregate."""
-from rating.models.audit import AuditEntry, AuditHead  # noqa: F401
+from rating.models.audit import AuditEntry, AuditHead, AuditVerified  # noqa: F401
 from rating.models.application import (  # noqa: F401
     Application,
     ApplicationScore,

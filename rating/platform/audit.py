@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from rating import clock
 from rating.extensions import db
-from rating.models.audit import GENESIS, AuditEntry, AuditHead
+from rating.models.audit import GENESIS, AuditEntry, AuditHead, AuditVerified
 
 _BUMP = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, last_hash")
 # Core statements on the tables (on the mapped classes they take the ORM's slower bulk path).
@@ -141,8 +141,8 @@ def verify(batch_size: int = 5000) -> tuple[int, Break | None]:
     return checked, None
 
 
-def _entries(batch_size: int) -> Iterator[AuditEntry]:
-    last = 0
+def _entries(batch_size: int, after: int = 0, expunge: bool = True) -> Iterator[AuditEntry]:
+    last = after
     while True:
         rows = db.session.execute(
             select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch_size)
@@ -151,7 +151,37 @@ def _entries(batch_size: int) -> Iterator[AuditEntry]:
             return
         yield from rows
         last = rows[-1].id
-        db.session.expunge_all()
+        if expunge:
+            db.session.expunge_all()
+
+
+def verified_through(budget: int = 20000) -> tuple[int, Break | None]:
+    """How far the chain verifies: the last seq checked (continuing from the stored mark, at
+    most `budget` entries more per call) and the first break found, if any. The mark moves
+    forward in the caller's transaction, which commits it. An entry at the mark whose hash is
+    no longer the one verified means the chain was rewritten: nothing is vouched for then."""
+    mark = db.session.get(AuditVerified, 1)
+    seq, prev = (mark.seq, mark.hash) if mark is not None else (0, GENESIS)
+    if seq:
+        at_mark = db.session.get(AuditEntry, seq)
+        if at_mark is None or at_mark.hash != prev:
+            return 0, Break(seq, "entry %d is not the one verified before" % seq)
+    broken = None
+    for entry in _entries(min(budget, 5000), after=seq, expunge=False):
+        problem = _check(entry, prev, seq + 1)
+        if problem:
+            broken = Break(min(entry.id, seq + 1), problem)
+            break
+        seq, prev = entry.id, entry.hash
+        budget -= 1
+        if budget <= 0:
+            break
+    if mark is None:
+        mark = AuditVerified(id=1)
+        db.session.add(mark)
+    if (mark.seq, mark.hash) != (seq, prev) or mark.verified_at is None:
+        mark.seq, mark.hash, mark.verified_at = seq, prev, clock.now()
+    return seq, broken
 
 
 def _check(entry: AuditEntry, expected_prev: str, expected_seq: int) -> str | None:

@@ -116,7 +116,7 @@ def test_application_page(app, api, access_world, caller, status):
     assert response.status_code == status
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/ratings/import"])
+@pytest.mark.parametrize("path", ["/dashboard", "/ratings/import", "/audit/"])
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 302, "county_official": 200, "city_official": 200, "other_city_official": 200,
      "province_official": 200, "admin": 200}, 403))
@@ -155,6 +155,7 @@ def test_every_api_route_is_in_a_matrix(app):
         "sign_out_user",
         "list_staff", "invite_staff", "update_staff", "list_firm_users", "invite_firm_user",  # this file
         "update_firm_user", "update_me",
+        "audit_entries",                                                       # test_access_matrix_programme
     }
     routes = {rule.endpoint.removeprefix("api.") for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("api.")}
