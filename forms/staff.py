@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from forms.accounts import PHONE, strip
 from forms.fields import plain_text
@@ -14,6 +14,15 @@ from rating.models.enums import Role
 
 STAFF_ROLES = (Role.reviewer, Role.expert, Role.official, Role.admin)
 LOCALES = (("zh_Hans_CN", "简体中文"), ("en", "English"))
+
+
+def chosen(message):
+    """A select must have a value; unlike DataRequired it adds no `required` attribute, which a
+    select whose first option is a real choice may not carry (HTML)."""
+    def check(form, field):
+        if not field.data:
+            raise ValidationError(message)
+    return check
 
 
 def role_choices():
@@ -34,7 +43,7 @@ def _name(required: bool = True):
 class StaffInviteForm(FlaskForm):
     email = _email()
     name = _name()
-    role = SelectField(_l("角色"), choices=role_choices, validators=[DataRequired(_l("请选择角色。"))])
+    role = SelectField(_l("角色"), choices=role_choices, validators=[chosen(_l("请选择角色。"))])
     jurisdiction_code = StringField(_l("所属行政区划代码"), validators=[Optional(), plain_text, Length(max=6)],
                                     filters=[strip])
     submit = SubmitField(_l("发送邀请"))
@@ -42,7 +51,7 @@ class StaffInviteForm(FlaskForm):
 
 class StaffEditForm(FlaskForm):
     name = _name()
-    role = SelectField(_l("角色"), choices=role_choices, validators=[DataRequired(_l("请选择角色。"))])
+    role = SelectField(_l("角色"), choices=role_choices, validators=[chosen(_l("请选择角色。"))])
     jurisdiction_code = StringField(_l("所属行政区划代码"), validators=[Optional(), plain_text, Length(max=6)],
                                     filters=[strip])
     active = BooleanField(_l("启用"))
@@ -60,5 +69,39 @@ class ProfileForm(FlaskForm):
     phone = StringField(_l("联系电话"), validators=[Optional(), plain_text,
                                                  Regexp(PHONE, message=_l("请输入有效的电话号码。"))],
                         filters=[strip])
-    locale = SelectField(_l("邮件和界面语言"), choices=LOCALES, validators=[DataRequired(_l("请选择语言。"))])
+    locale = SelectField(_l("邮件和界面语言"), choices=LOCALES, validators=[chosen(_l("请选择语言。"))])
     submit = SubmitField(_l("保存"))
+
+
+class _JurisdictionChoice:
+    """The pages offer the divisions in the official's scope (set `choices` per request)."""
+    jurisdiction_code = SelectField(_l("所属地区"), choices=[], validate_choice=False,
+                                    description=_l("系统管理员可不选。"))
+
+
+class HtmlStaffInviteForm(_JurisdictionChoice, StaffInviteForm):
+    pass
+
+
+class HtmlStaffEditForm(_JurisdictionChoice, StaffEditForm):
+    pass
+
+
+class StaffSearchForm(FlaskForm):
+    """The staff list's filters (GET, no CSRF)."""
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("姓名或邮箱"), validators=[Optional(), Length(max=100)], filters=[strip])
+    role = SelectField(_l("角色"), choices=lambda: [("", _l("全部"))] + role_choices(), validate_choice=False)
+    active = SelectField(_l("状态"), choices=[("", _l("全部")), ("true", _l("启用")), ("false", _l("已停用"))],
+                         validate_choice=False)
+    submit = SubmitField(_l("查询"))
+
+
+class FirmUserActionForm(FlaskForm):
+    """The firm's administrator acts on a colleague (the buttons name the change)."""
+    make_admin = SubmitField(_l("设为管理员"))
+    remove_admin = SubmitField(_l("取消管理员"))
+    deactivate = SubmitField(_l("停用"))
+    reactivate = SubmitField(_l("启用"))

@@ -196,6 +196,8 @@ def register_blueprints(app: Flask) -> None:
     from rating.views import (account, api, applications, auth, claims, dashboard, dev_mail, health, main, publicity,
                               ratings, reviews, verify)
     from rating.views import audit as audit_pages
+    from rating.views import conflicts as conflict_pages
+    from rating.views import staff as staff_pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
@@ -210,6 +212,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(dev_mail.bp)
     app.register_blueprint(audit_pages.bp)
+    app.register_blueprint(conflict_pages.bp)
+    app.register_blueprint(staff_pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     # The JSON API authenticates with bearer tokens only, so there is no cookie for a
     # forged cross-site request to ride on; browser forms keep CSRF.

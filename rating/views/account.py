@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from forms.accounts import AccountActionForm, HtmlPasswordChangeForm, LogoutForm
+from forms.staff import FirmUserActionForm, FirmUserInviteForm, ProfileForm
 from rating.errors import ServiceError
 from rating.extensions import db, limiter
-from rating.permissions import can_manage_accounts
-from rating.services.accounts import sessions
+from rating.permissions import can_manage_accounts, can_manage_firm_users, is_firm_user
+from rating.services.accounts import firm_users, sessions, staff
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -90,6 +91,7 @@ def manage():
         user = sessions.account_by_email(form.email.data)
         if form.deactivate.data:
             sessions.set_active(current_user, user, False)
+            staff.reroute(user)     # its open assignments go to someone else at once
             message = _("账户 %(email)s 已停用，其登录和 API 令牌均已失效。", email=user.email)
         elif form.reactivate.data:
             sessions.set_active(current_user, user, True)
@@ -105,3 +107,72 @@ def manage():
         login_user(current_user._get_current_object())     # this session goes on
     flash(message, "success")
     return redirect(url_for(".security"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """My account: name, phone and language (emails are written in it)."""
+    form = ProfileForm(obj=current_user, locale=current_user.locale or "zh_Hans_CN")
+    if form.validate_on_submit():
+        firm_users.update_profile(current_user, {"name": form.name.data, "phone": form.phone.data,
+                                                 "locale": form.locale.data})
+        db.session.commit()
+        flash(_("账户信息已保存。"), "success")
+        return redirect(url_for(".profile"))
+    return render_template("account/profile.html", form=form), 422 if form.errors else 200
+
+
+def _firm_page(invite_form: FirmUserInviteForm | None = None, status: int = 200):
+    manage = can_manage_firm_users(current_user)
+    return render_template("account/firm_users.html", users=firm_users.colleagues(current_user), manage=manage,
+                           form=(invite_form or FirmUserInviteForm()) if manage else None,
+                           action_form=FirmUserActionForm()), status
+
+
+@bp.get("/firm-users")
+@login_required
+def firm_users_page():
+    if not is_firm_user(current_user):
+        abort(403)
+    return _firm_page()
+
+
+@bp.post("/firm-users/invite")
+@login_required
+def invite_firm_user():
+    if not can_manage_firm_users(current_user):
+        abort(403)
+    form = FirmUserInviteForm()
+    if not form.validate_on_submit():
+        return _firm_page(form, 422)
+    try:
+        user = firm_users.invite(current_user, form.email.data, form.name.data)
+    except ServiceError as exc:
+        db.session.rollback()
+        form.email.errors = list(form.email.errors) + (exc.fields.get("email") or [exc.message])
+        return _firm_page(form, exc.status)
+    db.session.commit()
+    flash(_("已向 %(email)s 发送邀请邮件。", email=user.email), "success")
+    return redirect(url_for(".firm_users_page"))
+
+
+@bp.post("/firm-users/<int:user_id>")
+@login_required
+def change_firm_user(user_id: int):
+    if not can_manage_firm_users(current_user):
+        abort(403)
+    form = FirmUserActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    is_admin = True if form.make_admin.data else False if form.remove_admin.data else None
+    active = True if form.reactivate.data else False if form.deactivate.data else None
+    try:
+        firm_users.update(current_user, user_id, is_admin, active)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".firm_users_page"))
+    db.session.commit()
+    flash(_("已保存。"), "success")
+    return redirect(url_for(".firm_users_page"))

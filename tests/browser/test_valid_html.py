@@ -114,6 +114,9 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         sent(official_client, "official", "/publicity/manage", {}),
         sent(admin_client, "admin", "/account/manage", {"email": "nobody@example.com", "deactivate": "y"},
              page="/account/security"),
+        sent(official_client, "official", "/staff/invite", {"email": "x", "role": "admin"}, page="/staff"),
+        sent(firm, "firm", "/account/firm-users/invite", {"email": "x"}, page="/account/firm-users"),
+        sent(firm, "firm", "/account/profile", {"name": "", "locale": "fr"}),
         rendered(app, "unavailable.html", message="系统繁忙，请稍后再试。"),
         rendered(app, "error.html", message="服务器内部错误。", status=500),
     ]
