@@ -95,6 +95,8 @@ class BatchQuota(db.Model):
                         name="percent_base"),
         CheckConstraint("max_count IS NULL OR max_count >= 0", name="max_count"),
         CheckConstraint("base_count IS NULL OR base_count >= 0", name="base_count"),
+        CheckConstraint("base_source IS NULL OR (base_source IN ('typed', 'firms') AND percent IS NOT NULL)",
+                        name="base_source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +106,8 @@ class BatchQuota(db.Model):
     max_count: Mapped[int | None] = mapped_column(Integer)
     percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     base_count: Mapped[int | None] = mapped_column(Integer)
+    # Where a percentage's base came from: typed by the official, or the county's registered firms.
+    base_source: Mapped[str | None] = mapped_column(String(10))
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
