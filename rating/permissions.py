@@ -249,3 +249,22 @@ def can_manage_staff_as(user: User, role: str, jurisdiction: Jurisdiction | None
 def can_manage_firm_users(user: User) -> bool:
     """A firm's administrator (its claim confirmed) invites colleagues and edits their accounts."""
     return is_firm_user(user) and user.is_firm_admin and acting_enterprise_id(user) is not None
+
+
+def can_manage_editions(user: User) -> bool:
+    """Upload a guide edition: administrators."""
+    return user.is_authenticated and user.role == Role.admin
+
+
+def can_manage_batches(user: User) -> bool:
+    """Open, edit, extend or close a batch: province officials and administrators."""
+    if not is_official(user):
+        return False
+    return user.role == Role.admin or (user.jurisdiction is not None
+                                       and user.jurisdiction.level == JurisdictionLevel.province)
+
+
+def can_set_city_deadline(user: User, city: Jurisdiction) -> bool:
+    """A city's own filing deadline: that city's officials (and those above them, administrators)."""
+    return (city.level == JurisdictionLevel.city and acts_for(user, city)
+            and (user.role == Role.admin or user.jurisdiction.level != JurisdictionLevel.county))

@@ -30,7 +30,7 @@ from rating.models.enums import (  # noqa: F401
     ServiceCategory,
     Stage,
 )
-from rating.models.guide import Batch, GuideEdition  # noqa: F401
+from rating.models.guide import Batch, BatchCityDeadline, GuideEdition  # noqa: F401
 from rating.models.jurisdiction import Jurisdiction  # noqa: F401
 from rating.models.mail import OutboxEmail  # noqa: F401
 from rating.models.publicity import Objection, PublicityEntry, PublicityNotice  # noqa: F401

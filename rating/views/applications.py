@@ -55,7 +55,7 @@ def dashboard():
     options = []
     for batch in reference.open_batches():
         edition = edition_of_batch(batch.edition_code)
-        options.append((batch, allowed_levels(edition, held), edition))
+        options.append((batch, [lv for lv in allowed_levels(edition, held) if batch.offers(lv)], edition))
     # One application per firm and batch (a withdrawn one aside): a batch that already has
     # one offers it, not a form the service would refuse.
     existing: dict[int, Application] = {}

@@ -316,8 +316,13 @@ def test_review_and_expert_answers_match(api, app, contract):
 
     conflict = {"provider_name": "某云服务商", "note": "曾任该公司顾问"}
     contract.request("declare_conflict", conflict)
-    contract.check(api.post("/reviewer-conflicts", conflict, token=tokens[county]), 201)
+    conflict_id = contract.check(api.post("/reviewer-conflicts", conflict, token=tokens[county]), 201)["id"]
     contract.check(api.post("/reviewer-conflicts", {}, token=tokens[county]), 422)
+    assert [c["id"] for c in contract.check(api.get("/reviewer-conflicts", token=tokens[official]), 200)] == [
+        conflict_id]
+    contract.check(api.delete(f"/reviewer-conflicts/{conflict_id}", token=tokens[official]), 403)
+    contract.check(api.delete(f"/reviewer-conflicts/{conflict_id}", token=tokens[county]), 204)
+    contract.check(api.delete(f"/reviewer-conflicts/{conflict_id}", token=tokens[county]), 404)
 
     approved_body = contract.check(decide(api, tokens[other], application_id, "approve", "同意"), 201)
     assert approved_body["status"] == "approved" and approved_body["stage"] is None
@@ -455,3 +460,29 @@ def test_account_management_answers_match(api, app, contract):
     contract.request("update_me", {"name": "王工", "phone": "0519-12345678", "locale": "en"})
     contract.check(api.patch("/me", {"name": "王工", "phone": "0519-12345678", "locale": "en"}, token=owner), 200)
     contract.check(api.patch("/me", {"locale": "fr"}, token=owner), 422)
+
+
+def test_batch_management_answers_match(api, app, contract):
+    province = api.token(make_staff("official", "320000").email)
+    city = api.token(make_staff("official", "320400").email)
+    today = clock.today()
+    terms = {"name": "第二批", "guide_edition": "js-2024", "opens_at": "2026-01-05T09:00:00+08:00",
+             "closes_at": "2026-12-31T17:30:00+08:00", "usage_cutoff": today.isoformat(),
+             "investment_from": f"{today.year - 1}-01-01", "investment_to": today.isoformat(),
+             "review_days": {"county": 10, "city": 20, "province": 30}, "levels": [3, 4]}
+    contract.request("create_batch", terms)
+    created = contract.check(api.post("/batches", terms, token=province), 201)
+    contract.check(api.post("/batches", terms, token=city), 403)
+    contract.check(api.post("/batches", {**terms, "levels": [9]}, token=province), 422)
+    contract.check(api.get("/batches"), 200)
+    contract.request("update_batch", {"closes_at": "2027-01-31T17:30:00+08:00"})
+    contract.check(api.patch(f"/batches/{created['id']}", {"closes_at": "2027-01-31T17:30:00+08:00"},
+                             token=province), 200)
+    contract.check(api.patch("/batches/999999", {"name": "x"}, token=province), 404)
+    contract.request("set_city_deadline", {"closes_at": "2026-12-20T17:30:00+08:00"})
+    contract.check(api.put(f"/batches/{created['id']}/city-deadlines/320400",
+                           {"closes_at": "2026-12-20T17:30:00+08:00"}, token=city), 200)
+    contract.check(api.put(f"/batches/{created['id']}/city-deadlines/320400",
+                           {"closes_at": "2028-12-20T17:30:00+08:00"}, token=city), 422)
+    contract.check(api.put(f"/batches/{created['id']}/city-deadlines/320100",
+                           {"closes_at": "2026-12-20T17:30:00+08:00"}, token=city), 403)

@@ -40,6 +40,12 @@ class Api:
     def patch(self, path: str, json=None, token: str | None = None, headers: dict | None = None, **kwargs):
         return self.client.patch(f"/api/v1{path}", json=json, headers=self._headers(token, headers), **kwargs)
 
+    def put(self, path: str, json=None, token: str | None = None, headers: dict | None = None, **kwargs):
+        return self.client.put(f"/api/v1{path}", json=json, headers=self._headers(token, headers), **kwargs)
+
+    def delete(self, path: str, token: str | None = None, headers: dict | None = None, **kwargs):
+        return self.client.delete(f"/api/v1{path}", headers=self._headers(token, headers), **kwargs)
+
     def token(self, email: str, password: str = PASSWORD) -> str:
         response = self.post("/tokens", {"email": email, "password": password})
         assert response.status_code == 201, response.get_json()

@@ -40,6 +40,7 @@ from rating.rules.editions import Edition
 from rating.rules.eligibility import check_progression
 from rating.rules.scoring import ServiceIn
 from rating.services.accounts import claims
+from rating.services.batches import city_deadline_of
 from rating.services.filing import history, snapshots
 from rating.services.review import routing
 from rating.platform import jobs, storage
@@ -112,13 +113,18 @@ def ensure_eligible(enterprise: Enterprise, batch: Batch, edition: Edition, leve
               edition=edition.code, level=level, levels=levels),
             {"target_level": [_("星级不正确。")]},
         )
-    # The request's arrival, not the moment this line runs: see rating.clock.
-    if first_submission and not batch.is_open_at(clock.arrival()):
+    if not batch.offers(level):
+        raise Ineligible(_("本批次不受理 %(level)s 星级的申报。", level=level),
+                         {"target_level": [_("星级不正确。")]})
+    # The request's arrival, not the moment this line runs: see rating.clock. A city's own
+    # deadline, inside the province's window, closes it earlier for that city's firms.
+    city_closes = city_deadline_of(batch.id, enterprise.district_code) if first_submission else None
+    if first_submission and not batch.is_open_at(clock.arrival(), city_closes):
         raise Ineligible(
             _("申报批次“%(batch)s”不在受理时间内（%(opens)s 至 %(closes)s）。",
               batch=batch.name,
               opens=clock.local(batch.opens_at).strftime("%Y-%m-%d %H:%M"),
-              closes=clock.local(batch.closes_at).strftime("%Y-%m-%d %H:%M")),
+              closes=clock.local(min(batch.closes_at, city_closes or batch.closes_at)).strftime("%Y-%m-%d %H:%M")),
             {"batch_id": [_("该批次未开放申报。")]},
         )
     blacklisted = db.session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import get_locale
 
 from rating import clock
+from rating.services import batches as programme
 from rating.services import reference
 from rating.views.api import bp
 
@@ -32,9 +33,18 @@ def batch_json(batch) -> dict:
     }
 
 
+def batch_listed(batch, counts: dict[int, dict[str, int]]) -> dict:
+    """A batch as `GET /batches` lists it (`counts`: programme.counts_by_state())."""
+    return {**batch_json(batch),
+            "review_days": {stage: batch.review_days(stage) for stage in ("county", "city", "province")},
+            "levels": programme.offered_levels(batch),
+            "application_count": sum(counts.get(batch.id, {}).values())}
+
+
 @bp.get("/batches")
 def batches():
-    return [batch_json(b) for b in reference.batches()]
+    counts = programme.counts_by_state()
+    return [batch_listed(b, counts) for b in reference.batches()]
 
 
 @bp.get("/guide-editions/<code>")
