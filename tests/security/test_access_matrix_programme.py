@@ -19,3 +19,24 @@ def test_audit_entries(api, access_world, caller, status):
     if caller == "other_city_official":     # the firm of the world is in 常州, not 南京
         firm_entries = [i for i in response.get_json()["items"] if i["object_type"] in ("application", "enterprise")]
         assert firm_entries == []
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "firm": 403, "other_firm": 403}, 200))
+def test_list_conflicts(api, access_world, caller, status):
+    declared = api.post("/reviewer-conflicts", {"group_name": "某集团"},
+                        token=access_world["tokens"]["county_reviewer"]).get_json()["id"]
+    response = api.get("/reviewer-conflicts", token=access_world["tokens"][caller])
+    assert response.status_code == status
+    if status == 200:   # the reviewer's own; officials: the staff of their scope (天宁区 is in 常州)
+        sees = caller in ("county_reviewer", "county_official", "city_official", "province_official", "admin")
+        assert [c["id"] for c in response.get_json()] == ([declared] if sees else [])
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 401, "firm": 403, "other_firm": 403, "county_official": 403, "city_official": 403,
+     "other_city_official": 403, "province_official": 403, "admin": 403, "county_reviewer": 204}, 404))
+def test_withdraw_conflict(api, access_world, caller, status):
+    declared = api.post("/reviewer-conflicts", {"group_name": "某集团"},
+                        token=access_world["tokens"]["county_reviewer"]).get_json()["id"]
+    assert api.delete(f"/reviewer-conflicts/{declared}", token=access_world["tokens"][caller]).status_code == status
