@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
-from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating
+from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating, User
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
 from rating.services.accounts.password_reset import reset_token
@@ -85,5 +85,7 @@ def world(app, api) -> World:
              "entry_id": entry.get_json()["id"], "batch_id": batch.id, "code": batch.edition_code,
              "reset_token": reset_token(staff["resetting"]),
              "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == staff["account"].id)),
-             "claim_id": db.session.scalar(select(EnterpriseClaim.id))},
+             "claim_id": db.session.scalar(select(EnterpriseClaim.id)),
+             "staff_id": staff["account"].id,
+             "firm_user_id": db.session.scalar(select(User.id).where(User.email == FIRM_EMAIL))},
     )

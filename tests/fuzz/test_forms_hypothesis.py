@@ -132,6 +132,15 @@ FORMS = [
         "current_password": PASSWORD, "new_password": "Neu2026passwort", "confirm": "Neu2026passwort"}),
     Form("account.manage", "admin", "/account/manage", lambda w: {"email": w.emails["account"], "sign_out": "y"}),
     Form("auth.logout", "county", "/logout", lambda w: {"revoke_tokens": "y"}),
+    Form("staff.invite", "official", "/staff/invite", lambda w: {
+        "email": "fuzz-invite@bureau.example", "name": "新人", "role": "reviewer", "jurisdiction_code": "320402"}),
+    Form("staff.edit", "official", "/staff/{staff_id}", lambda w: {
+        "name": "改名", "role": "reviewer", "jurisdiction_code": "320411", "active": "y"}),
+    Form("account.invite_firm_user", "firm", "/account/firm-users/invite",
+         lambda w: {"email": "fuzz-mate@example.com", "name": "同事"}),
+    Form("account.change_firm_user", "firm", "/account/firm-users/{firm_user_id}", lambda w: {"make_admin": "y"}),
+    Form("account.profile", "firm", "/account/profile",
+         lambda w: {"name": "王工", "phone": "0519-12345678", "locale": "zh_Hans_CN"}),
 ]
 
 
