@@ -92,10 +92,9 @@ class StaffSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("姓名或邮箱"), validators=[Optional(), Length(max=100)], filters=[strip])
-    role = SelectField(_l("角色"), choices=lambda: [("", _l("全部"))] + role_choices(), validate_choice=False)
-    active = SelectField(_l("状态"), choices=[("", _l("全部")), ("true", _l("启用")), ("false", _l("已停用"))],
-                         validate_choice=False)
+    q = StringField(_l("姓名或邮箱"), validators=[Optional(), plain_text, Length(max=100)], filters=[strip])
+    role = SelectField(_l("角色"), choices=lambda: [("", _l("全部"))] + role_choices())
+    active = SelectField(_l("状态"), choices=[("", _l("全部")), ("true", _l("启用")), ("false", _l("已停用"))])
     submit = SubmitField(_l("查询"))
 
 

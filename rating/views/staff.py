@@ -39,7 +39,8 @@ def _add_errors(form, exc: ServiceError) -> None:
 
 def _list_page(invite_form, status: int = 200):
     search = StaffSearchForm(request.args)
-    search.validate()
+    if not search.validate():       # filters that cannot be searched for are not applied
+        search = StaffSearchForm(formdata=None)
     try:
         page = max(1, min(int(request.args.get("page") or 1), 100000))
     except ValueError:

@@ -41,6 +41,7 @@ def test_official_invites_searches_and_deactivates_staff(app):
     refused = post(client, "/staff/invite", {"email": "boss@bureau.example", "name": "管理员",
                                              "role": "admin", "jurisdiction_code": ""}, "/staff")
     assert refused.status_code == 403 and "不高于自己角色" in refused.text
+    assert client.get("/staff?q=a%00b&role=x&page=%00").status_code == 200     # filters it cannot use: all
     found = client.get("/staff?q=页面&role=reviewer&active=true")
     assert "page-reviewer@bureau.example" in found.text and "从未登录" in found.text
     user = db.session.execute(select(User).where(User.email == "page-reviewer@bureau.example")).scalar_one()

@@ -90,6 +90,8 @@ def test_listing_is_scoped_and_filtered(api):
     assert all(item["jurisdiction_code"].startswith("3204") for item in everyone["items"])
     assert [i["id"] for i in api.get("/staff?active=false", token=official).get_json()["items"]] == [gone.id]
     assert api.get("/staff?active=maybe", token=official).status_code == 422
+    assert api.get("/staff?q=a%00b", token=official).status_code == 422
+    assert api.get("/staff?role=a%00b", token=official).status_code == 422
     assert api.get("/staff", token=admin).get_json()["total"] == 5
 
 

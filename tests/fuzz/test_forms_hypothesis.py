@@ -227,6 +227,7 @@ PAGES = [   # GET pages that read their query string
     ("county", "/reviews/", ("level", "overdue", "page", "per_page")),
     ("official", "/dashboard", ("level", "on")),
     ("official", "/ratings/", ("q", "level", "status", "page")),
+    ("official", "/staff", ("q", "role", "active", "page")),
     ("firm", "/applications/{application_id}/edit", ("add_service", "add_payment")),
     (None, "/publicity/{notice_id}", ("application_id",)),
     (None, "/verify/{certificate_no}", ("sig",)),

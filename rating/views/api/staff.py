@@ -6,10 +6,11 @@ from flask import request
 from flask_babel import gettext as _
 
 from forms.jsondata import flat_formdata, validated
-from forms.staff import FirmUserInviteForm, ProfileForm, StaffEditForm, StaffInviteForm
+from forms.staff import STAFF_ROLES, FirmUserInviteForm, ProfileForm, StaffEditForm, StaffInviteForm
 from rating.errors import ValidationFailed
 from rating.extensions import db
 from rating.models.types import valid_id
+from rating.platform import text
 from rating.services.accounts import firm_users, staff
 from rating.views.api import api_user, bp, int_arg, json_body, token_required
 
@@ -54,8 +55,12 @@ def list_staff():
     if active not in (None, "", "true", "false"):
         raise ValidationFailed(_("查询参数 active 不正确。"), {"active": [_("请填写 true 或 false。")]})
     page = int_arg("page", 1, 100000) or 1
-    items, total = staff.listing(api_user(), (request.args.get("q") or "")[:100] or None,
-                                 request.args.get("role") or None,
+    q, role = (request.args.get("q") or "")[:100], request.args.get("role") or None
+    if text.problem(q):
+        raise ValidationFailed(text.problem(q), {"q": [text.problem(q)]})
+    if role is not None and role not in [r.value for r in STAFF_ROLES]:
+        raise ValidationFailed(_("查询参数 role 不正确。"), {"role": [_("角色不正确。")]})
+    items, total = staff.listing(api_user(), q or None, role,
                                  None if active in (None, "") else active == "true", page)
     return {"items": [staff_json(user) for user in items], "total": total, "page": page}
 
