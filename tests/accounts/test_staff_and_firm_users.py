@@ -14,7 +14,7 @@ from rating.services.review import routing, scoring_runs
 from tests.support import mail
 from tests.support.factories import PASSWORD, make_staff
 from tests.support.flows import file_everything
-from tests.support.people import csrf_token
+from tests.support.people import csrf_token, logged_in
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +199,16 @@ def test_profile_and_password(api, mailbox):
     assert subject   # translated by the lead; the message is written in the account's locale
     row = db.session.execute(select(User).where(User.email == "en@example.com")).scalar_one()
     assert row.locale == "en"
+
+
+def test_deactivation_on_the_security_page_routes_the_work_again(app, api, batch):
+    first = make_staff("reviewer", "320402")
+    application_id = submitted_and_scored(api, batch)
+    second = make_staff("reviewer", "320402")
+    client = logged_in(app, make_staff("admin", None).email)
+    page = client.get("/account/security")
+    answer = client.post("/account/manage", data={"csrf_token": csrf_token(page.text), "email": first.email,
+                                                  "deactivate": "y"})
+    assert answer.status_code == 302
+    db.session.expire_all()
+    assert routing.open_assignment(application_id).reviewer_id == second.id
