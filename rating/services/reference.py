@@ -65,8 +65,9 @@ def counties() -> list[Jurisdiction]:
     )
 
 
-def install_edition(edition: Edition) -> str:
-    """Store an edition. Returns 'created', 'updated' or 'unchanged'.
+def install_edition(edition: Edition, source: str | None = None, source_type: str = "text/yaml") -> str:
+    """Store an edition (with the `source` document it was read from, if any). Returns
+    'created', 'updated' or 'unchanged'.
 
     An edition that a batch uses is frozen: its applications were scored against it.
     """
@@ -89,6 +90,7 @@ def install_edition(edition: Edition) -> str:
     record.version = edition.version
     record.document = dict(edition.document)
     record.sha256 = edition.sha256
+    record.source, record.source_type = (source, source_type) if source is not None else (None, None)
     db.session.add(record)
     db.session.flush()
     # Only an edition no batch uses can change; this process forgets what it kept of the
@@ -102,7 +104,7 @@ def install_edition_file(path: Path) -> str:
         edition = load_edition_file(path)
     except EditionError as exc:
         raise ValidationFailed(_("指南文件 %(path)s 有误：%(error)s", path=str(path), error=str(exc)))
-    return install_edition(edition)
+    return install_edition(edition, path.read_text(encoding="utf-8"), "text/yaml")
 
 
 _EDITIONS: dict[tuple[str, str], Edition] = {}

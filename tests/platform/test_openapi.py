@@ -408,6 +408,8 @@ def test_publicity_and_rating_answers_match(api, app, contract):
     assert audit_page["items"] and audit_page["verified_through"] >= audit_page["items"][0]["seq"]
     contract.check(api.get("/audit?since=x", token=official), 422)
     contract.check(api.get("/audit", token=people["city"]), 403)
+    contract.check(api.get("/providers?q=云", token=official), 200)
+    contract.check(api.get("/providers"), 401)
     contract.check(api.get("/blacklist", token=official), 200)
     entry = {"provider_name": "某违规云服务商", "reason": "虚开发票"}
     contract.request("add_to_blacklist", entry)
@@ -486,3 +488,22 @@ def test_batch_management_answers_match(api, app, contract):
                            {"closes_at": "2028-12-20T17:30:00+08:00"}, token=city), 422)
     contract.check(api.put(f"/batches/{created['id']}/city-deadlines/320100",
                            {"closes_at": "2026-12-20T17:30:00+08:00"}, token=city), 403)
+
+
+def test_guide_edition_and_quota_answers_match(api, app, contract, batch):
+    admin = api.token(make_staff("admin", None).email)
+    official = api.token(make_staff("official", "320400").email)
+    contract.check(api.get("/guide-editions"), 200)
+    contract.check(api.client.get("/api/v1/guide-editions/js-2024/source"), 200)
+    contract.check(api.client.get("/api/v1/guide-editions/nope/source"), 404)
+    source = api.client.get("/api/v1/guide-editions/js-2024/source").get_data()
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "text/yaml"}
+    contract.check(api.client.post("/api/v1/guide-editions", data=source, headers=headers), 409)
+    contract.check(api.client.post("/api/v1/guide-editions", data=b"code: [", headers=headers), 422)
+    contract.check(api.client.post("/api/v1/guide-editions", data=source,
+                                   headers={**headers, "Authorization": f"Bearer {official}"}), 403)
+    quota = {"batch_id": batch.id, "district_code": "320402", "level": 3, "percent": 10, "base_source": "firms"}
+    contract.request("set_quota", quota)
+    contract.check(api.post("/batch-quotas", quota, token=official), 201)
+    contract.check(api.get(f"/batch-quotas?batch_id={batch.id}", token=official), 200)
+    contract.check(api.get("/batch-quotas?batch_id=x", token=official), 422)

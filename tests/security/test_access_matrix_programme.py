@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rating.services.reference import GUIDES_DIR
 from tests.support.access import expect
 
 pytestmark = pytest.mark.integration
@@ -40,3 +41,38 @@ def test_withdraw_conflict(api, access_world, caller, status):
     declared = api.post("/reviewer-conflicts", {"group_name": "某集团"},
                         token=access_world["tokens"]["county_reviewer"]).get_json()["id"]
     assert api.delete(f"/reviewer-conflicts/{declared}", token=access_world["tokens"][caller]).status_code == status
+
+
+@pytest.mark.parametrize("path", ["/guide-editions", "/guide-editions/js-2024/source"])
+@pytest.mark.parametrize("caller, status", expect({}, 200))
+def test_guide_editions_are_public_reference_data(api, access_world, caller, status, path):
+    assert api.client.get(f"/api/v1{path}", headers=({"Authorization": f"Bearer {access_world['tokens'][caller]}"}
+                                                    if access_world["tokens"][caller] else {})).status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"admin": 409, "anonymous": 401}, 403))
+def test_only_admins_upload_guide_editions(api, access_world, caller, status):
+    """The shipped js-2024 again: an admin gets as far as the conflict, everyone else not."""
+    token = access_world["tokens"][caller]
+    headers = {"Content-Type": "text/yaml", **({"Authorization": f"Bearer {token}"} if token else {})}
+    response = api.client.post("/api/v1/guide-editions", data=(GUIDES_DIR / "js-2024.yaml").read_bytes(),
+                               headers=headers)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect(OFFICIALS_OK, 403))
+def test_batch_quotas_read_in_scope(api, access_world, caller, status):
+    batch_id = access_world["batch"].id
+    set_by = access_world["tokens"]["city_official"]
+    assert api.post("/batch-quotas", {"batch_id": batch_id, "district_code": "320402", "level": 3,
+                                      "max_count": 4}, token=set_by).status_code == 201
+    response = api.get(f"/batch-quotas?batch_id={batch_id}", token=access_world["tokens"][caller])
+    assert response.status_code == status
+    if status == 200:
+        in_scope = caller not in ("other_city_official",)
+        assert [r["district_code"] for r in response.get_json()] == (["320402"] if in_scope else [])
+
+
+@pytest.mark.parametrize("caller, status", expect({"anonymous": 401}, 200))
+def test_list_providers(api, access_world, caller, status):
+    assert api.get("/providers", token=access_world["tokens"][caller]).status_code == status
