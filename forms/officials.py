@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from forms.fields import Between, FiniteDecimalField, LocalIntegerField, plain_text
@@ -20,6 +20,12 @@ class LiftForm(FlaskForm):
     reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写原因。")), plain_text, Length(max=4000)])
 
 
+class BatchChoiceForm(FlaskForm):
+    """The batch a list is about (`?batch_id=`)."""
+    batch_id = LocalIntegerField(_l("申报批次"), validators=[InputRequired(_l("请选择申报批次。")),
+                                                           Between(1, MAX_ID)])
+
+
 class QuotaForm(FlaskForm):
     batch_id = LocalIntegerField(_l("申报批次"), validators=[InputRequired(_l("请选择申报批次。")),
                                                            Between(1, MAX_ID)])
@@ -30,3 +36,6 @@ class QuotaForm(FlaskForm):
     max_count = LocalIntegerField(_l("名额数"), validators=[Optional(), Between(0, 1_000_000)])
     percent = FiniteDecimalField(_l("比例（%）"), places=2, validators=[Optional(), Between(0, 100)])
     base_count = LocalIntegerField(_l("基数（累计上云企业数）"), validators=[Optional(), Between(0, 10_000_000)])
+    # typed: base_count as given; firms: the county's registered cloud-adopting firms.
+    base_source = SelectField(_l("基数来源"), choices=[("typed", _l("填写的基数")), ("firms", _l("本县已注册上云企业数"))],
+                              default="typed", validators=[Optional()])

@@ -1,8 +1,10 @@
 """Officials through the API: blacklist and approval quotas."""
 from __future__ import annotations
 
+from flask import request
+
 from forms.jsondata import flat_formdata, validated
-from forms.officials import BlacklistForm, LiftForm, QuotaForm
+from forms.officials import BatchChoiceForm, BlacklistForm, LiftForm, QuotaForm
 from rating import clock
 from rating.extensions import db
 from rating.services.review import blacklist, quotas
@@ -43,14 +45,28 @@ def lift_blacklist(entry_id: int):
     return entry_json(entry)
 
 
+def quota_json(quota) -> dict:
+    return {"batch_id": quota.batch_id, "district_code": quota.district_code, "level": quota.level,
+            "max_count": quota.max_count, "percent": float(quota.percent) if quota.percent is not None else None,
+            "base_count": quota.base_count, "base_source": quota.base_source, "cap": quota.cap}
+
+
+@bp.get("/batch-quotas")
+@token_required(*OFFICIALS)
+def list_quotas():
+    form = validated(BatchChoiceForm(formdata=request.args, meta={"csrf": False}))
+    return [{"batch_id": row.quota.batch_id, "district_code": row.quota.district_code, "level": row.quota.level,
+             "cap": row.quota.cap, "used": row.used, "remaining": row.remaining}
+            for row in quotas.quotas_of(api_user(), form.batch_id.data)]
+
+
 @bp.post("/batch-quotas")
 @token_required(*OFFICIALS)
 def set_quota():
-    keys = ("batch_id", "district_code", "level", "max_count", "percent", "base_count")
+    keys = ("batch_id", "district_code", "level", "max_count", "percent", "base_count", "base_source")
     form = validated(QuotaForm(formdata=flat_formdata(json_body(), keys), meta={"csrf": False}))
     quota = quotas.set_quota(api_user(), form.batch_id.data, form.district_code.data, form.level.data,
-                             form.max_count.data, form.percent.data, form.base_count.data)
+                             form.max_count.data, form.percent.data, form.base_count.data,
+                             form.base_source.data or "typed")
     db.session.commit()
-    return {"batch_id": quota.batch_id, "district_code": quota.district_code, "level": quota.level,
-            "max_count": quota.max_count, "percent": float(quota.percent) if quota.percent is not None else None,
-            "base_count": quota.base_count, "cap": quota.cap}, 201
+    return quota_json(quota), 201
