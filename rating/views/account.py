@@ -2,7 +2,7 @@
 for administrators, signing another account out everywhere or deactivating it."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
@@ -118,6 +118,7 @@ def profile():
         firm_users.update_profile(current_user, {"name": form.name.data, "phone": form.phone.data,
                                                  "locale": form.locale.data})
         db.session.commit()
+        session["lang"] = form.locale.data      # the pages follow at once (select_locale)
         flash(_("账户信息已保存。"), "success")
         return redirect(url_for(".profile"))
     return render_template("account/profile.html", form=form), 422 if form.errors else 200

@@ -84,3 +84,4 @@ def test_firm_users_page_and_my_account(app, api):
     db.session.expire_all()
     changed = db.session.get(User, owner.id)
     assert (changed.name, changed.phone, changed.locale) == ("王经理", "0519-11112222", "en")
+    assert '<html lang="en">' in client.get("/account/profile").text          # the pages follow the choice
