@@ -10,10 +10,11 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import Field, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import DateTimeLocalInput
 
+from forms.application import MultiCheckboxField
 from forms.fields import Between, LocalDateField, LocalIntegerField, plain_text
 from rating import clock
 from rating.rules.batches import REVIEW_DAYS_MAX, REVIEW_DAYS_MIN
@@ -25,6 +26,7 @@ def strip(value):
 
 class LocalDateTimeField(Field):
     """A moment: local wall-clock time, or ISO 8601 with an offset; shown as datetime-local."""
+    widget = DateTimeLocalInput()
 
     def process_formdata(self, valuelist):
         self.data = None
@@ -42,9 +44,22 @@ class LocalDateTimeField(Field):
         return clock.local(self.data).strftime("%Y-%m-%dT%H:%M") if self.data else ""
 
 
+class LevelsField(MultiCheckboxField):
+    """The levels offered, as checkboxes in a fieldset (macros/forms.html `row` knows them by type)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "MultiCheckboxField"
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("星级必须是整数。"))
+
+
 def _moment(label):
-    return LocalDateTimeField(label, validators=[InputRequired(_l("请填写时间。"))],
-                              render_kw={"type": "datetime-local"})
+    return LocalDateTimeField(label, validators=[InputRequired(_l("请填写时间。"))])
 
 
 def _date(label):
@@ -70,8 +85,8 @@ class BatchForm(FlaskForm):
     review_days_county = _days(_l("县级审核天数"))
     review_days_city = _days(_l("市级审核天数"))
     review_days_province = _days(_l("省级审核天数"))
-    levels = SelectMultipleField(_l("可申报星级"), coerce=int, validate_choice=False,
-                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    levels = LevelsField(_l("可申报星级"), coerce=int, validate_choice=False,
+                         description=_l("不选则受理指南版本的全部星级。"))
     submit = SubmitField(_l("保存"))
 
 
@@ -86,3 +101,7 @@ API_FIELDS = {"name": "name", "guide_edition": "guide_edition", "opens_at": "ope
 class CityDeadlineForm(FlaskForm):
     closes_at = _moment(_l("本市截止受理时间"))
     submit = SubmitField(_l("保存"))
+
+
+class CloseBatchForm(FlaskForm):
+    submit = SubmitField(_l("立即截止"))

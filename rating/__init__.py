@@ -197,6 +197,8 @@ def register_blueprints(app: Flask) -> None:
                               ratings, reviews, verify)
     from rating.views import audit as audit_pages
     from rating.views import conflicts as conflict_pages
+    from rating.views import providers as provider_pages
+    from rating.views import batches as batch_pages
     from rating.views import staff as staff_pages
 
     app.register_blueprint(health.bp)
@@ -213,7 +215,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dev_mail.bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(conflict_pages.bp)
+    app.register_blueprint(provider_pages.bp)
     app.register_blueprint(staff_pages.bp)
+    app.register_blueprint(batch_pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     # The JSON API authenticates with bearer tokens only, so there is no cookie for a
     # forged cross-site request to ride on; browser forms keep CSRF.

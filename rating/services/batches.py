@@ -28,8 +28,13 @@ def counts_by_state() -> dict[int, dict[str, int]]:
     rows = db.session.execute(select(Application.batch_id, Application.status, func.count())
                               .group_by(Application.batch_id, Application.status))
     for batch_id, status, count in rows:
-        counts.setdefault(batch_id, {})[str(status)] = count
+        counts.setdefault(batch_id, {})[getattr(status, "value", status)] = count
     return counts
+
+
+def editions() -> list[tuple[str, str]]:
+    """(code, title) of every loaded guide edition, by code."""
+    return list(db.session.execute(select(GuideEdition.code, GuideEdition.title).order_by(GuideEdition.code)).tuples())
 
 
 def application_count(batch_id: int) -> int:
@@ -130,9 +135,15 @@ def update(actor: User, batch_id: int, changes: dict[str, Any]) -> Batch:
     return batch
 
 
-def city_deadlines(batch_id: int) -> dict[str, datetime]:
-    return dict(db.session.execute(select(BatchCityDeadline.city_code, BatchCityDeadline.closes_at)
-                                   .where(BatchCityDeadline.batch_id == batch_id)).tuples())
+def city_deadlines(batch_id: int | None = None) -> dict[int, dict[str, datetime]]:
+    """{batch id: {city code: its deadline}}, of one batch or every batch."""
+    query = select(BatchCityDeadline.batch_id, BatchCityDeadline.city_code, BatchCityDeadline.closes_at)
+    if batch_id is not None:
+        query = query.where(BatchCityDeadline.batch_id == batch_id)
+    found: dict[int, dict[str, datetime]] = {}
+    for row_batch, city, closes in db.session.execute(query):
+        found.setdefault(row_batch, {})[city] = closes
+    return found
 
 
 def set_city_deadline(actor: User, batch_id: int, city_code: str, closes_at: datetime) -> BatchCityDeadline:

@@ -65,6 +65,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
     assert api.post("/enterprises", claim_body("claimant@example.com")).status_code == 202
     reviewer = make_staff("reviewer", "320402")
     official = make_staff("official", "320400")
+    for conflict in ({"provider_name": "某云服务商"}, {"group_name": "某集团", "note": "亲属任职"}):
+        assert api.post("/reviewer-conflicts", conflict, token=api.token(reviewer.email)).status_code == 201
     admin = make_staff("admin", None)
 
     public = app.test_client()
@@ -111,12 +113,16 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         sent(reviewing, "reviewer", f"/reviews/{in_queue}/decide", {}, page=f"/applications/{in_queue}"),
         sent(official_client, "official", "/ratings/import", {"file": (io.BytesIO(bad_list), "list.csv")}),
         sent(official_client, "official", "/reviews/blacklist", {}),
+        sent(reviewing, "reviewer", "/reviews/conflicts/", {"uscc": "x", "group_name": "y"}),
+        sent(official_client, "official", "/reviews/blacklist", {"enterprise": "测试企业", "reason": "x"}),
+        sent(official_client, "official", "/providers/", {"name": ""}),
         sent(official_client, "official", "/publicity/manage", {}),
         sent(admin_client, "admin", "/account/manage", {"email": "nobody@example.com", "deactivate": "y"},
              page="/account/security"),
         sent(official_client, "official", "/staff/invite", {"email": "x", "role": "admin"}, page="/staff"),
         sent(firm, "firm", "/account/firm-users/invite", {"email": "x"}, page="/account/firm-users"),
         sent(firm, "firm", "/account/profile", {"name": "", "locale": "fr"}),
+        sent(admin_client, "admin", "/batches/new", {"name": "", "levels": ["x"]}),
         rendered(app, "unavailable.html", message="系统繁忙，请稍后再试。"),
         rendered(app, "error.html", message="服务器内部错误。", status=500),
     ]
@@ -129,7 +135,11 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
                       ("claimant", "/applications/"), ("rated firm", f"/ratings/{CERTIFICATE}"),
                       ("public (en)", f"/publicity/{notice_id}"),
                       ("firm in review", f"/applications/{in_queue}"),
-                      ("returned firm", f"/applications/{returned}/edit")]:
+                      ("returned firm", f"/applications/{returned}/edit"),
+                      ("reviewer", "/reviews/conflicts/"), ("official", "/audit/"),
+                      ("official", "/reviews/conflicts/"), ("official", "/providers/"),
+                      ("official", "/batches"), ("admin", "/batches/new"),
+                      ("official", f"/batches/{batch.id}/city-deadline")]:
         assert (who, page) in checked, (who, page)
         html = next(d.html for d in documents if (d.who, d.url) == (who, page))
         assert "/logout" in html or who.startswith("public")
