@@ -9,7 +9,8 @@ from rating.models.application import (  # noqa: F401
     StatusChange,
     SubmissionSnapshot,
 )
-from rating.models.enterprise import BlacklistEntry, Enterprise, EnterpriseClaim  # noqa: F401
+from rating.models.enterprise import (  # noqa: F401
+    BlacklistEntry, Enterprise, EnterpriseClaim, Provider, ProviderAlias)
 from rating.models.enums import (  # noqa: F401
     ApplicationStatus,
     CertificateState,

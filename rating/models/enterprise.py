@@ -75,6 +75,32 @@ class BlacklistEntry(db.Model):
     enterprise: Mapped["Enterprise | None"] = relationship()
 
 
+class Provider(db.Model):
+    """A cloud service provider on the officials' list, known by one name and its aliases
+    (阿里云 and 阿里云计算有限公司 are one provider). A name or alias names one provider only."""
+
+    __tablename__ = "providers"
+    __table_args__ = (CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    aliases: Mapped[list["ProviderAlias"]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan", order_by="ProviderAlias.alias")
+
+
+class ProviderAlias(db.Model):
+    __tablename__ = "provider_aliases"
+    __table_args__ = (CheckConstraint("length(trim(alias)) > 0", name="alias_not_blank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(200), unique=True)
+
+    provider: Mapped[Provider] = relationship(back_populates="aliases")
+
+
 class EnterpriseClaim(db.Model):
     """Someone registering a credit code known only from an imported ratings list: the
     account exists at once, but it sees none of the firm's ratings and cannot change the

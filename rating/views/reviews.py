@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms.jsondata import flatten_errors
-from forms.officials import BlacklistForm, LiftForm
+from forms.officials import LiftForm
+from forms.providers import BlacklistPageForm
 from forms.review import DecisionForm, ExpertScoresForm
 from rating.errors import ServiceError
 from rating import clock
@@ -14,7 +15,8 @@ from rating.extensions import db
 from rating.platform import blobstore, storage
 from rating.services.filing import lookups
 from rating.services.reference import all_levels
-from rating.services.review import assignments, blacklist, experts, handled, reviews
+from rating.models import Provider
+from rating.services.review import assignments, blacklist, experts, handled, providers, reviews
 from rating.readonly import read_only
 from rating.views.applications import render_show
 from rating.views.common import visible_application
@@ -169,25 +171,39 @@ def overview():
 @bp.route("/blacklist", methods=["GET", "POST"])
 @login_required
 def blacklist_page():
+    """A firm named by its credit code or a part of its name (several matches are listed to
+    choose from by credit code), or a provider chosen from the officials' list."""
     if not is_official(current_user):
         abort(403)
-    form = BlacklistForm()
+    form = BlacklistPageForm()
+    form.offer(providers.search())
+    candidates = []
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                _entry, flagged = blacklist.add(current_user, form.reason.data, form.enterprise_id.data,
-                                                form.provider_name.data)
-            except ServiceError as exc:
-                db.session.rollback()   # the page below reads the list again
-                flash(exc.message, "error")
+            provider = db.session.get(Provider, int(form.provider_id.data)) if form.provider_id.data else None
+            firms = blacklist.firms_matching(current_user, form.enterprise.data or "")
+            if form.enterprise.data and len(firms) != 1:
+                candidates = firms
+                message = (_("有 %(n)s 家企业符合，请填写其中一家的统一社会信用代码。", n=len(firms)) if firms
+                           else _("没有符合的企业，请检查统一社会信用代码或名称。"))
+                form.enterprise.errors = [message]
+                flash(message, "error")
             else:
-                db.session.commit()
-                flash(_("已列入黑名单；受影响的在办申报 %(n)s 件已标记。", n=len(flagged)), "success")
-                return redirect(url_for(".blacklist_page"))
+                try:
+                    _entry, flagged = blacklist.add(current_user, form.reason.data,
+                                                    firms[0].id if firms else None,
+                                                    provider.name if provider else None)
+                except ServiceError as exc:
+                    db.session.rollback()   # the page below reads the list again
+                    flash(exc.message, "error")
+                else:
+                    db.session.commit()
+                    flash(_("已列入黑名单；受影响的在办申报 %(n)s 件已标记。", n=len(flagged)), "success")
+                    return redirect(url_for(".blacklist_page"))
         else:
             for message in flatten_errors(form.errors).values():
                 flash(str(message[0]), "error")
-    return render_template("reviews/blacklist.html", form=form, lift_form=LiftForm(),
+    return render_template("reviews/blacklist.html", form=form, lift_form=LiftForm(), candidates=candidates,
                            entries=blacklist.active_entries(current_user))
 
 

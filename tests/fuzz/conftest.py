@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from rating.extensions import db
-from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Rating, User
+from rating.models import ApiToken, EnterpriseClaim, Evidence, Objection, Provider, Rating, User
 from rating.rules.uscc import uscc_from_serial
 from rating.services.reporting import imports
 from rating.services.accounts.password_reset import reset_token
@@ -73,6 +73,12 @@ def world(app, api) -> World:
                                       "password": PASSWORD})
     assert claim.status_code == 202, claim.get_json()
 
+    conflict = api.post("/reviewer-conflicts", {"group_name": "某集团"}, token=tokens["county"])
+    assert conflict.status_code == 201, conflict.get_json()
+    provider = Provider(name="某云")
+    db.session.add(provider)
+    db.session.commit()
+
     evidence = select(Evidence.id).where(Evidence.application_id == draft["id"])
     certificate = select(Rating.certificate_no).where(Rating.application_id == rated)
     return World(
@@ -87,5 +93,6 @@ def world(app, api) -> World:
              "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == staff["account"].id)),
              "claim_id": db.session.scalar(select(EnterpriseClaim.id)),
              "staff_id": staff["account"].id,
+             "conflict_id": conflict.get_json()["id"], "provider_id": provider.id,
              "firm_user_id": db.session.scalar(select(User.id).where(User.email == FIRM_EMAIL))},
     )

@@ -102,7 +102,13 @@ FORMS = [
          lambda w: {"scores-0-code": indicator(), "scores-0-points": "3", "comment": "同意"}),
     Form("reviews.assign_experts", "official", "/reviews/{at_city}/experts", lambda w: {"count": 1}),
     Form("reviews.blacklist_page", "official", "/reviews/blacklist", lambda w: {
-        "enterprise_id": w.ids["enterprise_id"], "provider_name": "某云", "reason": "虚开发票"}),
+        "enterprise": "测试企业", "provider_id": w.ids["provider_id"], "reason": "虚开发票"}),
+    Form("conflicts.index", "county", "/reviews/conflicts/", lambda w: {
+        "uscc": "", "group_name": "", "provider_name": "某云", "note": "曾任顾问"}),
+    Form("conflicts.withdraw", "county", "/reviews/conflicts/{conflict_id}/withdraw"),
+    Form("providers.index", "official", "/providers/", lambda w: {"name": "某新云", "aliases": "某新云有限公司"}),
+    Form("providers.edit", "official", "/providers/{provider_id}/edit", lambda w: {
+        "name": "某云", "aliases": "某云有限公司\n某云计算"}),
     Form("reviews.lift_blacklist", "official", "/reviews/blacklist/{entry_id}/lift",
          lambda w: {"reason": "已整改"}),
     Form("publicity.manage", "official", "/publicity/manage", lambda w: {
@@ -228,6 +234,8 @@ PAGES = [   # GET pages that read their query string
     ("official", "/dashboard", ("level", "on")),
     ("official", "/ratings/", ("q", "level", "status", "page")),
     ("official", "/staff", ("q", "role", "active", "page")),
+    ("official", "/audit/", ("actor", "action", "object_type", "object_id", "since", "until", "page")),
+    ("official", "/providers/", ("q",)),
     ("firm", "/applications/{application_id}/edit", ("add_service", "add_payment")),
     (None, "/publicity/{notice_id}", ("application_id",)),
     (None, "/verify/{certificate_no}", ("sig",)),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -139,9 +140,12 @@ def test_the_pages_show_diff_experts_and_official_tools(app, api, batch, panel):
     overview = official.get("/reviews/overview").text
     # One application in review at Changzhou's city stage, assigned: a row, and no warning.
     assert "<td>常州市</td><td>设区市工信局评审</td>" in overview and "无可分派人员" not in overview
+    listing = official.get("/providers/")      # the blacklist names providers from the officials' list
+    official.post("/providers/", data={"csrf_token": csrf_token(listing.text), "name": "某云"})
+    provider_id = re.search(r'<option value="(\d+)">某云</option>', official.get("/reviews/blacklist").text).group(1)
     blacklist = official.get("/reviews/blacklist")
     added = official.post("/reviews/blacklist", data={"csrf_token": csrf_token(blacklist.text),
-                                                      "provider_name": "某云", "reason": "协助造假"},
+                                                      "provider_id": provider_id, "reason": "协助造假"},
                           follow_redirects=True)
     assert "已列入黑名单" in added.text and "某云" in added.text
 

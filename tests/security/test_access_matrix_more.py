@@ -116,7 +116,7 @@ def test_application_page(app, api, access_world, caller, status):
     assert response.status_code == status
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/ratings/import", "/audit/"])
+@pytest.mark.parametrize("path", ["/dashboard", "/ratings/import", "/audit/", "/providers/"])
 @pytest.mark.parametrize("caller, status", expect(
     {"anonymous": 302, "county_official": 200, "city_official": 200, "other_city_official": 200,
      "province_official": 200, "admin": 200}, 403))
@@ -155,7 +155,7 @@ def test_every_api_route_is_in_a_matrix(app):
         "sign_out_user",
         "list_staff", "invite_staff", "update_staff", "list_firm_users", "invite_firm_user",  # this file
         "update_firm_user", "update_me",
-        "audit_entries", "list_conflicts", "withdraw_conflict",                # test_access_matrix_programme
+        "audit_entries", "list_conflicts", "withdraw_conflict", "list_providers",  # test_access_matrix_programme
         "create_batch", "update_batch", "set_city_deadline",                  # test_access_matrix_batches
     }
     routes = {rule.endpoint.removeprefix("api.") for rule in app.url_map.iter_rules()

@@ -42,7 +42,7 @@ from rating.rules.scoring import ServiceIn
 from rating.services.accounts import claims
 from rating.services.batches import city_deadline_of
 from rating.services.filing import history, snapshots
-from rating.services.review import routing
+from rating.services.review import providers, routing
 from rating.platform import jobs, storage
 from rating.services.reference import get_batch, edition_of_batch
 
@@ -308,7 +308,8 @@ def completeness(application: Application, edition: Edition) -> Completeness:
 
 
 def _blacklisted_providers(application: Application) -> list[str]:
-    names = {s.provider.strip() for s in application.services}
+    # By any name of a provider on the list: 阿里云计算有限公司 is 阿里云.
+    names = set().union(*(providers.names_of(s.provider) for s in application.services))
     if not names:
         return []
     rows = db.session.execute(

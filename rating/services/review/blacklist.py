@@ -18,6 +18,7 @@ from rating.models.types import valid_id
 from rating.permissions import inside, is_official
 from rating.platform import audit
 from rating.services.filing.applications import OPEN
+from rating.services.review import providers
 
 
 def _require_official(user: User) -> None:
@@ -28,7 +29,7 @@ def _require_official(user: User) -> None:
 def listed(enterprise_id: int | None = None, provider_name: str | None = None) -> bool:
     """Whether the firm or the provider has an active entry (in the caller's transaction)."""
     party = (BlacklistEntry.enterprise_id == enterprise_id if enterprise_id is not None
-             else BlacklistEntry.provider_name == (provider_name or "").strip())
+             else BlacklistEntry.provider_name.in_(providers.names_of(provider_name or "")))
     return db.session.execute(select(BlacklistEntry.id).where(party, BlacklistEntry.lifted_at.is_(None))
                               ).first() is not None
 
@@ -37,7 +38,7 @@ def add(user: User, reason: str, enterprise_id: int | None = None, provider_name
         ) -> tuple[BlacklistEntry, list[int]]:
     """Blacklist one party; returns the entry and the open applications it now flags."""
     _require_official(user)
-    provider_name = (provider_name or "").strip() or None
+    provider_name = providers.canonical_name(provider_name)   # an alias blacklists the provider
     reason = (reason or "").strip()
     if (enterprise_id is None) == (provider_name is None):
         raise ValidationFailed(_("请指定一家企业或一个云服务商。"),
@@ -64,13 +65,33 @@ def add(user: User, reason: str, enterprise_id: int | None = None, provider_name
     return entry, flagged
 
 
+def firms_matching(user: User, text: str, limit: int = 20) -> list[Enterprise]:
+    """The firms in the user's scope a blacklist form names: by a whole credit code, or by a
+    part of the name (at most `limit`, by name)."""
+    _require_official(user)
+    text = (text or "").strip()
+    if not text:
+        return []
+    query = (select(Enterprise).join(Jurisdiction, Jurisdiction.code == Enterprise.district_code)
+             .order_by(Enterprise.name).limit(limit))
+    if len(text) == 18 and text.isalnum():
+        query = query.where(Enterprise.uscc == text.upper())
+    else:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Enterprise.name.ilike(pattern, escape="\\"))
+    if user.jurisdiction is not None:
+        query = query.where(inside(user.jurisdiction))
+    return list(db.session.execute(query).scalars())
+
+
 def flagged_applications(entry: BlacklistEntry) -> list[int]:
     query = select(Application.id).where(Application.status.in_(OPEN)).order_by(Application.id)
     if entry.enterprise_id is not None:
         query = query.where(Application.enterprise_id == entry.enterprise_id)
     else:
         query = query.where(Application.id.in_(
-            select(CloudService.application_id).where(CloudService.provider == entry.provider_name)))
+            select(CloudService.application_id).where(
+                CloudService.provider.in_(providers.names_of(entry.provider_name)))))
     return list(db.session.execute(query).scalars())
 
 
@@ -106,12 +127,12 @@ def active_entries(user: User) -> list[BlacklistEntry]:
 def alerts(application: Application) -> list[dict]:
     """What reviewers must see on an open application: its firm or a provider is blacklisted."""
     found = []
-    providers = {s.provider.strip() for s in application.services}
+    names = set().union(*(providers.names_of(s.provider) for s in application.services))
     rows = db.session.execute(
         select(BlacklistEntry).where(
             BlacklistEntry.lifted_at.is_(None),
             (BlacklistEntry.enterprise_id == application.enterprise_id)
-            | BlacklistEntry.provider_name.in_(providers or {""}),
+            | BlacklistEntry.provider_name.in_(names or {""}),
         )
     ).scalars().all()
     for entry in rows:
