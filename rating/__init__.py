@@ -199,6 +199,8 @@ def register_blueprints(app: Flask) -> None:
     from rating.views import conflicts as conflict_pages
     from rating.views import providers as provider_pages
     from rating.views import batches as batch_pages
+    from rating.views import editions as edition_pages
+    from rating.views import quotas as quota_pages
     from rating.views import staff as staff_pages
 
     app.register_blueprint(health.bp)
@@ -218,6 +220,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(provider_pages.bp)
     app.register_blueprint(staff_pages.bp)
     app.register_blueprint(batch_pages.bp)
+    app.register_blueprint(edition_pages.bp)
+    app.register_blueprint(quota_pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     # The JSON API authenticates with bearer tokens only, so there is no cookie for a
     # forged cross-site request to ride on; browser forms keep CSRF.
@@ -288,7 +292,8 @@ def register_template_filters(app: Flask) -> None:
     # listing them in filters; and who may do what, from permissions.py alone.
     app.jinja_env.globals.update({enum.__name__: enum for enum in LabelledEnum.__subclasses__()})
     app.jinja_env.globals.update(is_official=permissions.is_official, is_staff=permissions.is_staff,
-                                 is_firm_user=permissions.is_firm_user, has_own_queue=permissions.has_own_queue)
+                                 is_firm_user=permissions.is_firm_user, has_own_queue=permissions.has_own_queue,
+                                 can_manage_editions=permissions.can_manage_editions)
     app.jinja_env.filters["unit_label"] = unit_label
     app.jinja_env.globals["public_url"] = public_url
 

@@ -68,6 +68,11 @@ def quotas_of(user: User, batch_id: int) -> list[QuotaRow]:
     return [QuotaRow(q, used.get((q.district_code, q.level), 0)) for q in quotas]
 
 
+def batch_levels(batch) -> list[int]:
+    """The levels a quota may be set for: those of the batch's guide edition."""
+    return sorted(edition_of_batch(batch.edition_code).levels)
+
+
 def set_quota(user: User, batch_id: int, district_code: str, level: int, max_count: int | None = None,
               percent: Decimal | None = None, base_count: int | None = None,
               base_source: str = "typed") -> BatchQuota:
