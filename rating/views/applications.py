@@ -19,6 +19,7 @@ from rating.rules.scoring import ScoreResult
 from rating.platform import blobstore, outbox, storage
 from rating.services import reference
 from rating.services.accounts import claims
+from rating.services.batches import city_deadline_of
 from rating.services.filing import applications as filing
 from rating.services.filing import copies, lookups, snapshots
 from rating.services.review import blacklist, experts, reviews, routing
@@ -54,6 +55,8 @@ def dashboard():
     held = held_levels(enterprise.id, clock.today())
     options = []
     for batch in reference.open_batches():
+        if not batch.is_open_at(clock.now(), city_deadline_of(batch.id, enterprise.district_code)):
+            continue        # the firm's city closed it earlier
         edition = edition_of_batch(batch.edition_code)
         options.append((batch, [lv for lv in allowed_levels(edition, held) if batch.offers(lv)], edition))
     # One application per firm and batch (a withdrawn one aside): a batch that already has

@@ -69,3 +69,13 @@ def test_a_city_official_sets_the_city_deadline_and_others_may_not_open_batches(
     assert county.get(f"/batches/{batch.id}/city-deadline").status_code == 403
     reviewer = logged_in(app, make_staff("reviewer", "320400").email)
     assert reviewer.get("/batches").status_code == 403
+
+
+def test_a_firm_whose_city_closed_the_batch_is_no_longer_offered_it(app, api, batch):
+    city = api.token(make_staff("official", "320400").email)
+    _, changzhou = api.register_firm("320402", email="changzhou-firm@example.com")
+    _, nanjing = api.register_firm("320102", email="nanjing-firm@example.com")
+    past = clock.local(batch.opens_at + timedelta(minutes=1)).isoformat()
+    assert api.put(f"/batches/{batch.id}/city-deadlines/320400", {"closes_at": past}, token=city).status_code == 200
+    assert batch.name not in logged_in(app, "changzhou-firm@example.com").get("/applications/").text
+    assert batch.name in logged_in(app, "nanjing-firm@example.com").get("/applications/").text
