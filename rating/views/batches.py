@@ -29,8 +29,12 @@ def _form(**kwargs) -> BatchForm:
     return form
 
 
-def _terms(form: BatchForm) -> dict:
+def _terms(form: BatchForm, batch=None) -> dict:
     terms = {key: form[API_FIELDS[key]].data for key in API_FIELDS if not key.startswith("review_days.")}
+    for key in ("opens_at", "closes_at"):       # the page shows minutes: an unchanged time keeps its seconds
+        current = getattr(batch, key, None)
+        if current is not None and terms[key] == current.replace(second=0, microsecond=0):
+            terms[key] = current
     terms["review_days"] = {stage: form[f"review_days_{stage}"].data for stage in REVIEW_STAGES}
     terms["levels"] = terms["levels"] or None          # none ticked: every level of the edition
     return terms
@@ -94,7 +98,7 @@ def _save(form: BatchForm, batch_id: int | None):
         if batch_id is None:
             batch = batches.create(current_user, _terms(form))
         else:
-            batch = batches.update(current_user, batch_id, _terms(form))
+            batch = batches.update(current_user, batch_id, _terms(form, reference.get_batch(batch_id)))
     except ServiceError as exc:
         db.session.rollback()
         _place_errors(form, exc)

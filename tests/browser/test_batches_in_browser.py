@@ -49,3 +49,12 @@ def test_province_official_opens_a_batch_and_a_firm_files_in_it(app, api, live_s
     firm.locator("form.card button[type=submit]").first.click()
     firm.wait_for_url("**/edit")
     firm_context.close()
+
+    # The official's pages fit a phone (390 px): nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/batches")
+    edit_link = page.locator("#batch-list a[href$='/edit']").first.get_attribute("href")
+    for path in ["/batches", "/batches/new", edit_link]:
+        page.goto(f"{live_server}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"

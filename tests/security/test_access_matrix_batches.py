@@ -9,6 +9,7 @@ import pytest
 
 from rating import clock
 from tests.support.access import expect
+from tests.support.people import logged_in
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +45,37 @@ def test_set_city_deadline(api, access_world, caller, status):
     response = api.put(f"/batches/{batch.id}/city-deadlines/320400", {"closes_at": soon},
                        token=access_world["tokens"][caller])
     assert response.status_code == status
+
+
+def _page_client(app, api, access_world, caller):
+    """A browser-like client logged in as `caller` (a firm's user: a new firm of its county)."""
+    if caller == "anonymous":
+        return app.test_client()
+    if caller in ("firm", "other_firm"):
+        email = f"{caller.replace('_', '-')}-pages@example.com"
+        api.register_firm("320402" if caller == "firm" else "320411", email=email)
+    else:
+        email = access_world["staff"][caller].email
+    return logged_in(app, email)
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 302, "county_official": 200, "city_official": 200, "other_city_official": 200,
+     "province_official": 200, "admin": 200}, 403))
+def test_batch_list_page(app, api, access_world, caller, status):
+    assert _page_client(app, api, access_world, caller).get("/batches").status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect({"anonymous": 302, "province_official": 200, "admin": 200}, 403))
+def test_batch_form_pages(app, api, access_world, caller, status):
+    client = _page_client(app, api, access_world, caller)
+    assert client.get("/batches/new").status_code == status
+    assert client.get(f"/batches/{access_world['batch'].id}/edit").status_code == status
+
+
+@pytest.mark.parametrize("caller, status", expect(
+    {"anonymous": 302, "city_official": 200, "other_city_official": 200}, 403))
+def test_city_deadline_page(app, api, access_world, caller, status):
+    # Each city's official sets their own city's deadline on this page (南京's for 南京).
+    path = f"/batches/{access_world['batch'].id}/city-deadline"
+    assert _page_client(app, api, access_world, caller).get(path).status_code == status
