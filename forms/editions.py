@@ -24,15 +24,17 @@ class EditionDiffForm(FlaskForm):
     class Meta:
         csrf = False        # a GET form: it changes nothing
 
-    a = SelectField(_l("左侧版本"), validators=[DataRequired()])
-    b = SelectField(_l("右侧版本"), validators=[DataRequired()])
+    # Not `required` (a select's first option is a real choice); the choices themselves are the check.
+    a = SelectField(_l("左侧版本"))
+    b = SelectField(_l("右侧版本"))
 
 
 class QuotaPageForm(QuotaForm):
     """QuotaForm as the quotas page shows it: the county and level chosen from lists, and
     whether the cap is a count or a percentage."""
-    district_code = SelectField(_l("县（市、区）"), validators=[DataRequired(_l("请选择县（市、区）。"))])
-    level = SelectField(_l("星级"), coerce=int, validators=[DataRequired(_l("请选择星级。"))])
+    # Choices only (set by the page: the counties in scope, the edition's levels): anything else is refused.
+    district_code = SelectField(_l("县（市、区）"))
+    level = SelectField(_l("星级"), coerce=int)
     kind = RadioField(_l("名额设置方式"), choices=[("count", _l("名额数")), ("percent", _l("基数的百分比"))],
                       default="count")
     submit = SubmitField(_l("保存名额"))

@@ -360,3 +360,18 @@ def test_keyboard_only_filing(app, api, live_server, page, tmp_path):
         page.keyboard.press("Enter")
     assert "已提交" in page.get_by_test_id("status").inner_text()
     assert_scored(page)
+
+
+def test_edition_and_quota_pages(app, api, live_server, axe_page):
+    batch = make_batch("js-2024")
+    page = axe_page
+    log_in_page(page, live_server, make_staff("admin", None).email)
+    for path in ["/guide-editions", "/guide-editions/js-2024", "/guide-editions/diff?a=js-2022&b=js-2024",
+                 f"/quotas?batch_id={batch.id}"]:
+        page.goto(f"{live_server}{path}")
+        assert_accessible(page)
+    page.goto(f"{live_server}/guide-editions")
+    page.fill("#source", "code: js-2099\nlevels: {}\n")
+    page.get_by_role("button", name="检查并上传").click()
+    assert page.locator("#edition-problems").is_visible()
+    assert_accessible(page)

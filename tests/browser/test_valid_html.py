@@ -123,6 +123,9 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
         sent(firm, "firm", "/account/firm-users/invite", {"email": "x"}, page="/account/firm-users"),
         sent(firm, "firm", "/account/profile", {"name": "", "locale": "fr"}),
         sent(admin_client, "admin", "/batches/new", {"name": "", "levels": ["x"]}),
+        sent(admin_client, "admin", "/guide-editions", {"source": "code: js-2099\nlevels: {}\n", "media_type": "text/yaml"}),
+        sent(official_client, "official", f"/quotas/{batch.id}", {"district_code": "320100", "level": "3",
+                                                                  "kind": "count", "max_count": "2"}, page="/quotas"),
         rendered(app, "unavailable.html", message="系统繁忙，请稍后再试。"),
         rendered(app, "error.html", message="服务器内部错误。", status=500),
     ]
@@ -139,7 +142,8 @@ def test_every_page_is_valid_html(app, api, imported_firm, dashboard_ratings, tm
                       ("reviewer", "/reviews/conflicts/"), ("official", "/audit/"),
                       ("official", "/reviews/conflicts/"), ("official", "/providers/"),
                       ("official", "/batches"), ("admin", "/batches/new"),
-                      ("official", f"/batches/{batch.id}/city-deadline")]:
+                      ("official", f"/batches/{batch.id}/city-deadline"), ("official", "/quotas"),
+                      ("admin", "/guide-editions"), ("admin", "/guide-editions/js-2024")]:
         assert (who, page) in checked, (who, page)
         html = next(d.html for d in documents if (d.who, d.url) == (who, page))
         assert "/logout" in html or who.startswith("public")
