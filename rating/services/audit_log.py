@@ -89,6 +89,10 @@ def parse_filters(args) -> Filters:
                 if values[key] and len(values[key]) > limit}
     if too_long:
         raise ValidationFailed(_("提交的数据有误，请检查标出的项目。"), too_long)
+    for key, value in values.items():
+        if value and "\x00" in value:      # PostgreSQL text cannot hold it: no entry matches
+            message = _("查询参数 %(name)s 不正确。", name=key)
+            raise ValidationFailed(message, {key: [message]})
     actor_id = None
     if values["actor"]:
         if values["actor"].isdigit() and len(values["actor"]) < 12:

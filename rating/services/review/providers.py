@@ -20,7 +20,7 @@ LIMIT = 100
 def find(name: str | None) -> Provider | None:
     """The provider known by this name or alias, or None."""
     name = (name or "").strip()
-    if not name:
+    if not name or "\x00" in name:     # no name holds a NUL (PostgreSQL text cannot)
         return None
     return db.session.execute(
         select(Provider).outerjoin(ProviderAlias, ProviderAlias.provider_id == Provider.id)
@@ -46,6 +46,8 @@ def search(q: str | None = None) -> list[dict]:
     any of their names has an active blacklist entry."""
     query = select(Provider).options(selectinload(Provider.aliases)).order_by(Provider.name).limit(LIMIT)
     q = (q or "").strip()
+    if "\x00" in q:
+        return []
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Provider.name.ilike(pattern, escape="\\"), Provider.id.in_(
