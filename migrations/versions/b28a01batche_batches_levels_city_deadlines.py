@@ -24,6 +24,8 @@ def upgrade():
         batch_op.add_column(sa.Column(
             'levels', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
             nullable=True))
+        batch_op.create_check_constraint(op.f('ck_batches_investment_before_cutoff'),
+                                         'investment_to <= usage_cutoff')
     op.create_table('batch_city_deadlines',
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('city_code', sa.String(length=6), nullable=False),
@@ -40,4 +42,5 @@ def upgrade():
 def downgrade():
     op.drop_table('batch_city_deadlines')
     with op.batch_alter_table('batches', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_batches_investment_before_cutoff'), type_='check')
         batch_op.drop_column('levels')

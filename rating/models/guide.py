@@ -33,6 +33,8 @@ class Batch(db.Model):
     __table_args__ = (
         CheckConstraint("closes_at > opens_at", name="window"),
         CheckConstraint("investment_to >= investment_from", name="investment_window"),
+        # Investment counts only up to the usage cut-off (rating.rules.batches).
+        CheckConstraint("investment_to <= usage_cutoff", name="investment_before_cutoff"),
         UniqueConstraint("province_code", "year", "number", name="uq_batches_province_year_number"),
         CheckConstraint("county_review_days > 0 AND city_review_days > 0 AND province_review_days > 0",
                         name="review_days"),

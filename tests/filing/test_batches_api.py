@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from rating import clock
 from rating.extensions import db
@@ -117,3 +118,10 @@ def test_a_city_deadline_inside_the_window_binds_that_city_s_firms(api, batch):
     assert refused.status_code == 422 and "batch_id" in refused.get_json()["error"]["fields"]
     _, nanjing = api.register_firm("320102")
     assert create(api, nanjing, good_application(batch, 3)).status_code == 201
+
+
+def test_the_database_refuses_an_investment_window_after_the_cut_off(app, batch):
+    batch.investment_to = batch.usage_cutoff + timedelta(days=1)
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
