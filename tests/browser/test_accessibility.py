@@ -375,3 +375,28 @@ def test_edition_and_quota_pages(app, api, live_server, axe_page):
     page.get_by_role("button", name="检查并上传").click()
     assert page.locator("#edition-problems").is_visible()
     assert_accessible(page)
+
+
+def test_audit_conflict_and_provider_pages(app, api, live_server, axe_page):
+    official = make_staff("official", "320400")
+    reviewer = make_staff("reviewer", "320402")
+    firm, _token = api.register_firm("320402")
+    assert api.post("/reviewer-conflicts", {"enterprise_id": firm["id"], "note": "亲属任职"},
+                    token=api.token(reviewer.email)).status_code == 201
+    assert api.post("/blacklist", {"enterprise_id": firm["id"], "reason": "伪造材料"},
+                    token=api.token(official.email)).status_code == 201
+    page = axe_page
+    log_in_page(page, live_server, reviewer.email)
+    page.wait_for_url("**/reviews/")
+    page.goto(f"{live_server}/reviews/conflicts/")
+    assert_accessible(page)
+    page.context.clear_cookies()
+    log_in_page(page, live_server, official.email)
+    page.wait_for_url(lambda url: "/login" not in url)
+    for path in ["/audit/", "/audit/?action=blacklist.add", "/providers/", "/reviews/conflicts/"]:
+        page.goto(f"{live_server}{path}")
+        assert_accessible(page)
+    page.goto(f"{live_server}/audit/?action=blacklist.add")
+    page.locator("#audit-entries tbody a").first.click()
+    page.wait_for_url("**/audit/*")
+    assert_accessible(page)
