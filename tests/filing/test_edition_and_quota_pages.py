@@ -65,6 +65,7 @@ def test_official_sets_quotas_on_the_page(app, batch, api):
     for _ in range(3):
         api.register_firm("320402")
     client = logged_in(app, make_staff("official", "320400").email)
+    assert f'href="/quotas?batch_id={batch.id}"' in client.get("/batches").text      # each batch links its quotas
     page = client.get("/quotas")
     assert page.status_code == 200 and 'data-testid="quota-320402-3"' in page.text and "320100" not in page.text
     assert_unique_ids(page.text)
