@@ -36,6 +36,8 @@ class LocalDateTimeField(Field):
             moment = datetime.fromisoformat(valuelist[0].strip())
         except ValueError:
             raise ValueError(_l("请输入正确的时间，格式为 YYYY-MM-DDTHH:MM。"))
+        if not 2000 <= moment.year <= 2100:
+            raise ValueError(_l("请输入 2000 年至 2100 年之间的时间。"))
         self.data = moment if moment.tzinfo else moment.replace(tzinfo=clock.zone())
 
     def _value(self):

@@ -64,6 +64,14 @@ def application_fields(w) -> dict:
             **{f"cloud_services-0-{name}": value for name, value in service.items()}}
 
 
+def batch_fields(w) -> dict:
+    """Every term of a batch: the world's batch's cut-off and investment window (frozen once filed)."""
+    return {"name": "模糊测试批次", "guide_edition": "js-2024", "opens_at": f"{today(-1)}T00:00",
+            "closes_at": f"{today(30)}T17:30", "usage_cutoff": today(),
+            "investment_from": f"{clock.today().year - 1}-01-01", "investment_to": today(),
+            "review_days_county": 10, "review_days_city": 20, "review_days_province": 30, "levels": ["3", "4"]}
+
+
 @dataclass(frozen=True)
 class Form:
     endpoint: str
@@ -147,6 +155,12 @@ FORMS = [
     Form("account.change_firm_user", "firm", "/account/firm-users/{firm_user_id}", lambda w: {"make_admin": "y"}),
     Form("account.profile", "firm", "/account/profile",
          lambda w: {"name": "王工", "phone": "0519-12345678", "locale": "zh_Hans_CN"}),
+    # Batches last: a valid post moves the world's batch (its cut-off and investment window as they are).
+    Form("batches.city_deadline", "official", "/batches/{batch_id}/city-deadline",
+         lambda w: {"closes_at": f"{today(20)}T17:00"}),
+    Form("batches.create", "admin", "/batches/new", batch_fields),
+    Form("batches.edit", "admin", "/batches/{batch_id}/edit", batch_fields),
+    Form("batches.close", "admin", "/batches/{batch_id}/close"),
 ]
 
 
@@ -236,6 +250,7 @@ PAGES = [   # GET pages that read their query string
     ("official", "/staff", ("q", "role", "active", "page")),
     ("official", "/audit/", ("actor", "action", "object_type", "object_id", "since", "until", "page")),
     ("official", "/providers/", ("q",)),
+    ("admin", "/batches/new", ("copy",)),
     ("firm", "/applications/{application_id}/edit", ("add_service", "add_payment")),
     (None, "/publicity/{notice_id}", ("application_id",)),
     (None, "/verify/{certificate_no}", ("sig",)),
