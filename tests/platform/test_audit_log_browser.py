@@ -112,3 +112,13 @@ def test_pages_list_open_and_export(app, world):
     assert len(rows) == 2 and rows[1][0] == str(seq) and rows[1][2].startswith("'=HYPERLINK")
     reviewer = logged_in(app, people["reviewer"].email)
     assert reviewer.get("/audit/").status_code == 403 and reviewer.get("/audit/export.csv").status_code == 403
+
+
+def test_the_verifier_command_vouches_for_the_browser(api, world, runner):
+    """`audit verify` remembers how far the chain is intact: the browser continues from there."""
+    tokens = world["tokens"]
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    mark = db.session.execute(text("SELECT seq FROM audit_verified")).scalar_one()   # before any look
+    newest = db.session.execute(text("SELECT max(id) FROM audit_entries")).scalar_one()
+    assert mark == newest and listed(api, tokens["admin"])["verified_through"] == newest
