@@ -29,6 +29,22 @@ class SourceError(ValueError):
         self.line = line
 
 
+MAX_FLOW_DEPTH = 64
+
+
+def _flow_depth(text: str) -> int:
+    """How deep [ and { nest (quotes ignored: an over-count only refuses sooner). PyYAML's
+    scanner takes time quadratic in this depth, so a deep one is refused before it parses."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
 def read_source(text: str, media_type: str) -> Any:
     """The document in `text` (YAML or JSON)."""
     if media_type == "application/json":
@@ -36,11 +52,22 @@ def read_source(text: str, media_type: str) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise SourceError(str(exc), getattr(exc, "lineno", None))
+        except RecursionError:
+            raise SourceError("nested too deeply")
+    if _flow_depth(text) > MAX_FLOW_DEPTH:
+        raise SourceError(f"brackets nested more than {MAX_FLOW_DEPTH} deep")
     try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            # An alias repeats a node without copying it; expanded (to JSON, to hash it) a
+            # few nested ones grow exponentially. Editions have no use for them.
+            if isinstance(event, yaml.AliasEvent):
+                raise SourceError("aliases (*name) are not allowed", event.start_mark.line + 1)
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SourceError(str(exc), mark.line + 1 if mark is not None else None)
+    except RecursionError:
+        raise SourceError("nested too deeply")
 
 
 def _split(error: EditionError) -> tuple[str, str]:

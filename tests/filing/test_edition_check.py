@@ -66,3 +66,16 @@ def test_side_by_side_rows_around_the_changes():
     assert [(r.left, r.right) for r in changed] == [("d", "D"), ("", "j")]
     assert None in rows                          # the unchanged middle is skipped
     assert side_by_side("same\n", "same\n") == []
+
+
+def test_yaml_aliases_are_refused_before_they_can_expand():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b]\n"
+    with pytest.raises(SourceError) as refused:
+        read_source(bomb, "text/yaml")
+    assert refused.value.line == 2 and "alias" in str(refused.value)
+
+
+@pytest.mark.parametrize("media_type, text", [("application/json", "[" * 100_000), ("text/yaml", "[" * 100_000)])
+def test_sources_nested_too_deeply_are_refused(media_type, text):
+    with pytest.raises(SourceError):
+        read_source(text, media_type)
