@@ -155,6 +155,9 @@ FORMS = [
     Form("account.change_firm_user", "firm", "/account/firm-users/{firm_user_id}", lambda w: {"make_admin": "y"}),
     Form("account.profile", "firm", "/account/profile",
          lambda w: {"name": "王工", "phone": "0519-12345678", "locale": "zh_Hans_CN"}),
+    Form("quotas.save", "official", "/quotas/{batch_id}",
+         lambda w: {"district_code": "320402", "level": "3", "kind": "count", "max_count": "5"}),
+    Form("editions.upload", "admin", "/guide-editions", lambda w: {"source": "code: fuzz", "media_type": "text/yaml"}),
     # Batches last: a valid post moves the world's batch (its cut-off and investment window as they are).
     Form("batches.city_deadline", "official", "/batches/{batch_id}/city-deadline",
          lambda w: {"closes_at": f"{today(20)}T17:00"}),
